@@ -1,0 +1,39 @@
+# hone: two commands do everything on a fresh Debian 12 machine.
+#   make run   install dependencies, build, run hone's main job on the embedded default model
+#   make test  install dependencies, build, run every test
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test zoo peers clean asan
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/hone inspect models/mlp_tiny.onnx
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Address + UndefinedBehavior sanitizers over the unit, malformed and conformance tests.
+asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHONE_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L sanitize
+
+# The benchmark model zoo (needs python3-torch; the tests do not).
+zoo:
+	@scripts/install-deps --peers
+	/usr/bin/python3 tools/zoo/make_zoo.py "$${HONE_ZOO:-$$HOME/.cache/hone/zoo}"
+
+clean:
+	rm -rf $(BUILD) build-asan

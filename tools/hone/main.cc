@@ -1,0 +1,50 @@
+// hone: make trained neural networks smaller and faster, and prove it.
+// One subcommand per file (inspect.cc, ...); this file wires them together.
+#include <cstdio>
+#include <exception>
+
+#include "cli_common.h"
+#include "core/cpu_features.h"
+
+namespace {
+
+const char* kDescription =
+    "hone reads an ONNX model, makes it smaller and faster (graph optimization, quantization, ...),\n"
+    "writes a standard ONNX model back, and measures latency, size and accuracy for every step.\n\n"
+    "Start with:  hone inspect MODEL.onnx      what is in a model\n"
+    "Each command has its own --help. Exit codes: 0 ok, 1 a check failed, 2 cannot load\n"
+    "(model, data or arguments), 3 failed while running.";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app(kDescription, "hone");
+  app.require_subcommand(1);
+  app.set_version_flag("--version",
+                       [] {
+                         return std::string("hone ") + HONE_VERSION + " (git " + HONE_GIT_REV + ")\ncpu: " +
+                                hone::cpu_features_string();
+                       },
+                       "Print the version, git revision and the CPU features hone's kernels will use");
+  std::vector<hone::cli::Command> commands = {
+      hone::cli::add_inspect(app),
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    // --help and --version are successes; every other parse error is "cannot load arguments".
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    for (auto& c : commands)
+      if (c.app->parsed()) return c.run();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "hone: out of memory\n");
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hone: internal error: %s\n", e.what());
+    return 3;
+  }
+  return 2;
+}
