@@ -1,0 +1,174 @@
+// ConvInteger and QLinearConv: quantized (uint8/int8) convolution. Both subtract the zero points
+// (per tensor, or per output channel for the weights), run the exact integer convolution of the
+// reference kernel with 64-bit accumulators, then ConvInteger wraps the sums to int32 and
+// QLinearConv requantizes them: round half to even, add y_zero_point, saturate.
+#include <cmath>
+#include <limits>
+
+#include "kernels/ref/conv_ref.h"
+#include "runtime/op_registry.h"
+#include "runtime/ops/conv_util.h"
+#include "runtime/ops/op_util.h"
+
+namespace hone::rt {
+
+namespace {
+
+namespace ref = hone::kernels::ref;
+
+bool is_8bit(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
+
+int64_t value_at(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kUInt8 ? int64_t{t.data<uint8_t>()[i]} : int64_t{t.data<int8_t>()[i]};
+}
+
+// A zero point input: absent means 0; otherwise 1 value or, when `per_channel` allows it,
+// `channels` values, of the element type of the tensor it belongs to.
+Result<std::vector<int64_t>> read_zero_point(const KernelContext& ctx, size_t input, const char* name, DType dtype,
+                                             int64_t channels, bool per_channel) {
+  const Tensor* zp = ctx.input(input);
+  if (!zp) return std::vector<int64_t>{0};
+  if (zp->dtype() != dtype)
+    return ctx.error(std::string(name) + " must have element type " + std::string(dtype_name(dtype)));
+  if (zp->rank() > 1 || !(zp->numel() == 1 || (per_channel && zp->numel() == channels)))
+    return ctx.error(std::string(name) + " " + shape_to_string(zp->shape()) + " must be a scalar" +
+                     (per_channel ? " or have " + std::to_string(channels) + " values" : std::string()));
+  std::vector<int64_t> v(static_cast<size_t>(zp->numel()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = value_at(*zp, static_cast<int64_t>(i));
+  return v;
+}
+
+// A float scale input: 1 value, or `channels` values when per_channel.
+Result<std::vector<float>> read_scale(const KernelContext& ctx, size_t input, const char* name, int64_t channels,
+                                      bool per_channel) {
+  const Tensor* s = ctx.input(input);
+  if (!s) return ctx.error(std::string(name) + " is required");
+  if (s->dtype() != DType::kFloat32) return ctx.error(std::string(name) + " must be a float tensor");
+  if (s->rank() > 1 || !(s->numel() == 1 || (per_channel && s->numel() == channels)))
+    return ctx.error(std::string(name) + " " + shape_to_string(s->shape()) + " must be a scalar" +
+                     (per_channel ? " or have " + std::to_string(channels) + " values" : std::string()));
+  return std::vector<float>(s->data<float>(), s->data<float>() + s->numel());
+}
+
+// The integer convolution of (x - x_zero_point) and (w - w_zero_point[m]) plus `bias`, as 64-bit
+// sums laid out as y[N, M, out...]. Validates shapes and geometry like Conv.
+struct IntegerConv {
+  Shape y_shape;
+  std::vector<int64_t> sums;
+};
+
+Result<IntegerConv> integer_conv(const KernelContext& ctx, size_t x_input, size_t x_zp_input, size_t w_input,
+                                 size_t w_zp_input, const Tensor* bias) {
+  const Tensor* x = ctx.input(x_input);
+  const Tensor* w = ctx.input(w_input);
+  if (!x || !w) return ctx.error("inputs x and w are required");
+  if (!is_8bit(x->dtype()) || !is_8bit(w->dtype())) return ctx.error("x and w must be uint8 or int8 tensors");
+  if (x->rank() < 3) return ctx.error("x must have rank >= 3 (N, C, spatial...), got " + shape_to_string(x->shape()));
+  if (w->rank() != x->rank())
+    return ctx.error("w " + shape_to_string(w->shape()) + " must have the rank of x " + shape_to_string(x->shape()));
+  const int64_t group = ctx.node().attr_int("group", 1);
+  if (group < 1) return ctx.error("group must be >= 1, got " + std::to_string(group));
+  const int64_t channels = x->dim(1), out_channels = w->dim(0);
+  if (w->dim(1) * group != channels || out_channels % group != 0)
+    return ctx.error("w " + shape_to_string(w->shape()) + " with group " + std::to_string(group) + " does not fit x " +
+                     shape_to_string(x->shape()));
+  std::vector<int64_t> kernel(w->shape().begin() + 2, w->shape().end());
+  if (ctx.node().attr("kernel_shape") && ctx.node().attr_ints("kernel_shape") != kernel)
+    return ctx.error("kernel_shape does not match w " + shape_to_string(w->shape()));
+  const Shape in_spatial(x->shape().begin() + 2, x->shape().end());
+  auto geometry = make_window_geometry(ctx.node(), in_spatial, kernel, false);
+  if (!geometry.ok()) return ctx.error(geometry.status().message());
+  HONE_ASSIGN_OR_RETURN(std::vector<int64_t> x_zp, read_zero_point(ctx, x_zp_input, "x_zero_point", x->dtype(), 1, false));
+  HONE_ASSIGN_OR_RETURN(std::vector<int64_t> w_zp,
+                        read_zero_point(ctx, w_zp_input, "w_zero_point", w->dtype(), out_channels, true));
+  std::vector<int64_t> bias_values;
+  if (bias) {
+    if (bias->dtype() != DType::kInt32 || bias->rank() != 1 || bias->dim(0) != out_channels)
+      return ctx.error("B must be an int32 tensor of shape [" + std::to_string(out_channels) + "]");
+    bias_values.assign(bias->data<int32_t>(), bias->data<int32_t>() + out_channels);
+  }
+
+  std::vector<int64_t> xs(static_cast<size_t>(x->numel())), ws(static_cast<size_t>(w->numel()));
+  for (int64_t i = 0; i < x->numel(); ++i) xs[static_cast<size_t>(i)] = value_at(*x, i) - x_zp[0];
+  const int64_t per_filter = out_channels == 0 ? 0 : w->numel() / out_channels;
+  for (int64_t i = 0; i < w->numel(); ++i)
+    ws[static_cast<size_t>(i)] = value_at(*w, i) - w_zp[w_zp.size() == 1 ? 0 : static_cast<size_t>(i / per_filter)];
+
+  ref::ConvParams p;
+  p.batch = x->dim(0);
+  p.in_channels = channels;
+  p.out_channels = out_channels;
+  p.groups = group;
+  p.in_spatial = in_spatial;
+  p.kernel = kernel;
+  p.out_spatial = geometry->out;
+  p.strides = geometry->strides;
+  p.dilations = geometry->dilations;
+  p.pads_begin = geometry->pads_begin;
+  p.threads = ctx.threads();
+  IntegerConv result;
+  result.y_shape = {p.batch, out_channels};
+  result.y_shape.insert(result.y_shape.end(), p.out_spatial.begin(), p.out_spatial.end());
+  auto count = shape_numel(result.y_shape);
+  if (!count.ok()) return ctx.error(count.status().message());
+  result.sums.resize(static_cast<size_t>(*count));
+  ref::conv_nd_ref<int64_t>(p, xs.data(), ws.data(), bias ? bias_values.data() : nullptr, result.sums.data());
+  return result;
+}
+
+Status conv_integer(KernelContext& ctx) {
+  HONE_ASSIGN_OR_RETURN(IntegerConv conv, integer_conv(ctx, 0, 2, 1, 3, nullptr));
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kInt32, conv.y_shape));
+  // int32 output as the spec's int32 accumulator: sums beyond its range wrap (C++20 conversion).
+  for (size_t i = 0; i < conv.sums.size(); ++i) y->data<int32_t>()[i] = static_cast<int32_t>(conv.sums[i]);
+  return Status::Ok();
+}
+
+template <class T>
+void requantize(const std::vector<int64_t>& sums, int64_t channels, int64_t plane, const std::vector<float>& multiplier,
+                int64_t y_zero_point, T* y) {
+  constexpr double lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  for (size_t i = 0; i < sums.size(); ++i) {
+    const size_t m = multiplier.size() == 1 ? 0 : static_cast<size_t>(static_cast<int64_t>(i) / plane % channels);
+    // nearbyint rounds half to even in the default rounding mode.
+    const double v = std::nearbyint(static_cast<double>(sums[i]) * static_cast<double>(multiplier[m])) +
+                     static_cast<double>(y_zero_point);
+    y[i] = static_cast<T>(std::clamp(v, lo, hi));
+  }
+}
+
+// Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B.
+Status qlinear_conv(KernelContext& ctx) {
+  const Tensor* w = ctx.input(3);
+  const Tensor* y_zp = ctx.input(7);
+  if (!w || !y_zp) return ctx.error("inputs w and y_zero_point are required");
+  if (!is_8bit(y_zp->dtype())) return ctx.error("y_zero_point must be uint8 or int8");
+  const int64_t out_channels = w->rank() >= 1 ? w->dim(0) : 0;
+  HONE_ASSIGN_OR_RETURN(std::vector<float> x_scale, read_scale(ctx, 1, "x_scale", 1, false));
+  HONE_ASSIGN_OR_RETURN(std::vector<float> w_scale, read_scale(ctx, 4, "w_scale", out_channels, true));
+  HONE_ASSIGN_OR_RETURN(std::vector<float> y_scale, read_scale(ctx, 6, "y_scale", 1, false));
+  HONE_ASSIGN_OR_RETURN(std::vector<int64_t> y_zero_point,
+                        read_zero_point(ctx, 7, "y_zero_point", y_zp->dtype(), 1, false));
+  HONE_ASSIGN_OR_RETURN(IntegerConv conv, integer_conv(ctx, 0, 2, 3, 5, ctx.input(8)));
+  // The float multiplier per output channel, computed in float as the reference does.
+  std::vector<float> multiplier(w_scale.size());
+  for (size_t m = 0; m < multiplier.size(); ++m) {
+    multiplier[m] = x_scale[0] * w_scale[m] / y_scale[0];
+    // A NaN would reach the float-to-integer conversion, where it has no defined value.
+    if (!std::isfinite(multiplier[m])) return ctx.error("x_scale * w_scale / y_scale is not finite");
+  }
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, y_zp->dtype(), conv.y_shape));
+  const int64_t plane = y->numel() == 0 ? 1 : y->numel() / (conv.y_shape[0] * out_channels);
+  if (y->dtype() == DType::kUInt8)
+    requantize(conv.sums, out_channels, plane, multiplier, y_zero_point[0], y->data<uint8_t>());
+  else
+    requantize(conv.sums, out_channels, plane, multiplier, y_zero_point[0], y->data<int8_t>());
+  return Status::Ok();
+}
+
+}  // namespace
+
+HONE_REGISTER_FN("", ConvInteger, 10, kMaxOpset, conv_integer);
+HONE_REGISTER_FN("", QLinearConv, 10, kMaxOpset, qlinear_conv);
+
+}  // namespace hone::rt
