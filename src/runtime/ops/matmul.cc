@@ -1,0 +1,158 @@
+// MatMul (numpy matmul semantics) and Gemm (C = alpha * op(A) * op(B) + beta * C), both on the
+// scalar reference GEMM. float16/bfloat16 are computed in float.
+#include <vector>
+
+#include "runtime/op_registry.h"
+#include "runtime/ops/half_convert.h"
+#include "runtime/ops/matmul_util.h"
+#include "runtime/ops/op_util.h"
+
+namespace hone::rt {
+
+Result<MatMulPlan> plan_matmul(const Shape& a, const Shape& b) {
+  if (a.empty() || b.empty()) return runtime_error("MatMul operands must have rank >= 1, got a scalar");
+  // A 1-D A is a row vector [1, K] and a 1-D B a column vector [K, 1]; the added dim is dropped.
+  const bool a_vector = a.size() == 1, b_vector = b.size() == 1;
+  const Shape a2 = a_vector ? Shape{1, a[0]} : a;
+  const Shape b2 = b_vector ? Shape{b[0], 1} : b;
+  MatMulPlan plan;
+  plan.m = a2[a2.size() - 2];
+  plan.k = a2[a2.size() - 1];
+  plan.n = b2[b2.size() - 1];
+  if (b2[b2.size() - 2] != plan.k)
+    return runtime_error("MatMul inner dims differ: A is " + shape_to_string(a) + ", B is " + shape_to_string(b));
+  const Shape a_batch(a2.begin(), a2.end() - 2), b_batch(b2.begin(), b2.end() - 2);
+  HONE_ASSIGN_OR_RETURN(Shape batch_shape, broadcast_shapes(a_batch, b_batch));
+  plan.out_shape = batch_shape;
+  if (!a_vector) plan.out_shape.push_back(plan.m);
+  if (!b_vector) plan.out_shape.push_back(plan.n);
+  // Validates the sizes of everything indexed below (and that no product overflows).
+  HONE_RETURN_IF_ERROR(shape_numel(plan.out_shape).status());
+  HONE_RETURN_IF_ERROR(shape_numel(a).status());
+  HONE_RETURN_IF_ERROR(shape_numel(b).status());
+  HONE_ASSIGN_OR_RETURN(int64_t batch, shape_numel(batch_shape));
+  const auto a_strides = broadcast_strides(a_batch, batch_shape);
+  const auto b_strides = broadcast_strides(b_batch, batch_shape);
+  const auto out_strides = strides_of(batch_shape);
+  plan.a_matrix.resize(static_cast<size_t>(batch));
+  plan.b_matrix.resize(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < batch; ++i) {
+    int64_t rest = i, a_index = 0, b_index = 0;
+    for (size_t d = 0; d < batch_shape.size(); ++d) {
+      const int64_t coord = rest / out_strides[d];
+      rest %= out_strides[d];
+      a_index += coord * a_strides[d];
+      b_index += coord * b_strides[d];
+    }
+    plan.a_matrix[static_cast<size_t>(i)] = a_index;
+    plan.b_matrix[static_cast<size_t>(i)] = b_index;
+  }
+  return plan;
+}
+
+namespace {
+
+Status matmul(KernelContext& ctx) {
+  const Tensor* a = ctx.input(0);
+  const Tensor* b = ctx.input(1);
+  if (!a || !b) return ctx.error("MatMul needs inputs A and B");
+  if (a->dtype() != b->dtype())
+    return ctx.error("A and B differ in type: " + std::string(dtype_name(a->dtype())) + " vs " +
+                     std::string(dtype_name(b->dtype())));
+  auto plan = plan_matmul(a->shape(), b->shape());
+  if (!plan.ok()) return ctx.error(plan.status().message());
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, a->dtype(), plan->out_shape));
+  if (is_half_type(a->dtype())) {
+    const std::vector<float> a32 = widen_to_float(*a), b32 = widen_to_float(*b);
+    std::vector<float> y32(static_cast<size_t>(y->numel()));
+    run_matmul<float>(*plan, a32.data(), b32.data(), y32.data());
+    narrow_from_float(y32.data(), *y);
+    return Status::Ok();
+  }
+  auto run = [&](auto zero) -> Status {
+    using T = decltype(zero);
+    if constexpr (std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t> || std::is_same_v<T, int16_t> ||
+                  std::is_same_v<T, uint16_t>) {
+      return unsupported("MatMul does not support element type " + std::string(dtype_name(a->dtype())));
+    } else {
+      run_matmul<T>(*plan, a->data<T>(), b->data<T>(), y->data<T>());
+      return Status::Ok();
+    }
+  };
+  Status s = dispatch_numeric(a->dtype(), run);
+  return s.with_context(node_label(ctx.node()));
+}
+
+// Y = alpha * op(A) * op(B) + beta * C with C broadcast to [M, N] (Gemm-6 and earlier had a
+// `broadcast` attribute; accepting broadcastable C everywhere is a superset of it).
+template <class T>
+void gemm_typed(const T* a, const T* b, const T* c, const Shape& c_shape, T* y, bool trans_a, bool trans_b,
+                int64_t m, int64_t n, int64_t k, T alpha, T beta) {
+  const bool add_c = c != nullptr && beta != T{0};
+  if (add_c) {
+    const auto c_strides = broadcast_strides(c_shape, Shape{m, n});
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) y[i * n + j] = c[i * c_strides[0] + j * c_strides[1]];
+  }
+  kernels::ref::gemm<T>(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n,
+                        add_c ? beta : T{0}, y, n);
+}
+
+Status gemm(KernelContext& ctx) {
+  const Tensor* a = ctx.input(0);
+  const Tensor* b = ctx.input(1);
+  const Tensor* c = ctx.input(2);
+  if (!a || !b) return ctx.error("Gemm needs inputs A and B");
+  if (a->rank() != 2 || b->rank() != 2)
+    return ctx.error("Gemm needs 2-D A and B, got " + shape_to_string(a->shape()) + " and " +
+                     shape_to_string(b->shape()));
+  if (a->dtype() != b->dtype() || (c && c->dtype() != a->dtype()))
+    return ctx.error("Gemm inputs differ in element type");
+  const bool trans_a = ctx.node().attr_int("transA", 0) != 0;
+  const bool trans_b = ctx.node().attr_int("transB", 0) != 0;
+  const float alpha = ctx.node().attr_float("alpha", 1.0f);
+  const float beta = ctx.node().attr_float("beta", 1.0f);
+  const int64_t m = trans_a ? a->dim(1) : a->dim(0), k = trans_a ? a->dim(0) : a->dim(1);
+  const int64_t kb = trans_b ? b->dim(1) : b->dim(0), n = trans_b ? b->dim(0) : b->dim(1);
+  if (k != kb)
+    return ctx.error("Gemm inner dims differ: op(A) is " + std::to_string(m) + "x" + std::to_string(k) +
+                     ", op(B) is " + std::to_string(kb) + "x" + std::to_string(n));
+  const Shape out_shape{m, n};
+  if (c) {
+    auto bc = broadcast_shapes(c->shape(), out_shape);
+    if (c->rank() > 2 || !bc.ok() || *bc != out_shape)
+      return ctx.error("C of shape " + shape_to_string(c->shape()) + " does not broadcast to " +
+                       shape_to_string(out_shape));
+  }
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, a->dtype(), out_shape));
+  const Shape c_shape = c ? c->shape() : Shape{};
+  if (is_half_type(a->dtype())) {
+    const std::vector<float> a32 = widen_to_float(*a), b32 = widen_to_float(*b);
+    const std::vector<float> c32 = c ? widen_to_float(*c) : std::vector<float>{};
+    std::vector<float> y32(static_cast<size_t>(y->numel()));
+    gemm_typed<float>(a32.data(), b32.data(), c ? c32.data() : nullptr, c_shape, y32.data(), trans_a, trans_b, m, n,
+                      k, alpha, beta);
+    narrow_from_float(y32.data(), *y);
+    return Status::Ok();
+  }
+  auto run = [&](auto zero) -> Status {
+    using T = decltype(zero);
+    if constexpr (std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t> || std::is_same_v<T, int16_t> ||
+                  std::is_same_v<T, uint16_t>) {
+      return unsupported("Gemm does not support element type " + std::string(dtype_name(a->dtype())));
+    } else {
+      gemm_typed<T>(a->data<T>(), b->data<T>(), c ? c->data<T>() : nullptr, c_shape, y->data<T>(), trans_a, trans_b,
+                    m, n, k, static_cast<T>(alpha), static_cast<T>(beta));
+      return Status::Ok();
+    }
+  };
+  Status s = dispatch_numeric(a->dtype(), run);
+  return s.with_context(node_label(ctx.node()));
+}
+
+}  // namespace
+
+HONE_REGISTER_FN("", MatMul, 1, kMaxOpset, matmul);
+HONE_REGISTER_FN("", Gemm, 1, kMaxOpset, gemm);
+
+}  // namespace hone::rt

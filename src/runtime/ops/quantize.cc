@@ -1,0 +1,297 @@
+// Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, and the integer
+// matrix products MatMulInteger and QLinearMatMul.
+// Rounding is to nearest, ties to even (std::nearbyint in the default rounding mode), and results
+// saturate to the range of the output type. A NaN input quantizes to the zero point.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "runtime/op_registry.h"
+#include "runtime/ops/matmul_util.h"
+#include "runtime/ops/op_util.h"
+
+namespace hone::rt {
+namespace {
+
+bool is_8bit(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
+
+// Calls f(T{}) for the 8-bit quantized types.
+template <class F>
+Status dispatch_8bit(DType dtype, F&& f) {
+  if (dtype == DType::kUInt8) return f(uint8_t{});
+  if (dtype == DType::kInt8) return f(int8_t{});
+  return unsupported("quantized type must be uint8 or int8, got " + std::string(dtype_name(dtype)));
+}
+
+template <class Q>
+Q saturate_round(float value, int32_t zero_point) {
+  const float q = std::nearbyint(value) + static_cast<float>(zero_point);
+  if (std::isnan(q)) return static_cast<Q>(zero_point);
+  constexpr float lo = std::numeric_limits<Q>::lowest(), hi = std::numeric_limits<Q>::max();
+  return static_cast<Q>(q < lo ? lo : q > hi ? hi : q);
+}
+
+// Where a scale / zero point applies in Quantize/DequantizeLinear: one value for the whole
+// tensor, or one per index of `axis` (x viewed as [outer, channels, inner]).
+struct ChannelMap {
+  int64_t channels = 1, inner = 1;  // channels == 1: per tensor
+  int64_t channel(int64_t i) const { return channels == 1 ? 0 : (i / inner) % channels; }
+};
+
+Result<ChannelMap> channel_map(const KernelContext& ctx, const Tensor& x, const Tensor& scale, const Tensor* zero_point) {
+  ChannelMap map;
+  if (scale.numel() != 1 || scale.rank() > 1) {
+    if (scale.rank() != 1) return ctx.error("scale must be a scalar or 1-D, got " + shape_to_string(scale.shape()));
+    auto axis = normalize_axis(ctx.node().attr_int("axis", 1), x.rank());
+    if (!axis.ok()) return ctx.error(axis.status().message());
+    if (scale.dim(0) != x.dim(*axis))
+      return ctx.error("per-axis scale has " + std::to_string(scale.dim(0)) + " values for axis " +
+                       std::to_string(*axis) + " of size " + std::to_string(x.dim(*axis)));
+    map.channels = scale.dim(0);
+    for (int64_t d = *axis + 1; d < x.rank(); ++d) map.inner *= x.dim(d);
+  }
+  if (zero_point && zero_point->numel() != scale.numel())
+    return ctx.error("zero point has " + std::to_string(zero_point->numel()) + " values, scale " +
+                     std::to_string(scale.numel()));
+  return map;
+}
+
+Status quantize_linear(KernelContext& ctx) {
+  const Tensor* x = ctx.input(0);
+  const Tensor* scale = ctx.input(1);
+  const Tensor* zero_point = ctx.input(2);
+  if (!x || !scale) return ctx.error("QuantizeLinear needs x and y_scale");
+  if (scale->dtype() != DType::kFloat32) return ctx.error("y_scale must be float");
+  if (x->dtype() != DType::kFloat32 && x->dtype() != DType::kInt32)
+    return ctx.error("x must be float or int32, got " + std::string(dtype_name(x->dtype())));
+  const DType out_type = zero_point ? zero_point->dtype() : DType::kUInt8;
+  if (!is_8bit(out_type)) return ctx.error("y_zero_point must be uint8 or int8");
+  HONE_ASSIGN_OR_RETURN(ChannelMap map, channel_map(ctx, *x, *scale, zero_point));
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, out_type, x->shape()));
+  const float* scales = scale->data<float>();
+  return dispatch_8bit(out_type, [&](auto q_zero) -> Status {
+    using Q = decltype(q_zero);
+    const Q* zps = zero_point ? zero_point->data<Q>() : nullptr;
+    Q* out = y->data<Q>();
+    const int64_t n = x->numel();
+#pragma omp parallel for if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t c = map.channel(i);
+      const float v = x->dtype() == DType::kFloat32 ? x->data<float>()[i] : static_cast<float>(x->data<int32_t>()[i]);
+      out[i] = saturate_round<Q>(v / scales[c], zps ? zps[c] : 0);
+    }
+    return Status::Ok();
+  });
+}
+
+Status dequantize_linear(KernelContext& ctx) {
+  const Tensor* x = ctx.input(0);
+  const Tensor* scale = ctx.input(1);
+  const Tensor* zero_point = ctx.input(2);
+  if (!x || !scale) return ctx.error("DequantizeLinear needs x and x_scale");
+  if (scale->dtype() != DType::kFloat32) return ctx.error("x_scale must be float");
+  if (zero_point && zero_point->dtype() != x->dtype()) return ctx.error("x_zero_point must have the type of x");
+  HONE_ASSIGN_OR_RETURN(ChannelMap map, channel_map(ctx, *x, *scale, zero_point));
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, x->shape()));
+  auto run = [&](auto q_zero) -> Status {
+    using Q = decltype(q_zero);
+    const Q* in = x->data<Q>();
+    const Q* zps = zero_point ? zero_point->data<Q>() : nullptr;
+    const float* scales = scale->data<float>();
+    float* out = y->data<float>();
+    const int64_t n = x->numel();
+#pragma omp parallel for if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t c = map.channel(i);
+      // int32 inputs are bias values: the difference is taken in 64 bits so that it cannot overflow.
+      const int64_t diff = static_cast<int64_t>(in[i]) - (zps ? static_cast<int64_t>(zps[c]) : 0);
+      out[i] = static_cast<float>(diff) * scales[c];
+    }
+    return Status::Ok();
+  };
+  if (x->dtype() == DType::kInt32) return run(int32_t{});
+  return dispatch_8bit(x->dtype(), run).with_context(node_label(ctx.node()));
+}
+
+// ONNX's formula: the range [min(0, min x), max(0, max x)] maps onto [0, 255].
+Status dynamic_quantize_linear(KernelContext& ctx) {
+  const Tensor* x = ctx.input(0);
+  if (!x) return ctx.error("missing input x");
+  if (x->dtype() != DType::kFloat32) return ctx.error("x must be float, got " + std::string(dtype_name(x->dtype())));
+  const float* in = x->data<float>();
+  float lo = 0, hi = 0;
+  for (int64_t i = 0; i < x->numel(); ++i) {
+    if (in[i] < lo) lo = in[i];
+    if (in[i] > hi) hi = in[i];
+  }
+  constexpr float kQMin = 0, kQMax = 255;
+  const float scale = (hi - lo) / (kQMax - kQMin);
+  // An all-zero input has no range: scale 0, zero point 0, and every value quantizes to 0.
+  uint8_t zero_point = 0;
+  if (scale > 0) {
+    const float intermediate = kQMin - lo / scale;
+    zero_point = static_cast<uint8_t>(std::nearbyint(std::min(kQMax, std::max(kQMin, intermediate))));
+  }
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kUInt8, x->shape()));
+  uint8_t* out = y->data<uint8_t>();
+  const int64_t n = x->numel();
+  if (scale > 0) {
+#pragma omp parallel for if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) out[i] = saturate_round<uint8_t>(in[i] / scale, zero_point);
+  }
+  if (ctx.wants_output(1)) {
+    HONE_ASSIGN_OR_RETURN(Tensor * y_scale, ctx.allocate_output(1, DType::kFloat32, {}));
+    y_scale->data<float>()[0] = scale;
+  }
+  if (ctx.wants_output(2)) {
+    HONE_ASSIGN_OR_RETURN(Tensor * y_zero_point, ctx.allocate_output(2, DType::kUInt8, {}));
+    y_zero_point->data<uint8_t>()[0] = zero_point;
+  }
+  return Status::Ok();
+}
+
+// A matmul operand seen as [matrices, rows, cols] (1-D operands promoted as numpy does).
+struct OperandView {
+  int64_t matrices = 1, rows = 1, cols = 1;
+  Shape shape;  // the promoted shape
+};
+
+OperandView operand_view(const Shape& shape, bool is_a) {
+  OperandView v;
+  v.shape = shape.size() == 1 ? (is_a ? Shape{1, shape[0]} : Shape{shape[0], 1}) : shape;
+  v.rows = v.shape[v.shape.size() - 2];
+  v.cols = v.shape[v.shape.size() - 1];
+  for (size_t d = 0; d + 2 < v.shape.size(); ++d) v.matrices *= v.shape[d];
+  return v;
+}
+
+// How a zero point or scale of a matmul operand varies: per tensor, per row of A / column of B
+// (the same for every matrix of the batch), or per row/column of each matrix.
+struct LineParam {
+  enum class Kind { kTensor, kLine, kMatrixLine } kind = Kind::kTensor;
+  bool per_row = true;  // rows of A, columns of B
+  int64_t lines = 1;
+  int64_t index(int64_t matrix, int64_t row, int64_t col) const {
+    const int64_t line = per_row ? row : col;
+    return kind == Kind::kTensor ? 0 : kind == Kind::kLine ? line : matrix * lines + line;
+  }
+};
+
+Result<LineParam> line_param(const Tensor& p, const OperandView& v, bool per_row, const char* name) {
+  LineParam lp;
+  lp.per_row = per_row;
+  lp.lines = per_row ? v.rows : v.cols;
+  if (p.numel() == 1 && p.rank() <= 1) return lp;
+  if (p.rank() == 1 && p.dim(0) == lp.lines) {
+    lp.kind = LineParam::Kind::kLine;
+    return lp;
+  }
+  Shape per_matrix = v.shape;
+  per_matrix[per_matrix.size() - (per_row ? 1 : 2)] = 1;
+  if (p.shape() == per_matrix) {
+    lp.kind = LineParam::Kind::kMatrixLine;
+    return lp;
+  }
+  return runtime_error(std::string(name) + " of shape " + shape_to_string(p.shape()) +
+                       " is neither a scalar nor one value per " + (per_row ? "row" : "column") + " of " +
+                       shape_to_string(v.shape));
+}
+
+// The operand's values minus their zero points, as int32 (the products' accumulator type).
+Result<std::vector<int32_t>> centered(const Tensor& x, const Tensor* zero_point, const OperandView& v, bool per_row,
+                                      const char* zp_name) {
+  if (!is_8bit(x.dtype())) return runtime_error("inputs must be uint8 or int8, got " + std::string(dtype_name(x.dtype())));
+  LineParam lp;
+  if (zero_point) {
+    if (zero_point->dtype() != x.dtype()) return runtime_error(std::string(zp_name) + " must have the type of its input");
+    HONE_ASSIGN_OR_RETURN(lp, line_param(*zero_point, v, per_row, zp_name));
+  }
+  std::vector<int32_t> out(static_cast<size_t>(x.numel()));
+  HONE_RETURN_IF_ERROR(dispatch_8bit(x.dtype(), [&](auto zero) -> Status {
+    using Q = decltype(zero);
+    const Q* in = x.data<Q>();
+    const Q* zps = zero_point ? zero_point->data<Q>() : nullptr;
+    size_t i = 0;
+    for (int64_t m = 0; m < v.matrices; ++m)
+      for (int64_t r = 0; r < v.rows; ++r)
+        for (int64_t c = 0; c < v.cols; ++c, ++i)
+          out[i] = static_cast<int32_t>(in[i]) - (zps ? static_cast<int32_t>(zps[lp.index(m, r, c)]) : 0);
+    return Status::Ok();
+  }));
+  return out;
+}
+
+// The int32 products (batch x M x N) of (a - a_zero_point) and (b - b_zero_point), into `product`.
+Result<MatMulPlan> integer_matmul(const Tensor& a, const Tensor* a_zp, const Tensor& b, const Tensor* b_zp,
+                                  std::vector<int32_t>& product) {
+  HONE_ASSIGN_OR_RETURN(MatMulPlan plan, plan_matmul(a.shape(), b.shape()));
+  HONE_ASSIGN_OR_RETURN(auto a32, centered(a, a_zp, operand_view(a.shape(), true), true, "a_zero_point"));
+  HONE_ASSIGN_OR_RETURN(auto b32, centered(b, b_zp, operand_view(b.shape(), false), false, "b_zero_point"));
+  product.assign(static_cast<size_t>(plan.batch() * plan.m * plan.n), 0);
+  run_matmul<int32_t>(plan, a32.data(), b32.data(), product.data());
+  return plan;
+}
+
+Status matmul_integer(KernelContext& ctx) {
+  const Tensor* a = ctx.input(0);
+  const Tensor* b = ctx.input(1);
+  if (!a || !b) return ctx.error("MatMulInteger needs A and B");
+  std::vector<int32_t> product;
+  auto plan = integer_matmul(*a, ctx.input(2), *b, ctx.input(3), product);
+  if (!plan.ok()) return ctx.error(plan.status().message());
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kInt32, plan->out_shape));
+  std::copy(product.begin(), product.end(), y->data<int32_t>());
+  return Status::Ok();
+}
+
+// y = saturate(round((a - a_zp)(b - b_zp) * a_scale * b_scale / y_scale) + y_zp).
+Status qlinear_matmul(KernelContext& ctx) {
+  const Tensor* a = ctx.input(0);
+  const Tensor* a_scale = ctx.input(1);
+  const Tensor* b = ctx.input(3);
+  const Tensor* b_scale = ctx.input(4);
+  const Tensor* y_scale = ctx.input(6);
+  const Tensor* y_zp = ctx.input(7);
+  if (!a || !a_scale || !b || !b_scale || !y_scale || !y_zp) return ctx.error("QLinearMatMul needs all 8 inputs");
+  for (const Tensor* s : {a_scale, b_scale, y_scale})
+    if (s->dtype() != DType::kFloat32) return ctx.error("scales must be float");
+  if (y_scale->numel() != 1 || y_zp->numel() != 1) return ctx.error("y_scale and y_zero_point must be scalars");
+  if (!is_8bit(y_zp->dtype())) return ctx.error("y_zero_point must be uint8 or int8");
+  std::vector<int32_t> product;
+  auto plan = integer_matmul(*a, ctx.input(2), *b, ctx.input(5), product);
+  if (!plan.ok()) return ctx.error(plan.status().message());
+  auto a_scales = line_param(*a_scale, operand_view(a->shape(), true), true, "a_scale");
+  if (!a_scales.ok()) return ctx.error(a_scales.status().message());
+  auto b_scales = line_param(*b_scale, operand_view(b->shape(), false), false, "b_scale");
+  if (!b_scales.ok()) return ctx.error(b_scales.status().message());
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, y_zp->dtype(), plan->out_shape));
+  const float out_scale = y_scale->data<float>()[0];
+  return dispatch_8bit(y_zp->dtype(), [&](auto zero) -> Status {
+    using Q = decltype(zero);
+    const int32_t zp = y_zp->data<Q>()[0];
+    Q* out = y->data<Q>();
+    size_t i = 0;
+    for (int64_t batch = 0; batch < plan->batch(); ++batch) {
+      const int64_t a_matrix = plan->a_matrix[static_cast<size_t>(batch)];
+      const int64_t b_matrix = plan->b_matrix[static_cast<size_t>(batch)];
+      for (int64_t r = 0; r < plan->m; ++r)
+        for (int64_t c = 0; c < plan->n; ++c, ++i) {
+          const float multiplier = a_scale->data<float>()[a_scales->index(a_matrix, r, 0)] *
+                                   b_scale->data<float>()[b_scales->index(b_matrix, 0, c)] / out_scale;
+          out[i] = saturate_round<Q>(static_cast<float>(product[i]) * multiplier, zp);
+        }
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+
+// Opset 21 adds block quantization and an output_dtype attribute, which this does not implement.
+HONE_REGISTER_FN("", QuantizeLinear, 10, 20, quantize_linear);
+HONE_REGISTER_FN("", DequantizeLinear, 10, 20, dequantize_linear);
+HONE_REGISTER_FN("", DynamicQuantizeLinear, 11, kMaxOpset, dynamic_quantize_linear);
+HONE_REGISTER_FN("", MatMulInteger, 10, kMaxOpset, matmul_integer);
+HONE_REGISTER_FN("", QLinearMatMul, 10, kMaxOpset, qlinear_matmul);
+
+}  // namespace hone::rt
