@@ -1,5 +1,6 @@
 // Conv and ConvTranspose (1D/2D/3D and beyond, groups, dilations, auto_pad) on the reference
 // kernels of kernels/ref/conv_ref. float16/bfloat16 run through float copies.
+#include "core/checked_math.h"
 #include "kernels/ref/conv_ref.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/conv_util.h"
@@ -151,18 +152,21 @@ Status conv_transpose(KernelContext& ctx) {
   p.threads = ctx.threads();
   for (size_t i = 0; i < nd; ++i) {
     // The size of the full (uncropped) transposed convolution along dim i.
-    const int64_t full = strides[i] * (in_spatial[i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1;
+    std::optional<int64_t> full = checked_mul(strides[i], in_spatial[i] - 1);
+    if (full) full = checked_add(*full, output_padding[i] + (kernel[i] - 1) * dilations[i] + 1);
     const bool same = *auto_pad == AutoPad::kSameUpper || *auto_pad == AutoPad::kSameLower;
+    const std::optional<int64_t> same_out = checked_mul(in_spatial[i], strides[i]);
+    if (!full || !same_out) return ctx.error("the output size along spatial dim " + std::to_string(i) + " overflows");
     if (!output_shape.empty() || same) {
-      const int64_t out = !output_shape.empty() ? output_shape[i] : in_spatial[i] * strides[i];
+      const int64_t out = !output_shape.empty() ? output_shape[i] : *same_out;
       if (out < 0) return ctx.error("output_shape value " + std::to_string(out) + " is negative");
       // A requested size beyond the full result pads the end with bias-only values.
-      const int64_t total = std::max<int64_t>(0, full - out);
+      const int64_t total = std::max<int64_t>(0, *full - out);
       p.pads_begin[i] = *auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
       p.out_spatial[i] = out;
     } else {
       if (*auto_pad == AutoPad::kValid) pads[i] = pads[i + nd] = p.pads_begin[i] = 0;
-      p.out_spatial[i] = full - pads[i] - pads[i + nd];
+      p.out_spatial[i] = *full - pads[i] - pads[i + nd];
       if (p.out_spatial[i] < 0)
         return ctx.error("pads crop more than the whole output along spatial dim " + std::to_string(i));
     }

@@ -1,5 +1,7 @@
 #include "runtime/ops/conv_util.h"
 
+#include "core/checked_math.h"
+
 namespace hone::rt {
 
 namespace {
@@ -47,8 +49,12 @@ Result<WindowGeometry> make_window_geometry(const ir::Node& node, const Shape& i
   if (kernel.size() != rank)
     return runtime_error("kernel " + join(kernel) + " has " + std::to_string(kernel.size()) + " dims for " +
                          std::to_string(rank) + " spatial dims");
-  for (int64_t k : kernel)
+  std::optional<int64_t> taps = 1;  // the loops over a window's taps must not overflow
+  for (int64_t k : kernel) {
     if (k < 1 || k >= kMaxWindowValue) return runtime_error("kernel " + join(kernel) + " has a value outside [1, 2^31)");
+    if (taps) taps = checked_mul(*taps, k);
+  }
+  if (!taps) return runtime_error("kernel " + join(kernel) + " has too many taps");
   HONE_ASSIGN_OR_RETURN(g.strides, read_window_ints(node, "strides", rank, 1, 1));
   HONE_ASSIGN_OR_RETURN(g.dilations, read_window_ints(node, "dilations", rank, 1, 1));
   HONE_ASSIGN_OR_RETURN(AutoPad auto_pad, read_auto_pad(node));

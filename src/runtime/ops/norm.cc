@@ -35,6 +35,13 @@ Result<std::vector<double>> read_doubles(const Tensor& t) {
   return v;
 }
 
+// Elements per (n, c) plane of X; N * C may overflow when a later dim is 0 and X empty.
+Result<int64_t> plane_size(const KernelContext& ctx, const Tensor& x) {
+  auto planes = checked_mul(x.dim(0), x.dim(1));
+  if (!planes) return ctx.error("X " + shape_to_string(x.shape()) + " has too many (N, C) planes");
+  return *planes == 0 ? 0 : x.numel() / *planes;
+}
+
 // Stores doubles into a float-typed tensor of the same element count.
 void write_doubles(const std::vector<double>& v, Tensor* t) {
   for (size_t i = 0; i < v.size(); ++i) {
@@ -99,7 +106,7 @@ class BatchNormalization final : public Kernel {
     if (x.rank() < 2) return ctx.error("X must have rank >= 2 (N, C, ...), got " + shape_to_string(x.shape()));
     if (!dtype_info(x.dtype()).is_float) return ctx.error("X must be a float tensor");
     const int64_t batch = x.dim(0), channels = x.dim(1);
-    const int64_t plane = batch * channels == 0 ? 0 : x.numel() / (batch * channels);
+    HONE_ASSIGN_OR_RETURN(const int64_t plane, plane_size(ctx, x));
     const double epsilon = node.attr_float("epsilon", 1e-5f);
     const double momentum = node.attr_float("momentum", 0.9f);
     // Before opset 9, spatial=0 gives every element of a sample its own parameters.
@@ -196,7 +203,7 @@ Status instance_normalization(KernelContext& ctx) {
   if (x->rank() < 3) return ctx.error("input must have rank >= 3 (N, C, spatial...), got " + shape_to_string(x->shape()));
   if (!dtype_info(x->dtype()).is_float) return ctx.error("input must be a float tensor");
   const int64_t batch = x->dim(0), channels = x->dim(1);
-  const int64_t plane = batch * channels == 0 ? 0 : x->numel() / (batch * channels);
+  HONE_ASSIGN_OR_RETURN(const int64_t plane, plane_size(ctx, *x));
   const double epsilon = ctx.node().attr_float("epsilon", 1e-5f);
   std::vector<double> params[2];
   for (size_t i = 0; i < 2; ++i) {
@@ -241,7 +248,11 @@ Status layer_normalization(KernelContext& ctx) {
     return ctx.error("stash_type " + std::to_string(stash_type) + " is not a float type");
 
   int64_t rows = 1;
-  for (int64_t d = 0; d < *axis; ++d) rows *= x->dim(d);
+  for (int64_t d = 0; d < *axis; ++d) {
+    auto r = checked_mul(rows, x->dim(d));  // may overflow when a later dim is 0
+    if (!r) return ctx.error("X " + shape_to_string(x->shape()) + " has too many rows before axis");
+    rows = *r;
+  }
   const int64_t cols = rows == 0 ? 0 : x->numel() / rows;
   // Scale and B expanded to one value per normalized element, or per X element when they also
   // vary along the leading dims (rare, but allowed by broadcasting).

@@ -38,6 +38,13 @@ Result<WindowGeometry> pool_geometry(const KernelContext& ctx, const Tensor& x) 
   return g;
 }
 
+// N * C, which may overflow when a spatial dim is 0 and the tensor empty.
+Result<int64_t> plane_count(const KernelContext& ctx, const Tensor& x) {
+  auto planes = checked_mul(x.dim(0), x.dim(1));
+  if (!planes) return ctx.error("X " + shape_to_string(x.shape()) + " has too many (N, C) planes");
+  return *planes;
+}
+
 Shape pooled_shape(const Tensor& x, const std::vector<int64_t>& out_spatial) {
   Shape s{x.dim(0), x.dim(1)};
   s.insert(s.end(), out_spatial.begin(), out_spatial.end());
@@ -98,7 +105,7 @@ Status average_pool(KernelContext& ctx) {
   const int64_t count_include_pad = ctx.node().attr_int("count_include_pad", 0);
   if (count_include_pad != 0 && count_include_pad != 1) return ctx.error("count_include_pad must be 0 or 1");
   const int64_t in_size = product(g.in);
-  const int64_t planes = x->dim(0) * x->dim(1);
+  HONE_ASSIGN_OR_RETURN(const int64_t planes, plane_count(ctx, *x));
   return run_float_or_half(ctx, *x, pooled_shape(*x, g.out), [&](const Tensor& xt, Tensor& yt) {
     return dispatch_float(xt.dtype(), [&](auto zero) -> Status {
       using T = decltype(zero);
@@ -129,7 +136,7 @@ Status max_pool(KernelContext& ctx) {
   if (storage_order != 0 && storage_order != 1) return ctx.error("storage_order must be 0 or 1");
   const size_t nd = g.rank();
   const int64_t in_size = product(g.in);
-  const int64_t planes = x->dim(0) * x->dim(1);
+  HONE_ASSIGN_OR_RETURN(const int64_t planes, plane_count(ctx, *x));
   const Shape y_shape = pooled_shape(*x, g.out);
   int64_t* indices = nullptr;
   if (ctx.wants_output(1)) {
@@ -179,7 +186,7 @@ Status global_pool(KernelContext& ctx) {
   Shape y_shape(x->shape().size(), 1);
   y_shape[0] = x->dim(0);
   y_shape[1] = x->dim(1);
-  const int64_t planes = x->dim(0) * x->dim(1);
+  HONE_ASSIGN_OR_RETURN(const int64_t planes, plane_count(ctx, *x));
   const int64_t plane_size = planes == 0 ? 0 : x->numel() / planes;
   if (kMax && plane_size == 0 && planes > 0) return ctx.error("GlobalMaxPool of an empty spatial extent");
   const int threads = ctx.threads() > 0 ? ctx.threads() : 1;
