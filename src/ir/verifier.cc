@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/checked_math.h"
+
 namespace hone::ir {
 namespace {
 
@@ -48,18 +50,26 @@ Status check_conv(const Graph& g, const Node& n, const std::unordered_map<std::s
     if (p < 0) return invalid_model(what + ": pads must be non-negative, got " + join_ints(pads));
   int64_t group = n.attr_int("group", 1);
   if (group <= 0) return invalid_model(what + ": group must be positive, got " + std::to_string(group));
-  if (n.op_type == "Conv") {
-    if (w.dim(0) % group != 0)
-      return invalid_model(what + ": weight has " + std::to_string(w.dim(0)) + " output channels, not divisible by group " + std::to_string(group));
-    if (const TypeInfo* x = g.find_type(n.input(0)); x && x->has_shape && x->dims.size() >= 2 && x->dims[1].known()) {
-      if (x->dims.size() != kernel.size() + 2)
-        return invalid_model(what + ": input '" + n.input(0) + "' has rank " + std::to_string(x->dims.size()) +
-                             " but the weight implies rank " + std::to_string(kernel.size() + 2));
-      if (x->dims[1].value != w.dim(1) * group)
-        return invalid_model(what + ": input '" + n.input(0) + "' has " + std::to_string(x->dims[1].value) +
-                             " channels but weight '" + n.input(1) + "' (" + shape_to_string(w.shape()) + ", group " +
-                             std::to_string(group) + ") expects " + std::to_string(w.dim(1) * group));
-    }
+  // Conv's weight is C_out x C_in/group x kernel; ConvTranspose's is C_in x C_out/group x kernel.
+  // Either way the groups split the weight's first dim, and the input's channels follow.
+  const bool transpose = n.op_type == "ConvTranspose";
+  if (w.dim(0) % group != 0)
+    return invalid_model(what + ": weight has " + std::to_string(w.dim(0)) + (transpose ? " input" : " output") +
+                         " channels, not divisible by group " + std::to_string(group));
+  if (const TypeInfo* x = g.find_type(n.input(0)); x && x->has_shape && x->dims.size() >= 2 && x->dims[1].known()) {
+    if (x->dims.size() != kernel.size() + 2)
+      return invalid_model(what + ": input '" + n.input(0) + "' has rank " + std::to_string(x->dims.size()) +
+                           " but the weight implies rank " + std::to_string(kernel.size() + 2));
+    // group comes from the file: C_in/group * group may overflow (a weight with 0 output
+    // channels passes the divisibility check for any group); an overflow is a mismatch, not UB.
+    auto expected = transpose ? std::optional<int64_t>(w.dim(0)) : checked_mul(w.dim(1), group);
+    if (!expected || x->dims[1].value != *expected)
+      return invalid_model(what + ": input '" + n.input(0) + "' has " + std::to_string(x->dims[1].value) +
+                           " channels but weight '" + n.input(1) + "' (" + shape_to_string(w.shape()) + ", group " +
+                           std::to_string(group) + ") expects " +
+                           (expected ? std::to_string(*expected) : std::string("more than 2^63")));
+  }
+  if (!transpose) {
     if (auto b = inits.find(n.input(2)); b != inits.end()) {
       const Tensor& bias = b->second->tensor;
       if (bias.rank() != 1 || bias.dim(0) != w.dim(0))

@@ -58,18 +58,22 @@ Result<ExternalDataReader::OpenFile*> ExternalDataReader::open(const std::string
     int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (last ? 0 : O_DIRECTORY);
     int next = ::openat(dirfd, part.c_str(), flags);
     int err = errno;
-    ::close(dirfd);
-    dirfd = -1;
     if (next < 0) {
-      if (err == ELOOP || err == ENOTDIR) {
-        struct stat st;
-        std::string full = model_dir_ + "/" + loc;
-        if (::lstat(full.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
-          return invalid_model("external data '" + loc + "' is a symlink; hone refuses to follow it");
-        return invalid_model("external data '" + loc + "' goes through a symlink; hone refuses to follow it");
-      }
+      // Ask the folder we are in what this component is, rather than guess from errno: ENOTDIR
+      // means a symlink (O_NOFOLLOW | O_DIRECTORY) or a plain file used as a folder, and the
+      // user needs to know which.
+      struct stat st;
+      const bool is_link = ::fstatat(dirfd, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+      ::close(dirfd);
+      if (is_link && last) return invalid_model("external data '" + loc + "' is a symlink; hone refuses to follow it");
+      if (is_link)
+        return invalid_model("external data '" + loc + "' goes through a symlink ('" + part +
+                             "'); hone refuses to follow it");
+      if (err == ENOTDIR) return invalid_model("external data '" + loc + "': '" + part + "' is not a folder");
       return invalid_model("external data '" + loc + "': cannot open: " + std::strerror(err));
     }
+    ::close(dirfd);
+    dirfd = -1;
     if (last) {
       fd = next;
       break;

@@ -22,8 +22,10 @@ int exit_code(const Status& s) {
 
 int fail(const std::string& command, const Status& s) {
   std::string msg = s.message();
+  // One line, always: messages quote names and paths from the model file, which may hold any
+  // byte. Control characters (\r, escape sequences ...) would break the line or the terminal.
   for (char& c : msg)
-    if (c == '\n') c = ' ';  // one line, always
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   std::fprintf(stderr, "hone: %s: %s\n", command.c_str(), msg.c_str());
   return exit_code(s);
 }
