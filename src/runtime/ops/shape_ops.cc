@@ -197,9 +197,14 @@ Status dropout_v12(KernelContext& ctx) {
   if (!training || ratio == 0) return dropout_passthrough(ctx, DType::kBool);
   if (!(ratio > 0 && ratio < 1)) return ctx.error("ratio " + std::to_string(ratio) + " is not in [0, 1)");
 
-  std::mt19937_64 rng(ctx.node().attr("seed") ? static_cast<uint64_t>(ctx.node().attr_int("seed", 0))
-                                               : std::random_device{}());
-  std::bernoulli_distribution keep(1 - ratio);
+  // With a seed the mask is the ONNX reference's: numpy's legacy RandomState(seed) (the same
+  // MT19937 as std::mt19937) drawing uniform doubles the numpy way (53 bits from two words),
+  // keeping elements whose draw is >= ratio. Without one, any random seed will do.
+  std::mt19937 rng(ctx.node().attr("seed") ? static_cast<uint32_t>(ctx.node().attr_int("seed", 0)) : std::random_device{}());
+  auto uniform = [&rng] {
+    const uint32_t a = rng() >> 5, b = rng() >> 6;
+    return (a * 67108864.0 + b) / 9007199254740992.0;
+  };
   HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), x->shape()));
   Tensor mask_storage;
   Tensor* mask = &mask_storage;
@@ -211,7 +216,7 @@ Status dropout_v12(KernelContext& ctx) {
     mask_storage = std::move(m).value();
   }
   bool* keep_mask = mask->data<bool>();
-  for (int64_t i = 0; i < x->numel(); ++i) keep_mask[i] = keep(rng);
+  for (int64_t i = 0; i < x->numel(); ++i) keep_mask[i] = uniform() >= ratio;
   const double scale = 1 / (1 - ratio);
   return dispatch_float(x->dtype(), [&](auto zero) -> Status {
     using T = decltype(zero);
