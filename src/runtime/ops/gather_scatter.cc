@@ -129,13 +129,14 @@ template <class T>
 void combine(T& target, const T& update, Reduction r) {
   if constexpr (!std::is_arithmetic_v<T>) {
     target = update;  // dispatch_scatter only hands non-numbers to plain writes
-    return;
-  } else switch (r) {
-    case Reduction::kNone: target = update; break;
-    case Reduction::kAdd: target = static_cast<T>(target + update); break;
-    case Reduction::kMul: target = static_cast<T>(target * update); break;
-    case Reduction::kMax: target = std::max(target, update); break;
-    case Reduction::kMin: target = std::min(target, update); break;
+  } else {
+    switch (r) {
+      case Reduction::kNone: target = update; break;
+      case Reduction::kAdd: target = static_cast<T>(target + update); break;
+      case Reduction::kMul: target = static_cast<T>(target * update); break;
+      case Reduction::kMax: target = std::max(target, update); break;
+      case Reduction::kMin: target = std::min(target, update); break;
+    }
   }
 }
 
