@@ -4,7 +4,11 @@
 #include <iomanip>
 #include <sstream>
 
+#include "core/file_util.h"
+
 namespace hone::cli {
+
+bool same_file_as_model(const std::string& path, const std::string& model) { return same_file(path, model); }
 
 int exit_code(const Status& s) {
   switch (s.code()) {

@@ -25,6 +25,10 @@ struct Command {
 };
 
 Command add_inspect(CLI::App& root);
+Command add_run(CLI::App& root);
+
+// True when `path` names the same file as `model` (an output must never replace an input).
+bool same_file_as_model(const std::string& path, const std::string& model);
 
 // "--shape NAME=1x3x224x224" values -> map; error on malformed text.
 Result<std::map<std::string, Shape>> parse_shape_overrides(const std::vector<std::string>& specs);

@@ -5,6 +5,7 @@
 
 #include "cli_common.h"
 #include "core/cpu_features.h"
+#include "core/version.h"
 
 namespace {
 
@@ -12,6 +13,7 @@ const char* kDescription =
     "hone reads an ONNX model, makes it smaller and faster (graph optimization, quantization, ...),\n"
     "writes a standard ONNX model back, and measures latency, size and accuracy for every step.\n\n"
     "Start with:  hone inspect MODEL.onnx      what is in a model\n"
+    "             hone run MODEL.onnx --random  run it once\n"
     "Each command has its own --help. Exit codes: 0 ok, 1 a check failed, 2 cannot load\n"
     "(model, data or arguments), 3 failed while running.";
 
@@ -22,12 +24,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version",
                        [] {
-                         return std::string("hone ") + HONE_VERSION + " (git " + HONE_GIT_REV + ")\ncpu: " +
+                         return std::string("hone ") + hone::version_string() + " (git " + hone::git_revision() + ")\ncpu: " +
                                 hone::cpu_features_string();
                        },
                        "Print the version, git revision and the CPU features hone's kernels will use");
   std::vector<hone::cli::Command> commands = {
       hone::cli::add_inspect(app),
+      hone::cli::add_run(app),
   };
   try {
     app.parse(argc, argv);
