@@ -105,7 +105,8 @@ Status depth_to_space(KernelContext& ctx) {
   if (x->rank() != 4) return ctx.error("input must have rank 4");
   const int64_t b = ctx.node().attr_int("blocksize", 0);
   const int64_t n = x->dim(0), c = x->dim(1), h = x->dim(2), w = x->dim(3);
-  if (b < 1 || c % (b * b) != 0) return ctx.error("channels " + std::to_string(c) + " are not a multiple of blocksize^2");
+  if (b < 1 || b > c || c % (b * b) != 0)  // b <= c keeps b * b from overflowing
+    return ctx.error("channels " + std::to_string(c) + " are not a multiple of blocksize^2");
   const std::string mode = ctx.node().attr_string("mode", "DCR");
   const int64_t oc = c / (b * b);
   const Shape out_shape{n, oc, h * b, w * b};
@@ -120,6 +121,8 @@ Status space_to_depth(KernelContext& ctx) {
   const int64_t b = ctx.node().attr_int("blocksize", 0);
   const int64_t n = x->dim(0), c = x->dim(1), h = x->dim(2), w = x->dim(3);
   if (b < 1 || h % b != 0 || w % b != 0) return ctx.error("height and width must be multiples of blocksize");
+  const auto bb = checked_mul(b, b);
+  if (!bb || !checked_mul(c, *bb)) return ctx.error("output channels overflow");
   return permute_into(ctx, *x, {n, c, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4}, {n, c * b * b, h / b, w / b});
 }
 
