@@ -360,6 +360,7 @@ Status run_scan8(KernelContext& ctx) {
   }
   const Tensor& reference = cfg.num_states ? states[0] : scan_inputs[0];
   const int64_t batch = reference.dim(0);
+  if (batch == 0) return ctx.error("batch size 0 is not supported");
   for (const auto* group : {&states, &scan_inputs})
     for (const Tensor& t : *group)
       if (t.dim(0) != batch) return ctx.error("inputs disagree on the batch size: " + std::to_string(batch) + " and " + std::to_string(t.dim(0)));

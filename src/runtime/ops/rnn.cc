@@ -273,7 +273,9 @@ class RecurrentKernel final : public Kernel {
     }
 
     const int64_t units = p.directions * p.batch;
-    const int64_t work = units * p.seq * rows * (p.input + p.hidden);
+    // In double: a product of hostile dims must not overflow.
+    const double work = static_cast<double>(units) * static_cast<double>(p.seq) * static_cast<double>(rows) *
+                        static_cast<double>(p.input + p.hidden);
 #pragma omp parallel for if (work > (1 << 16) && units > 1)
     for (int64_t unit = 0; unit < units; ++unit) run_sequence(p, unit / p.batch, unit % p.batch);
     return Status::Ok();
