@@ -161,9 +161,12 @@ TEST(ExternalData, RefusesRangePastEndOfFile) {
   // One byte further: refused.
   point_weight_at(dir, "model.onnx.data", std::to_string(size - kWidth * 4 + 1), nbytes);
   EXPECT_NE(load_error(dir).find("past the end of the file"), std::string::npos) << load_error(dir);
-  // An offset near 2^64, where offset + length wraps around.
-  point_weight_at(dir, "model.onnx.data", "18446744073709551000", nbytes);
+  // The largest offset the reader accepts (19 digits): offset + length is checked, not trusted.
+  point_weight_at(dir, "model.onnx.data", "9999999999999999999", nbytes);
   EXPECT_NE(load_error(dir).find("past the end of the file"), std::string::npos) << load_error(dir);
+  // An offset near 2^64, where offset + length would wrap around: refused as a number.
+  point_weight_at(dir, "model.onnx.data", "18446744073709551000", nbytes);
+  EXPECT_NE(load_error(dir).find("not a non-negative integer"), std::string::npos) << load_error(dir);
 }
 
 TEST(ExternalData, LocationRules) {
