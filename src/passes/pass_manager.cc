@@ -1,0 +1,61 @@
+#include "passes/pass_manager.h"
+
+#include "ir/verifier.h"
+#include "passes/passes.h"
+
+namespace hone::passes {
+
+const std::vector<PassInfo>& all_passes() {
+  // Order matters: Identity removal and folding first expose patterns (a Conv whose BatchNorm
+  // parameters came from Constant nodes); dead code last sweeps up what the others orphaned.
+  static const std::vector<PassInfo> kPasses = {
+      {"eliminate_identity", 1, "remove Identity, and Dropout in inference whose mask is unused", &eliminate_identity},
+      {"fold_constants", 1, "evaluate nodes whose inputs are all constant (and Shape of static inputs) into initializers",
+       &fold_constants},
+      {"fold_batchnorm", 2, "fold BatchNormalization into the preceding Conv or Gemm", &fold_batchnorm},
+      {"dead_code", 1, "remove nodes whose outputs are unused, unused initializers and stale value_info", &dead_code},
+  };
+  return kPasses;
+}
+
+namespace {
+
+std::string valid_names() {
+  std::string names;
+  for (const auto& p : all_passes()) names += (names.empty() ? "" : ", ") + std::string(p.name);
+  return names;
+}
+
+Status run_one(ir::Model& model, const PassInfo& p, bool verify) {
+  HONE_RETURN_IF_ERROR(p.run(model).with_context(std::string("pass ") + p.name));
+  if (verify) {
+    Status st = ir::verify(model);
+    if (!st.ok()) return check_failed(std::string("pass ") + p.name + " produced an invalid graph: " + st.message());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status optimize(ir::Model& model, const PassOptions& options) {
+  if (options.level < 0 || options.level > kMaxLevel)
+    return invalid_argument("optimization level " + std::to_string(options.level) + " is not in 0.." +
+                            std::to_string(kMaxLevel));
+  for (const auto& name : options.disabled) {
+    bool known = false;
+    for (const auto& p : all_passes()) known |= name == p.name;
+    if (!known) return invalid_argument("unknown pass '" + name + "' (passes: " + valid_names() + ")");
+  }
+  for (const auto& p : all_passes())
+    if (p.level <= options.level && !options.disabled.count(p.name))
+      HONE_RETURN_IF_ERROR(run_one(model, p, options.verify_each));
+  return Status::Ok();
+}
+
+Status run_pass(ir::Model& model, const std::string& name, bool verify) {
+  for (const auto& p : all_passes())
+    if (name == p.name) return run_one(model, p, verify);
+  return invalid_argument("unknown pass '" + name + "' (passes: " + valid_names() + ")");
+}
+
+}  // namespace hone::passes

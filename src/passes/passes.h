@@ -1,0 +1,46 @@
+// The passes (one file each) and the graph-editing helpers they share. Internal to src/passes:
+// callers go through pass_manager.h.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "hone/status.hpp"
+#include "ir/graph.h"
+
+namespace hone::passes {
+
+Status eliminate_identity(ir::Model& m);
+Status dead_code(ir::Model& m);
+Status fold_constants(ir::Model& m);
+Status fold_batchnorm(ir::Model& m);
+
+// How often each value is read: by a node of `g`, as a graph output, or anywhere inside a
+// subgraph of g (a subgraph may read any outer value, so every name read there counts).
+std::unordered_map<std::string, int> use_counts(const ir::Graph& g);
+
+bool is_graph_output(const ir::Graph& g, const std::string& name);
+bool is_graph_input(const ir::Graph& g, const std::string& name);
+
+// The value of an initializer that is not also a graph input (a graph input with an initializer
+// is only a default the caller may override, so it is not a constant); nullptr otherwise.
+const Tensor* constant_value(const ir::Graph& g, const std::string& name);
+
+// Makes every reader of `from` (nodes of g, graph outputs of subgraphs) read `to` instead;
+// subgraphs that define a value named `from` themselves are left alone below that point.
+void rename_uses(ir::Graph& g, const std::string& from, const std::string& to);
+
+// Drops the declared type of an intermediate value that no longer exists.
+void erase_value_info(ir::Graph& g, const std::string& name);
+
+// `base`, or `base_1`, `base_2` ... : a name no value or node output of g uses yet.
+std::string unique_name(const ir::Graph& g, const std::string& base);
+
+// Removes the nodes whose flag is set, keeping the order of the rest.
+void erase_nodes(ir::Graph& g, const std::vector<bool>& remove);
+
+// Whether the node is an op of the default ONNX domain with this type.
+bool is_onnx_op(const ir::Node& n, const char* op_type);
+
+}  // namespace hone::passes

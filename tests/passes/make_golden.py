@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Writes the tiny golden models of tests/passes/golden/ (committed; rerun after editing).
+
+Each model exercises one pass; passes_test.cc holds the op counts expected after that pass and
+checks that outputs equal the unoptimized model's."""
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+rng = np.random.default_rng(7)
+
+
+def init(name, array):
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def save(name, nodes, inputs, outputs, initializers=()):
+    graph = helper.make_graph(nodes, name, inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="make_golden.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(OUT, name + ".onnx"))
+
+
+def f32(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def identity():
+    # a = Identity(X) disappears; the Dropout (mask unused) goes; Y = Identity(relu) renames the
+    # Relu's output to Y; Z = Identity(X) must stay (X is a graph input, Z a graph output).
+    nodes = [
+        helper.make_node("Identity", ["X"], ["a"]),
+        helper.make_node("Relu", ["a"], ["b"]),
+        helper.make_node("Dropout", ["b"], ["c", "mask"]),
+        helper.make_node("Identity", ["c"], ["Y"]),
+        helper.make_node("Identity", ["X"], ["Z"]),
+    ]
+    save("identity", nodes, [f32("X", [2, 3])], [f32("Y", [2, 3]), f32("Z", [2, 3])])
+
+
+def dead_code():
+    nodes = [
+        helper.make_node("Exp", ["X"], ["e"]),
+        helper.make_node("Add", ["e", "unused_w"], ["f"]),
+        helper.make_node("Relu", ["X"], ["Y"]),
+    ]
+    save("dead_code", nodes, [f32("X", [2, 3])], [f32("Y", [2, 3])],
+         [init("unused_w", rng.standard_normal(3).astype(np.float32)),
+          init("orphan", np.zeros(4, np.float32))])
+
+
+def fold_constants():
+    # The weight (Constant + initializer) and the Reshape target (Shape of a static input, Gather,
+    # Unsqueeze, Concat) are constants: only Mul and Reshape remain.
+    nodes = [
+        helper.make_node("Constant", [], ["c1"], value=init("c1v", rng.standard_normal(4).astype(np.float32))),
+        helper.make_node("Add", ["c1", "w"], ["w2"]),
+        helper.make_node("Mul", ["X", "w2"], ["m"]),
+        helper.make_node("Shape", ["X"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["d0"], axis=0),
+        helper.make_node("Unsqueeze", ["d0", "axes"], ["d0u"]),
+        helper.make_node("Concat", ["d0u", "minus_one"], ["target"], axis=0),
+        helper.make_node("Reshape", ["m", "target"], ["Y"]),
+    ]
+    save("fold_constants", nodes, [f32("X", [2, 3, 4])], [f32("Y", [2, 12])],
+         [init("w", rng.standard_normal(4).astype(np.float32)), init("zero", np.array(0, np.int64)),
+          init("axes", np.array([0], np.int64)), init("minus_one", np.array([-1], np.int64))])
+
+
+def bn_inits(prefix, c):
+    return [init(prefix + "_scale", rng.uniform(0.5, 1.5, c).astype(np.float32)),
+            init(prefix + "_bias", rng.standard_normal(c).astype(np.float32)),
+            init(prefix + "_mean", rng.standard_normal(c).astype(np.float32)),
+            init(prefix + "_var", rng.uniform(0.5, 2.0, c).astype(np.float32))]
+
+
+def bn(prefix, x, y):
+    return helper.make_node("BatchNormalization", [x, prefix + "_scale", prefix + "_bias", prefix + "_mean",
+                                                   prefix + "_var"], [y], epsilon=1e-3)
+
+
+def fold_batchnorm():
+    # Conv+bias+BN and Conv(no bias)+BN fold, Gemm(transB)+BN folds; bn4 stays because its Conv's
+    # output is read by a Relu too.
+    nodes = [
+        helper.make_node("Conv", ["X", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        bn("bn1", "c1", "n1"),
+        helper.make_node("Relu", ["n1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"]),
+        bn("bn2", "c2", "Y1"),
+        helper.make_node("GlobalAveragePool", ["Y1"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["fl"]),
+        helper.make_node("Gemm", ["fl", "wg", "cg"], ["g"], transB=1, beta=0.5),
+        bn("bn3", "g", "Y2"),
+        helper.make_node("Conv", ["X", "w3"], ["c3"]),
+        bn("bn4", "c3", "Y3"),
+        helper.make_node("Relu", ["c3"], ["Y4"]),
+    ]
+    inits = [init("w1", rng.standard_normal((4, 3, 3, 3)).astype(np.float32)),
+             init("b1", rng.standard_normal(4).astype(np.float32)),
+             init("w2", rng.standard_normal((4, 4, 1, 1)).astype(np.float32)),
+             init("wg", rng.standard_normal((5, 4)).astype(np.float32)),
+             init("cg", rng.standard_normal(5).astype(np.float32)),
+             init("w3", rng.standard_normal((2, 3, 1, 1)).astype(np.float32))]
+    inits += bn_inits("bn1", 4) + bn_inits("bn2", 4) + bn_inits("bn3", 5) + bn_inits("bn4", 2)
+    save("fold_batchnorm", nodes, [f32("X", [1, 3, 8, 8])],
+         [f32("Y1", [1, 4, 8, 8]), f32("Y2", [1, 5]), f32("Y3", [1, 2, 8, 8]), f32("Y4", [1, 2, 8, 8])], inits)
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    identity()
+    dead_code()
+    fold_constants()
+    fold_batchnorm()
