@@ -1,5 +1,5 @@
 // hone run MODEL [--input NAME=FILE.npy]... [--inputs FILE.npz] [--random [--seed N]] [--shape ...]...
-//                [--outputs FILE.npz] [--test-dir DIR] [--threads N] [--json]
+//                [--outputs FILE.npz] [--test-dir DIR] [--threads N] [--level N] [--disable-pass NAME]... [--json]
 // Runs a model once on given or random inputs, or checks it against a conformance-layout folder.
 #include <nlohmann/json.hpp>
 
@@ -13,6 +13,7 @@
 #include "eval/npy.h"
 #include "eval/random_inputs.h"
 #include "onnx/import.h"
+#include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
 
 namespace hone::cli {
@@ -30,6 +31,8 @@ struct RunArgs {
   std::string outputs_npz;
   std::string test_dir;
   int threads = 0;
+  int level = 2;
+  std::vector<std::string> disabled_passes;
   bool json = false;
 };
 
@@ -124,6 +127,12 @@ int run_run(const RunArgs& a) {
   options.threads = a.threads;
   auto model = onnxio::load_model(a.model);
   if (!model.ok()) return fail("run", model.status());
+  const size_t loaded_nodes = model->graph.nodes.size();
+  passes::PassOptions pass_options;
+  pass_options.level = a.level;
+  pass_options.disabled = {a.disabled_passes.begin(), a.disabled_passes.end()};
+  if (Status st = passes::optimize(*model, pass_options); !st.ok()) return fail("run", st.with_context(a.model));
+  const size_t optimized_nodes = model->graph.nodes.size();
   auto session = create_session(std::move(model).value(), options);
   if (!session.ok()) return fail("run", session.status().with_context(a.model));
   if (!a.test_dir.empty()) return run_test_dir(a, *session);
@@ -148,6 +157,7 @@ int run_run(const RunArgs& a) {
     j["model"] = a.model;
     j["latency_ms"] = ms;
     j["threads"] = session->threads();
+    j["nodes"] = {{"loaded", loaded_nodes}, {"optimized", optimized_nodes}};
     j["outputs"] = nlohmann::json::array();
     for (size_t i = 0; i < outputs->size(); ++i) {
       const Tensor& t = (*outputs)[i];
@@ -199,6 +209,9 @@ Command add_run(CLI::App& root) {
   app->add_option("--outputs", args->outputs_npz, "Write all outputs to this .npz file (key = output name)");
   app->add_option("--test-dir", args->test_dir, "Check against a conformance-layout folder instead");
   app->add_option("--threads", args->threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  app->add_option("--level", args->level, "Graph optimization level: 0 none, 1 basic, 2 + fusions (default), 3 + aggressive")
+      ->check(CLI::Range(0, passes::kMaxLevel));
+  app->add_option("--disable-pass", args->disabled_passes, "Skip one optimization pass by name (repeatable)");
   app->add_flag("--json", args->json, "Print one JSON object instead of tables");
   return {app, [args] { return run_run(*args); }};
 }
