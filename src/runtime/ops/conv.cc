@@ -1,6 +1,9 @@
-// Conv and ConvTranspose (1D/2D/3D and beyond, groups, dilations, auto_pad) on the reference
-// kernels of kernels/ref/conv_ref. float16/bfloat16 run through float copies.
+// Conv and ConvTranspose (1D/2D/3D and beyond, groups, dilations, auto_pad). fp32 with constant
+// weights runs through oneDNN (kernels/dnnl, f32_conv_dnnl) unless HONE_DNNL=0; everything else,
+// and any shape oneDNN refuses, runs on the reference kernels of kernels/ref/conv_ref.
+// float16/bfloat16 run through float copies.
 #include "core/checked_math.h"
+#include "kernels/dnnl/conv_dnnl.h"
 #include "kernels/ref/conv_ref.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/conv_util.h"
@@ -70,7 +73,15 @@ Status run_typed(KernelContext& ctx, const Shape& y_shape, RunFloat run_float, R
   return Status::Ok();
 }
 
-Status conv(KernelContext& ctx) {
+// What a Conv or ConvTranspose run computes, validated: the reference parameters, the end pads in
+// oneDNN's sense and y's shape.
+struct ConvPlan {
+  ref::ConvParams p;
+  std::vector<int64_t> pads_end;
+  Shape y_shape;
+};
+
+Result<ConvPlan> plan_conv(const KernelContext& ctx) {
   const int64_t group = ctx.node().attr_int("group", 1);
   HONE_RETURN_IF_ERROR(check_operands(ctx, group));
   const Tensor& x = *ctx.input(0);
@@ -99,12 +110,18 @@ Status conv(KernelContext& ctx) {
   p.threads = ctx.threads();
   Shape y_shape{p.batch, out_channels};
   y_shape.insert(y_shape.end(), p.out_spatial.begin(), p.out_spatial.end());
+  return ConvPlan{std::move(p), geometry->pads_end, std::move(y_shape)};
+}
+
+Status run_conv_ref(KernelContext& ctx, const ConvPlan& plan) {
+  const ref::ConvParams& p = plan.p;
   return run_typed(
-      ctx, y_shape, [&](const float* xd, const float* wd, const float* bd, float* yd) { ref::conv_nd_ref(p, xd, wd, bd, yd); },
+      ctx, plan.y_shape,
+      [&](const float* xd, const float* wd, const float* bd, float* yd) { ref::conv_nd_ref(p, xd, wd, bd, yd); },
       [&](const double* xd, const double* wd, const double* bd, double* yd) { ref::conv_nd_ref(p, xd, wd, bd, yd); });
 }
 
-Status conv_transpose(KernelContext& ctx) {
+Result<ConvPlan> plan_conv_transpose(const KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const int64_t group = node.attr_int("group", 1);
   HONE_RETURN_IF_ERROR(check_operands(ctx, group));
@@ -171,19 +188,86 @@ Status conv_transpose(KernelContext& ctx) {
         return ctx.error("pads crop more than the whole output along spatial dim " + std::to_string(i));
     }
   }
+  // oneDNN's end pads are relative to the full result without output_padding, so they go
+  // negative where the output reaches past it.
+  std::vector<int64_t> pads_end(nd);
+  for (size_t i = 0; i < nd; ++i)
+    pads_end[i] = (in_spatial[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - p.pads_begin[i] - p.out_spatial[i];
   Shape y_shape{p.batch, out_channels};
   y_shape.insert(y_shape.end(), p.out_spatial.begin(), p.out_spatial.end());
+  return ConvPlan{std::move(p), std::move(pads_end), std::move(y_shape)};
+}
+
+Status run_conv_transpose_ref(KernelContext& ctx, const ConvPlan& plan) {
+  const ref::ConvParams& p = plan.p;
   return run_typed(
-      ctx, y_shape,
+      ctx, plan.y_shape,
       [&](const float* xd, const float* wd, const float* bd, float* yd) { ref::conv_transpose_nd_ref(p, xd, wd, bd, yd); },
       [&](const double* xd, const double* wd, const double* bd, double* yd) {
         ref::conv_transpose_nd_ref(p, xd, wd, bd, yd);
       });
 }
 
+// Conv and ConvTranspose. Chooses oneDNN at creation when W is a constant fp32 initializer (its
+// packed copy is made once per shape and kept); X's element type is checked on every run, since
+// a graph input's declared type is only a promise.
+template <bool kTransposed>
+class ConvKernel final : public Kernel {
+ public:
+  static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx) {
+    auto k = std::make_unique<ConvKernel>();
+    const Tensor* w = ctx.constant_input(1);
+    if (kernels::onednn::enabled() && w && w->dtype() == DType::kFloat32) {
+      k->weights_ = *w;
+      k->dnnl_ = std::make_unique<kernels::onednn::ConvF32Dnnl>();
+    }
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+
+  Status run(KernelContext& ctx) override {
+    HONE_ASSIGN_OR_RETURN(ConvPlan plan, kTransposed ? plan_conv_transpose(ctx) : plan_conv(ctx));
+    if (dnnl_ && ctx.input(0)->dtype() == DType::kFloat32) {
+      Status s = run_dnnl(ctx, plan);
+      if (s.code() != ErrorCode::kUnsupported) return s;
+    }
+    return kTransposed ? run_conv_transpose_ref(ctx, plan) : run_conv_ref(ctx, plan);
+  }
+
+ private:
+  Status run_dnnl(KernelContext& ctx, const ConvPlan& plan) {
+    const ref::ConvParams& p = plan.p;
+    kernels::onednn::ConvDesc d;
+    d.transposed = kTransposed;
+    d.batch = p.batch;
+    d.in_channels = p.in_channels;
+    d.out_channels = p.out_channels;
+    d.groups = p.groups;
+    d.in_spatial = p.in_spatial;
+    d.kernel = p.kernel;
+    d.out_spatial = p.out_spatial;
+    d.strides = p.strides;
+    d.dilations = p.dilations;
+    d.pads_begin = p.pads_begin;
+    d.pads_end = plan.pads_end;
+    const Tensor* b = ctx.input(2);
+    d.has_bias = b != nullptr;
+    // Unsupported here means "take the reference path"; y is allocated only once oneDNN has agreed.
+    Status s = dnnl_->prepare(d, weights_.data<float>());
+    if (s.ok()) {
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, plan.y_shape));
+      s = dnnl_->run(d, ctx.input(0)->data<float>(), weights_.data<float>(), b ? b->data<float>() : nullptr,
+                     y->data<float>());
+    }
+    return s.ok() || s.code() == ErrorCode::kUnsupported ? s : ctx.error(s.message());
+  }
+
+  Tensor weights_;  // keeps the constant W alive for the packed copies made from it
+  std::unique_ptr<kernels::onednn::ConvF32Dnnl> dnnl_;
+};
+
 }  // namespace
 
-HONE_REGISTER_FN("", Conv, 1, kMaxOpset, conv);
-HONE_REGISTER_FN("", ConvTranspose, 1, kMaxOpset, conv_transpose);
+HONE_REGISTER_KERNEL("", Conv, 1, kMaxOpset, ConvKernel<false>);
+HONE_REGISTER_KERNEL("", ConvTranspose, 1, kMaxOpset, ConvKernel<true>);
 
 }  // namespace hone::rt

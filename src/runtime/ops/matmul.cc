@@ -1,7 +1,10 @@
-// MatMul (numpy matmul semantics) and Gemm (C = alpha * op(A) * op(B) + beta * C), both on the
-// scalar reference GEMM. float16/bfloat16 are computed in float.
+// MatMul (numpy matmul semantics) and Gemm (C = alpha * op(A) * op(B) + beta * C). fp32 runs
+// through oneDNN's matmul (kernels/dnnl, f32_matmul_dnnl) unless HONE_DNNL=0, with a constant B
+// packed once; other types, and shapes oneDNN refuses, run on the scalar reference GEMM.
+// float16/bfloat16 are computed in float.
 #include <vector>
 
+#include "kernels/dnnl/matmul_dnnl.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/half_convert.h"
 #include "runtime/ops/matmul_util.h"
@@ -52,7 +55,60 @@ Result<MatMulPlan> plan_matmul(const Shape& a, const Shape& b) {
 
 namespace {
 
-Status matmul(KernelContext& ctx) {
+namespace onednn = kernels::onednn;
+
+// What the two kernels share on the oneDNN path: the bridge, and the constant B when there is one.
+struct DnnlMatMulState {
+  // Chooses oneDNN when it is enabled; B is packed once when it is a constant fp32 initializer.
+  static std::unique_ptr<DnnlMatMulState> create(const KernelCreateContext& ctx) {
+    if (!onednn::enabled()) return nullptr;
+    auto st = std::make_unique<DnnlMatMulState>();
+    if (const Tensor* b = ctx.constant_input(1); b && b->dtype() == DType::kFloat32) st->b = *b;
+    return st;
+  }
+
+  // Runs d on oneDNN into output 0 of shape y_shape; kUnsupported (nothing allocated) sends the
+  // caller to the reference path. `fill` prepares y's contents before a kSum post-op reads them.
+  template <class Fill>
+  Status run(KernelContext& ctx, onednn::MatMulDesc& d, const Shape& y_shape, const float* bias, Fill fill) {
+    const Tensor& a = *ctx.input(0);
+    const Tensor& b_in = *ctx.input(1);
+    d.b_constant = b.defined();
+    Status s = bridge.prepare(d, b_in.data<float>());
+    if (s.ok()) {
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
+      fill(y->data<float>());
+      s = bridge.run(d, a.data<float>(), b_in.data<float>(), bias, y->data<float>());
+    }
+    return s.ok() || s.code() == ErrorCode::kUnsupported ? s : ctx.error(s.message());
+  }
+
+  Tensor b;  // the constant B, kept alive for the packed copies made from it
+  onednn::MatMulF32Dnnl bridge;
+};
+
+// MatMul on oneDNN: a 2-D (or 1-D) B multiplies all of A's rows as one matrix; batched operands
+// keep their batch dims, padded to the same count, and oneDNN broadcasts them.
+Status matmul_dnnl(KernelContext& ctx, DnnlMatMulState& st, const MatMulPlan& plan) {
+  const Shape& as = ctx.input(0)->shape();
+  const Shape& bs = ctx.input(1)->shape();
+  onednn::MatMulDesc d;
+  d.n = plan.n;
+  d.k = plan.k;
+  if (bs.size() <= 2) {
+    d.m = as.size() == 1 ? 1 : ctx.input(0)->numel() / plan.k;
+  } else {
+    d.m = plan.m;
+    const size_t rank = std::max(as.size(), bs.size()) - 2;
+    d.batch_a.assign(rank, 1);
+    d.batch_b.assign(rank, 1);
+    if (as.size() > 2) std::copy(as.begin(), as.end() - 2, d.batch_a.end() - static_cast<std::ptrdiff_t>(as.size() - 2));
+    std::copy(bs.begin(), bs.end() - 2, d.batch_b.end() - static_cast<std::ptrdiff_t>(bs.size() - 2));
+  }
+  return st.run(ctx, d, plan.out_shape, nullptr, [](float*) {});
+}
+
+Status matmul(KernelContext& ctx, DnnlMatMulState* dnnl) {
   const Tensor* a = ctx.input(0);
   const Tensor* b = ctx.input(1);
   if (!a || !b) return ctx.error("MatMul needs inputs A and B");
@@ -61,6 +117,10 @@ Status matmul(KernelContext& ctx) {
                      std::string(dtype_name(b->dtype())));
   auto plan = plan_matmul(a->shape(), b->shape());
   if (!plan.ok()) return ctx.error(plan.status().message());
+  if (dnnl && a->dtype() == DType::kFloat32 && plan->batch() > 0) {
+    Status s = matmul_dnnl(ctx, *dnnl, *plan);
+    if (s.code() != ErrorCode::kUnsupported) return s;
+  }
   HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, a->dtype(), plan->out_shape));
   if (is_half_type(a->dtype())) {
     const std::vector<float> a32 = widen_to_float(*a), b32 = widen_to_float(*b);
@@ -98,7 +158,39 @@ void gemm_typed(const T* a, const T* b, const T* c, const Shape& c_shape, T* y, 
                         add_c ? beta : T{0}, y, n);
 }
 
-Status gemm(KernelContext& ctx) {
+template <class T>
+void fill_scaled_c(const T* c, const Shape& c_shape, T beta, int64_t m, int64_t n, T* y) {
+  const auto c_strides = broadcast_strides(c_shape, Shape{m, n});
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) y[i * n + j] = beta * c[i * c_strides[0] + j * c_strides[1]];
+}
+
+// Gemm on oneDNN: transA/transB are strides, alpha the output scale. C of shape [N] or [1, N]
+// with alpha = beta = 1 (a fully connected layer) is the primitive's bias; any other C is
+// written into y, scaled by beta, and added by a sum post-op.
+Status gemm_dnnl(KernelContext& ctx, DnnlMatMulState& st, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                 float alpha, float beta) {
+  const Tensor* c = ctx.input(2);
+  onednn::MatMulDesc d;
+  d.m = m;
+  d.n = n;
+  d.k = k;
+  d.trans_a = trans_a;
+  d.trans_b = trans_b;
+  d.alpha = alpha;
+  const bool use_c = c != nullptr && beta != 0.0f;
+  const bool row_bias = use_c && c->numel() == n && (c->rank() == 1 || (c->rank() == 2 && c->dim(0) == 1));
+  if (row_bias && alpha == 1.0f && beta == 1.0f) {
+    d.has_bias = true;
+    return st.run(ctx, d, Shape{m, n}, c->data<float>(), [](float*) {});
+  }
+  if (use_c) d.post_ops.push_back(onednn::PostOp::sum(1.0f));
+  return st.run(ctx, d, Shape{m, n}, nullptr, [&](float* y) {
+    if (use_c) fill_scaled_c(c->data<float>(), c->shape(), beta, m, n, y);
+  });
+}
+
+Status gemm(KernelContext& ctx, DnnlMatMulState* dnnl) {
   const Tensor* a = ctx.input(0);
   const Tensor* b = ctx.input(1);
   const Tensor* c = ctx.input(2);
@@ -123,6 +215,10 @@ Status gemm(KernelContext& ctx) {
     if (c->rank() > 2 || !bc.ok() || *bc != out_shape)
       return ctx.error("C of shape " + shape_to_string(c->shape()) + " does not broadcast to " +
                        shape_to_string(out_shape));
+  }
+  if (dnnl && a->dtype() == DType::kFloat32 && m > 0 && n > 0 && k > 0) {
+    Status s = gemm_dnnl(ctx, *dnnl, trans_a, trans_b, m, n, k, alpha, beta);
+    if (s.code() != ErrorCode::kUnsupported) return s;
   }
   HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, a->dtype(), out_shape));
   const Shape c_shape = c ? c->shape() : Shape{};
@@ -150,9 +246,25 @@ Status gemm(KernelContext& ctx) {
   return s.with_context(node_label(ctx.node()));
 }
 
+// MatMul and Gemm: the oneDNN state (if any) is made at creation; the element type is checked on
+// every run, since a graph input's declared type is only a promise.
+template <Status (*kRun)(KernelContext&, DnnlMatMulState*)>
+class MatMulKernel final : public Kernel {
+ public:
+  static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx) {
+    auto k = std::make_unique<MatMulKernel>();
+    k->dnnl_ = DnnlMatMulState::create(ctx);
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+  Status run(KernelContext& ctx) override { return kRun(ctx, dnnl_.get()); }
+
+ private:
+  std::unique_ptr<DnnlMatMulState> dnnl_;
+};
+
 }  // namespace
 
-HONE_REGISTER_FN("", MatMul, 1, kMaxOpset, matmul);
-HONE_REGISTER_FN("", Gemm, 1, kMaxOpset, gemm);
+HONE_REGISTER_KERNEL("", MatMul, 1, kMaxOpset, MatMulKernel<matmul>);
+HONE_REGISTER_KERNEL("", Gemm, 1, kMaxOpset, MatMulKernel<gemm>);
 
 }  // namespace hone::rt

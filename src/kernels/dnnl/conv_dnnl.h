@@ -1,0 +1,66 @@
+// f32_conv_dnnl: fp32 convolution and transposed convolution (ONNX Conv / ConvTranspose) through
+// oneDNN, with 1, 2 or 3 spatial dims, groups, strides, dilations, asymmetric pads, bias and
+// fused post-ops. Activations stay plain NC<spatial> (ONNX's layout) at the op boundary; weights
+// are reordered once into the layout the primitive prefers and kept.
+//
+// Lifecycle: one ConvF32Dnnl per node. The first run of each shape creates (or takes from the
+// process-wide cache) the primitive and packs the weights for it; later runs only execute.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hone/status.hpp"
+#include "kernels/dnnl/dnnl_common.h"
+
+namespace hone::kernels::onednn {
+
+struct ConvDesc {
+  // Conv: x[N, C, in...], w[M, C/groups, k...], y[N, M, out...].
+  // transposed (ConvTranspose): x[N, C, in...], w[C, M/groups, k...], y[N, M, out...].
+  bool transposed = false;
+  int64_t batch = 1;
+  int64_t in_channels = 0;   // C, all groups
+  int64_t out_channels = 0;  // M, all groups
+  int64_t groups = 1;
+  // One value per spatial dim; dilations count as in ONNX (1 = dense). For transposed, pads are
+  // what is cropped from the full result's begin and end (either may be negative: output_padding
+  // or an output_shape larger than the full result adds bias-only positions at the end).
+  std::vector<int64_t> in_spatial, kernel, out_spatial, strides, dilations, pads_begin, pads_end;
+  bool has_bias = false;  // b[M]
+  PostOps post_ops;       // applied after the bias; a kSum post-op adds what y holds on entry
+};
+
+class ConvF32Dnnl {
+ public:
+  ConvF32Dnnl();
+  ~ConvF32Dnnl();
+  ConvF32Dnnl(const ConvF32Dnnl&) = delete;
+  ConvF32Dnnl& operator=(const ConvF32Dnnl&) = delete;
+
+  // Whether oneDNN can take `d` at all (rank, sizes); a shape it accepts can still be refused
+  // by run() when no implementation exists.
+  static bool supports(const ConvDesc& d);
+
+  // Creates (or finds) the primitive for d and packs w for it; kUnsupported when oneDNN has no
+  // implementation for d, so the caller can take its reference path before allocating y.
+  // run() prepares too: calling this first is optional.
+  Status prepare(const ConvDesc& d, const float* w);
+
+  // y = conv(x, w) + b, then post-ops. `w` is packed on the first run of each primitive layout
+  // and reused afterwards: it must hold the same values on every call. b may be null unless
+  // d.has_bias. Returns kUnsupported (nothing written) when oneDNN has no implementation for d,
+  // so the caller can take its reference path.
+  Status run(const ConvDesc& d, const float* x, const float* w, const float* b, float* y);
+
+  // oneDNN's implementation for the last shape run ("brgconv:avx512_core", ...); "" before.
+  const std::string& impl_name() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hone::kernels::onednn
