@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test zoo peers clean asan
+.PHONY: all deps build run test zoo peers bench clean asan
 
 all: build
 
@@ -34,6 +34,20 @@ asan: deps
 zoo:
 	@scripts/install-deps --peers
 	/usr/bin/python3 tools/zoo/make_zoo.py "$${HONE_ZOO:-$$HOME/.cache/hone/zoo}"
+
+# The peers `make bench` compares hone with: ONNX Runtime 1.30 (npm onnxruntime-node, run by Debian's
+# node) in ${HONE_PEERS:-~/.cache/hone/peers}, and Debian's PyTorch. Not part of `make test`.
+# --ignore-scripts: the package's post-install step fetches GPU binaries from a host we cannot reach;
+# the CPU build ships in the package itself.
+peers:
+	@scripts/install-deps --peers
+	@dir="$${HONE_PEERS:-$$HOME/.cache/hone/peers}"; mkdir -p "$$dir" && cd "$$dir" && \
+	  { [ -f package.json ] || npm init -y >/dev/null; } && \
+	  npm install --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0
+
+# hone against ONNX Runtime and PyTorch on every zoo model (needs `make zoo` and `make peers`).
+bench: build
+	/usr/bin/python3 bench/models/run.py --hone $(BUILD)/hone
 
 clean:
 	rm -rf $(BUILD) build-asan

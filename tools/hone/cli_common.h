@@ -26,6 +26,7 @@ struct Command {
 
 Command add_inspect(CLI::App& root);
 Command add_run(CLI::App& root);
+Command add_bench(CLI::App& root);
 
 // True when `path` names the same file as `model` (an output must never replace an input).
 bool same_file_as_model(const std::string& path, const std::string& model);

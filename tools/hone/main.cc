@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   std::vector<hone::cli::Command> commands = {
       hone::cli::add_inspect(app),
       hone::cli::add_run(app),
+      hone::cli::add_bench(app),
   };
   try {
     app.parse(argc, argv);
