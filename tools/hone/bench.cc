@@ -1,4 +1,5 @@
-// hone bench MODEL [--shape NAME=DIMS]... [--threads N] [--iters N] [--warmup N] [--json] [--profile]
+// hone bench MODEL [--shape NAME=DIMS]... [--threads N] [--iters N] [--warmup N] [--level N] [--disable-pass NAME]...
+//                  [--json] [--profile]
 // Latency of a model in hone's runtime: median, p90 and p99 over timed runs, throughput, memory.
 //
 // Every timed run does the whole job on fresh data: a few distinct random input sets are made up
@@ -19,6 +20,7 @@
 #include "eval/random_inputs.h"
 #include "ir/stats.h"
 #include "onnx/import.h"
+#include "passes/pass_manager.h"
 #include "runtime/profiler.h"
 #include "runtime/session_impl.h"
 
@@ -42,6 +44,8 @@ struct BenchArgs {
   int threads = 0;
   int iters = 0;  // 0: by time (kAutoSeconds)
   int warmup = 3;
+  int level = 2;  // as `hone run`: what is timed is what run executes
+  std::vector<std::string> disabled_passes;
   bool json = false;
   bool profile = false;
 };
@@ -104,6 +108,10 @@ int run_bench(const BenchArgs& a) {
     if (ec) return fail("bench", io_error(a.model + ": " + ec.message()));
     for (const auto& [_, bytes] : ir::compute_stats(*model).external_files) model_bytes += bytes;
   }
+  passes::PassOptions pass_options;
+  pass_options.level = a.level;
+  pass_options.disabled = {a.disabled_passes.begin(), a.disabled_passes.end()};
+  if (Status st = passes::optimize(*model, pass_options); !st.ok()) return fail("bench", st.with_context(a.model));
 
   SessionOptions options;
   options.threads = a.threads;
@@ -255,6 +263,9 @@ Command add_bench(CLI::App& root) {
   app->add_option("--iters", args->iters, "Timed runs (default: as many as fit in about 5 s, 10 to 1000)")
       ->check(CLI::Range(1, 100000000));
   app->add_option("--warmup", args->warmup, "Untimed runs first (default 3)")->check(CLI::Range(0, 100000000));
+  app->add_option("--level", args->level, "Graph optimization level: 0 none, 1 basic, 2 + fusions (default), 3 + aggressive")
+      ->check(CLI::Range(0, passes::kMaxLevel));
+  app->add_option("--disable-pass", args->disabled_passes, "Skip one optimization pass by name (repeatable)");
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
   app->add_flag("--profile", args->profile, "Also time every node: per op type and the 10 slowest nodes");
   return {app, [args] { return run_bench(*args); }};
