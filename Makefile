@@ -49,5 +49,13 @@ peers:
 bench: build
 	/usr/bin/python3 bench/models/run.py --hone $(BUILD)/hone
 
+# docs/ops.md, generated: the runtime's op registrations (tools/list_ops) and one run of the ONNX
+# conformance tests with per-case results (a failing case is documented, not fatal here).
+.PHONY: ops-doc
+ops-doc: build
+	rm -rf $(BUILD)/conformance_results
+	-HONE_CONFORMANCE_RESULTS=$(abspath $(BUILD))/conformance_results $(BUILD)/tests/hone_conformance_tests --gtest_brief=1 >/dev/null
+	/usr/bin/python3 tools/gen_ops_doc.py --results $(BUILD)/conformance_results --list-ops $(BUILD)/hone_list_ops
+
 clean:
 	rm -rf $(BUILD) build-asan

@@ -4,6 +4,9 @@
 //   if (!s.ok()) { puts(s.status().message().c_str()); }
 //   auto out = s->run({input_tensor});                     // run: any number of times
 //
+// The first run with given input shapes plans the memory of the intermediate values; later runs
+// with the same shapes reuse that plan (new shapes plan again; a few plans are kept).
+//
 // Inputs are checked against the model's declared types before anything runs: a wrong name,
 // dtype or shape is a clear error, never a crash. Symbolic dims take whatever size the first
 // input that uses them gives, and must agree across inputs.
@@ -21,6 +24,9 @@ namespace hone {
 
 struct SessionOptions {
   int threads = 0;  // 0: one per physical core
+  // Intermediates in one planned arena from the second run of an input-shape signature on
+  // (docs/architecture.md); false keeps every intermediate on the heap.
+  bool use_arena = true;
 };
 
 struct IoInfo {
@@ -39,6 +45,9 @@ class Session {
   const std::vector<IoInfo>& inputs() const;
   const std::vector<IoInfo>& outputs() const;
   int threads() const;
+  // Bytes of the intermediate-value arena planned for the most recent input shapes (subgraphs'
+  // arenas included); 0 before the first run, or without use_arena.
+  size_t arena_bytes() const;
 
   // Inputs in declaration order (inputs()); returns outputs in declaration order.
   Result<std::vector<Tensor>> run(const std::vector<Tensor>& inputs);

@@ -1,5 +1,7 @@
 #include "runtime/graph_executor.h"
 
+#include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 #include "runtime/op_registry.h"
@@ -38,6 +40,43 @@ void collect_outer_reads(const ir::Graph& g, std::unordered_set<std::string>& ou
 }
 
 }  // namespace
+
+// What a recording run learns about the buffers kernels allocate.
+struct GraphExecutor::Recording {
+  explicit Recording(size_t num_slots)
+      : root_of(num_slots, -1),
+        start_of(num_slots, nullptr),
+        bytes(num_slots, 0),
+        last(num_slots, -1),
+        escapes(num_slots, 0) {}
+
+  struct Buffer {
+    const uint8_t* end;
+    size_t root;
+    Tensor hold;  // so that the address cannot be reused by a later allocation while tracked
+    int users;    // live slots sharing it
+  };
+  std::map<const uint8_t*, Buffer> live;  // buffers still in use, by start address
+  std::vector<int64_t> root_of;           // per slot: the slot whose allocation it shares, -1: none
+  std::vector<const uint8_t*> start_of;   // per root
+  std::vector<size_t> bytes;              // per root
+  std::vector<int64_t> last;              // per root: last step using it through any slot
+  std::vector<char> escapes;              // per root: some slot sharing it is a graph output
+
+  // The live buffer containing p, or nullptr.
+  Buffer* find(const void* p) {
+    auto* b = static_cast<const uint8_t*>(p);
+    auto it = live.upper_bound(b);
+    if (it == live.begin()) return nullptr;
+    --it;
+    return b < it->second.end ? &it->second : nullptr;
+  }
+  void release(size_t slot) {
+    if (root_of[slot] < 0) return;
+    auto it = live.find(start_of[static_cast<size_t>(root_of[slot])]);
+    if (it != live.end() && --it->second.users == 0) live.erase(it);
+  }
+};
 
 Result<std::unique_ptr<GraphExecutor>> GraphExecutor::create(const ir::Graph& g, const std::map<std::string, int64_t>& opsets,
                                                              const ExecutorConfig& config,
@@ -129,12 +168,21 @@ Result<std::unique_ptr<GraphExecutor>> GraphExecutor::create(const ir::Graph& g,
     HONE_ASSIGN_OR_RETURN(size_t s, outer_slot(v.name));
     ex->output_slots_.push_back(static_cast<int64_t>(s));
   }
-  // Release plan: a value dies after its last reader unless it is constant or a graph output.
-  last_use.resize(ex->constants_.size(), -1);
-  std::unordered_set<int64_t> keep(ex->output_slots_.begin(), ex->output_slots_.end());
-  for (size_t s = 0; s < last_use.size(); ++s) {
-    if (last_use[s] < 0 || keep.count(static_cast<int64_t>(s)) || ex->constants_[s].defined()) continue;
-    ex->steps_[static_cast<size_t>(last_use[s])].release.push_back(s);
+  // Release plan: a value dies after its last reader unless it is constant or a graph output; a
+  // value nobody reads dies right after the step producing it.
+  const size_t num_slots = ex->constants_.size();
+  last_use.resize(num_slots, -1);
+  ex->def_step_.assign(num_slots, -1);
+  ex->is_output_.assign(num_slots, 0);
+  for (size_t k = 0; k < ex->steps_.size(); ++k)
+    for (int64_t s : ex->steps_[k].outputs)
+      if (s >= 0) ex->def_step_[static_cast<size_t>(s)] = static_cast<int64_t>(k);
+  for (int64_t s : ex->output_slots_) ex->is_output_[static_cast<size_t>(s)] = 1;
+  ex->last_read_.assign(num_slots, -1);
+  for (size_t s = 0; s < num_slots; ++s) {
+    ex->last_read_[s] = std::max(last_use[s], ex->def_step_[s]);
+    if (ex->last_read_[s] < 0 || ex->is_output_[s] || ex->constants_[s].defined()) continue;
+    ex->steps_[static_cast<size_t>(ex->last_read_[s])].release.push_back(s);
   }
   return ex;
 }
@@ -150,6 +198,29 @@ Result<std::vector<Tensor>> GraphExecutor::run(const std::vector<Tensor>& inputs
     if (!t) return runtime_error("value '" + name + "' from an enclosing graph is not available");
     slots[s] = *t;
   }
+  // Memory: the plan of this signature, or a recording run that makes one.
+  std::unique_ptr<Recording> rec;
+  std::vector<std::pair<DType, Shape>> sig;
+  active_plan_ = nullptr;
+  if (config_.use_arena) {
+    sig = signature(slots);
+    auto it = std::find_if(plans_.begin(), plans_.end(), [&](const auto& p) { return p->signature == sig; });
+    if (it == plans_.end()) {
+      rec = std::make_unique<Recording>(slots.size());
+    } else {
+      std::rotate(plans_.begin(), it, it + 1);
+      // Out of memory for the arena: this run simply stays on the heap.
+      if (arena_.reserve(plans_.front()->arena_bytes)) active_plan_ = plans_.front().get();
+    }
+  }
+  struct EndRun {
+    GraphExecutor& ex;
+    ~EndRun() {
+      ex.active_plan_ = nullptr;
+      ex.current_step_ = nullptr;
+    }
+  } end_run{*this};
+
   Scope scope{&ids_, &slots, outer};
   const Scope* saved = current_scope_;
   current_scope_ = &scope;
@@ -160,14 +231,19 @@ Result<std::vector<Tensor>> GraphExecutor::run(const std::vector<Tensor>& inputs
   } restore{current_scope_, saved};
 
   std::vector<const Tensor*> in;
-  for (auto& step : steps_) {
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    const Step& step = steps_[k];
+    const int64_t index = static_cast<int64_t>(k);
     in.clear();
     for (int64_t s : step.inputs) in.push_back(s >= 0 ? &slots[static_cast<size_t>(s)] : nullptr);
     for (size_t i = 0; i < in.size(); ++i)
       if (in[i] && !in[i]->defined()) in[i] = nullptr;  // an optional output that was not produced
     std::vector<Tensor> out(step.outputs.size());
+    current_step_ = &step;
+    given_.assign(step.outputs.size(), nullptr);
     KernelContext ctx(*step.node, in, &out, this, config_.threads);
     Status st = step.kernel->run(ctx);
+    current_step_ = nullptr;
     if (!st.ok()) {
       if (st.message().rfind("node '", 0) == 0) return st;
       return Status(st.code(), node_label(*step.node) + ": " + st.message());
@@ -176,9 +252,19 @@ Result<std::vector<Tensor>> GraphExecutor::run(const std::vector<Tensor>& inputs
       if (step.outputs[i] < 0) continue;
       if (!out[i].defined() && i == 0)
         return runtime_error(node_label(*step.node) + ": produced no output '" + step.node->outputs[i] + "'");
-      slots[static_cast<size_t>(step.outputs[i])] = std::move(out[i]);
+      const size_t v = static_cast<size_t>(step.outputs[i]);
+      // An output in the arena that the planner did not hand out shares a buffer; keep it there
+      // only while the plan keeps that buffer intact for as long as the output is used.
+      if (active_plan_ && out[i].defined() && arena_.contains(out[i].raw()) && given_[i] != out[i].raw() &&
+          !alias_is_safe(*active_plan_, index, v, out[i]))
+        out[i] = out[i].clone();
+      slots[v] = std::move(out[i]);
     }
-    for (size_t s : step.release) slots[s] = Tensor();
+    if (rec) record_step(*rec, step, slots);
+    for (size_t s : step.release) {
+      if (rec) rec->release(s);
+      slots[s] = Tensor();
+    }
   }
   std::vector<Tensor> result;
   for (int64_t s : output_slots_) {
@@ -186,7 +272,123 @@ Result<std::vector<Tensor>> GraphExecutor::run(const std::vector<Tensor>& inputs
       return runtime_error("graph output '" + graph_.outputs[result.size()].name + "' was not produced");
     result.push_back(slots[static_cast<size_t>(s)]);
   }
+  if (rec) {
+    if (plans_.size() == kMaxPlans) plans_.pop_back();
+    plans_.insert(plans_.begin(), finish_recording(*rec, std::move(sig)));
+  }
   return result;
+}
+
+// ---- Memory planning ----
+
+std::vector<std::pair<DType, Shape>> GraphExecutor::signature(const std::vector<Tensor>& slots) const {
+  std::vector<std::pair<DType, Shape>> sig;
+  for (size_t s : input_slots_) sig.emplace_back(slots[s].dtype(), slots[s].shape());
+  for (const auto& [s, _] : outer_slots_) sig.emplace_back(slots[s].dtype(), slots[s].shape());
+  return sig;
+}
+
+void GraphExecutor::record_step(Recording& rec, const Step& step, const std::vector<Tensor>& slots) const {
+  auto trackable = [&](int64_t s) {
+    if (s < 0) return false;
+    const Tensor& t = slots[static_cast<size_t>(s)];
+    return t.defined() && t.dtype() != DType::kString && t.nbytes() > 0;
+  };
+  // Fresh allocations first, so that an output sharing a sibling's buffer is seen as its alias.
+  for (size_t i = 0; i < step.outputs.size(); ++i) {
+    const int64_t s = step.outputs[i];
+    if (!trackable(s) || given_[i] != slots[static_cast<size_t>(s)].raw()) continue;
+    const size_t v = static_cast<size_t>(s);
+    const Tensor& t = slots[v];
+    auto* start = static_cast<const uint8_t*>(t.raw());
+    rec.root_of[v] = s;
+    rec.start_of[v] = start;
+    rec.bytes[v] = t.nbytes();
+    rec.last[v] = last_read_[v];
+    rec.escapes[v] = is_output_[v];
+    rec.live[start] = {start + t.nbytes(), v, t, 1};
+  }
+  for (size_t i = 0; i < step.outputs.size(); ++i) {
+    const int64_t s = step.outputs[i];
+    if (!trackable(s) || given_[i] == slots[static_cast<size_t>(s)].raw()) continue;
+    const size_t v = static_cast<size_t>(s);
+    Recording::Buffer* b = rec.find(slots[v].raw());
+    if (!b) continue;  // shares an input, a constant or a subgraph's output: not ours to place
+    rec.root_of[v] = static_cast<int64_t>(b->root);
+    ++b->users;
+    rec.last[b->root] = std::max(rec.last[b->root], last_read_[v]);
+    rec.escapes[b->root] |= is_output_[v];
+  }
+}
+
+std::unique_ptr<GraphExecutor::Plan> GraphExecutor::finish_recording(const Recording& rec,
+                                                                     std::vector<std::pair<DType, Shape>> sig) const {
+  auto plan = std::make_unique<Plan>();
+  plan->signature = std::move(sig);
+  plan->offset.assign(rec.root_of.size(), -1);
+  plan->bytes.assign(rec.root_of.size(), 0);
+  plan->last.assign(rec.root_of.size(), -1);
+  std::vector<BufferLifetime> buffers;
+  for (size_t v = 0; v < rec.root_of.size(); ++v) {
+    if (rec.root_of[v] != static_cast<int64_t>(v) || rec.escapes[v]) continue;
+    plan->placed.push_back(v);
+    buffers.push_back({rec.bytes[v], def_step_[v], rec.last[v]});
+  }
+  ArenaLayout layout = plan_arena(buffers);
+  for (size_t j = 0; j < plan->placed.size(); ++j) {
+    const size_t v = plan->placed[j];
+    plan->offset[v] = static_cast<int64_t>(layout.offsets[j]);
+    plan->bytes[v] = buffers[j].bytes;
+    plan->last[v] = buffers[j].last;
+    plan->buffer_bytes += buffers[j].bytes;
+  }
+  plan->arena_bytes = layout.arena_bytes;
+  return plan;
+}
+
+bool GraphExecutor::alias_is_safe(const Plan& plan, int64_t index, size_t slot, const Tensor& t) const {
+  if (is_output_[slot]) return false;
+  auto* p = static_cast<const uint8_t*>(t.raw());
+  for (size_t r : plan.placed) {
+    const uint8_t* start = arena_.data() + plan.offset[r];
+    if (p < start || p >= start + plan.bytes[r] || def_step_[r] > index || plan.last[r] < index) continue;
+    return p + t.nbytes() <= start + plan.bytes[r] && last_read_[slot] <= plan.last[r];
+  }
+  return false;
+}
+
+Result<Tensor> GraphExecutor::allocate(size_t i, DType dtype, const Shape& shape) {
+  const Plan* plan = active_plan_;
+  const int64_t s = current_step_ && i < current_step_->outputs.size() ? current_step_->outputs[i] : -1;
+  if (plan && s >= 0 && plan->offset[static_cast<size_t>(s)] >= 0 && dtype != DType::kString && dtype_size(dtype) > 0) {
+    const size_t v = static_cast<size_t>(s);
+    auto n = shape_numel(shape);
+    // Larger than planned (a data-dependent shape): the heap below.
+    if (n.ok() && *n > 0 && static_cast<size_t>(*n) <= plan->bytes[v] / dtype_size(dtype)) {
+      uint8_t* p = arena_.data() + plan->offset[v];
+      // Kernels rely on zero-filled outputs, as Tensor::create gives them.
+      std::memset(p, 0, static_cast<size_t>(*n) * dtype_size(dtype));
+      given_[i] = p;
+      return Tensor::view(dtype, shape, p, arena_.owner());
+    }
+  }
+  HONE_ASSIGN_OR_RETURN(Tensor t, Tensor::create(dtype, shape));
+  if (i < given_.size()) given_[i] = t.raw();
+  return t;
+}
+
+size_t GraphExecutor::arena_bytes() const {
+  size_t total = plans_.empty() ? 0 : plans_.front()->arena_bytes;
+  for (const auto& step : steps_)
+    for (const auto& [_, sub] : step.subgraphs) total += sub->arena_bytes();
+  return total;
+}
+
+size_t GraphExecutor::planned_buffer_bytes() const {
+  size_t total = plans_.empty() ? 0 : plans_.front()->buffer_bytes;
+  for (const auto& step : steps_)
+    for (const auto& [_, sub] : step.subgraphs) total += sub->planned_buffer_bytes();
+  return total;
 }
 
 Result<std::vector<Tensor>> GraphExecutor::run_subgraph(const ir::Node& node, const std::string& attr,
@@ -204,7 +406,7 @@ Result<std::vector<Tensor>> GraphExecutor::run_subgraph(const ir::Node& node, co
 
 Result<Tensor*> KernelContext::allocate_output(size_t i, DType dtype, const Shape& shape) {
   if (i >= outputs_->size()) return error("output " + std::to_string(i) + " does not exist");
-  auto t = Tensor::create(dtype, shape);
+  auto t = executor_->allocate(i, dtype, shape);
   if (!t.ok()) return error(t.status().message());
   (*outputs_)[i] = std::move(t).value();
   return &(*outputs_)[i];

@@ -42,6 +42,7 @@ Result<Session> create_session(ir::Model model, const SessionOptions& options) {
   for (const auto& o : impl->model.opsets) opsets[ir::canonical_domain(o.domain)] = o.version;
   rt::ExecutorConfig config;
   config.threads = impl->threads;
+  config.use_arena = options.use_arena;
   HONE_ASSIGN_OR_RETURN(impl->executor, rt::GraphExecutor::create(impl->model.graph, opsets, config));
   for (const auto* v : impl->model.graph.real_inputs()) impl->inputs.push_back(io_info(*v));
   for (const auto& v : impl->model.graph.outputs) impl->outputs.push_back(io_info(v));
@@ -58,6 +59,7 @@ Result<Session> Session::load(const std::string& path, const SessionOptions& opt
 const std::vector<IoInfo>& Session::inputs() const { return impl_->inputs; }
 const std::vector<IoInfo>& Session::outputs() const { return impl_->outputs; }
 int Session::threads() const { return impl_->threads; }
+size_t Session::arena_bytes() const { return impl_->executor->arena_bytes(); }
 
 Result<std::vector<Tensor>> Session::run(const std::vector<Tensor>& inputs) {
   const auto& decl = impl_->inputs;

@@ -3,6 +3,7 @@
 // the suite's expected outputs at the suite's tolerance (rtol 1e-3, atol 1e-7).
 // Cases using an op hone does not register are skipped (and counted in docs/ops.md); cases of
 // registered ops that hone knowingly cannot pass are listed with a reason in conformance_skips.txt.
+// Every data set runs twice, so that the second run exercises the memory planner's arena.
 // Each case writes one result line to $HONE_CONFORMANCE_RESULTS/<case>.txt for tools/gen_ops_doc.py.
 #include <gtest/gtest.h>
 
@@ -166,14 +167,17 @@ TEST_P(Conformance, MatchesExpectedOutputs) {
       ASSERT_TRUE(t.ok()) << t.status().message();
       expected.push_back(std::move(t).value());
     }
-    auto out = session->run(inputs);
-    if (!out.ok()) record(c, "failed", ops, out.status().message());
-    ASSERT_TRUE(out.ok()) << set.filename() << ": " << out.status().message();
-    ASSERT_EQ(out->size(), expected.size());
-    for (size_t i = 0; i < expected.size(); ++i) {
-      std::string diff = compare((*out)[i], expected[i], 1e-3, 1e-7);
-      if (!diff.empty()) record(c, "failed", ops, "output " + std::to_string(i) + ": " + diff);
-      ASSERT_EQ(diff, "") << set.filename() << " output " << i;
+    // Twice: the first run with these shapes records the memory plan, the second runs in the arena.
+    for (const char* pass : {"first run", "second run (arena)"}) {
+      auto out = session->run(inputs);
+      if (!out.ok()) record(c, "failed", ops, std::string(pass) + ": " + out.status().message());
+      ASSERT_TRUE(out.ok()) << set.filename() << " " << pass << ": " << out.status().message();
+      ASSERT_EQ(out->size(), expected.size());
+      for (size_t i = 0; i < expected.size(); ++i) {
+        std::string diff = compare((*out)[i], expected[i], 1e-3, 1e-7);
+        if (!diff.empty()) record(c, "failed", ops, std::string(pass) + ": output " + std::to_string(i) + ": " + diff);
+        ASSERT_EQ(diff, "") << set.filename() << " " << pass << " output " << i;
+      }
     }
     ++sets;
   }

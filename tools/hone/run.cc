@@ -158,6 +158,7 @@ int run_run(const RunArgs& a) {
     j["latency_ms"] = ms;
     j["threads"] = session->threads();
     j["nodes"] = {{"loaded", loaded_nodes}, {"optimized", optimized_nodes}};
+    j["arena_bytes"] = session->arena_bytes();
     j["outputs"] = nlohmann::json::array();
     for (size_t i = 0; i < outputs->size(); ++i) {
       const Tensor& t = (*outputs)[i];

@@ -1,0 +1,1 @@
+Bh_finalJ1u>Oë#¿ÉnB>oJR¿
