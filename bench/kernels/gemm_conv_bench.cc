@@ -1,0 +1,289 @@
+// Dense fp32 math, same shapes through every path that can compute it:
+//   MatMul 1024^3: a 1-node hone Session, oneDNN's matmul called directly, OpenBLAS cblas_sgemm
+//   and hone's reference GEMM;
+//   ResNet-50 conv shapes (batch 1): a 1-node hone Session and oneDNN's convolution called
+//   directly with the same plain NCHW activations, plus oneDNN with its own blocked activation
+//   layout (reordered outside the timed loop) to show what plain layouts at the op boundary cost.
+// Every benchmark reports GFLOP/s (2 * MACs). Threads: --threads N (default 2) for every library.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "hone/session.hpp"
+#include "ir/graph.h"
+#include "kernels/ref/gemm_ref.h"
+#include "onnx/export.h"
+
+namespace {
+
+int g_threads = 2;
+
+std::vector<float> random_values(int64_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+hone::Tensor random_tensor(hone::Shape shape, uint32_t seed) {
+  hone::Tensor t = hone::Tensor::create(hone::DType::kFloat32, shape).value();
+  const auto v = random_values(t.numel(), seed);
+  std::memcpy(t.data<float>(), v.data(), t.nbytes());
+  return t;
+}
+
+void set_gflops(benchmark::State& state, double flops) {
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+hone::ir::TypeInfo float_type(const hone::Shape& shape) {
+  hone::ir::TypeInfo t;
+  t.kind = hone::ir::TypeInfo::Kind::kTensor;
+  t.elem = hone::DType::kFloat32;
+  t.has_shape = true;
+  for (int64_t d : shape) t.dims.push_back(hone::ir::Dim::of(d));
+  return t;
+}
+
+hone::ir::Attribute ints_attr(const char* name, std::vector<int64_t> v) {
+  hone::ir::Attribute a;
+  a.name = name;
+  a.type = hone::ir::AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+// A one-node model X -> op(X, constant weights...) -> Y, written to a scratch file and loaded
+// through the public API, as a user would.
+hone::Session load_one_node(hone::ir::Node node, const hone::Shape& x_shape, const hone::Shape& y_shape,
+                            std::vector<hone::ir::Initializer> weights) {
+  hone::ir::Model m;
+  m.ir_version = 8;
+  m.opsets.push_back({"", 13});
+  hone::ir::Graph& g = m.graph;
+  g.name = "bench";
+  g.inputs.push_back({"X", float_type(x_shape), {}});
+  g.outputs.push_back({"Y", float_type(y_shape), {}});
+  g.initializers = std::move(weights);
+  g.nodes.push_back(std::move(node));
+  const std::string path = (std::filesystem::temp_directory_path() / "hone_gemm_conv_bench.onnx").string();
+  if (auto s = hone::onnxio::save_model(m, path); !s.ok()) {
+    std::fprintf(stderr, "save_model: %s\n", s.message().c_str());
+    std::exit(1);
+  }
+  hone::SessionOptions options;
+  options.threads = g_threads;
+  auto session = hone::Session::load(path, options);
+  std::filesystem::remove(path);
+  if (!session.ok()) {
+    std::fprintf(stderr, "Session::load: %s\n", session.status().message().c_str());
+    std::exit(1);
+  }
+  return std::move(*session);
+}
+
+void run_session(benchmark::State& state, hone::Session& session, const hone::Tensor& x, double flops) {
+  const std::vector<hone::Tensor> inputs{x};
+  // The first run creates primitives and packs weights.
+  if (auto first = session.run(inputs); !first.ok()) {
+    state.SkipWithError(first.status().message().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto out = session.run(inputs);
+    if (!out.ok()) {
+      state.SkipWithError(out.status().message().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(out);
+  }
+  set_gflops(state, flops);
+}
+
+// ---- MatMul M = N = K = 1024 ----
+
+constexpr int64_t kM = 1024, kN = 1024, kK = 1024;
+constexpr double kGemmFlops = 2.0 * kM * kN * kK;
+
+void BM_MatMul_HoneSession(benchmark::State& state) {
+  hone::ir::Node node;
+  node.op_type = "MatMul";
+  node.name = "matmul";
+  node.inputs = {"X", "W"};
+  node.outputs = {"Y"};
+  hone::Session s = load_one_node(node, {kM, kK}, {kM, kN}, {{"W", random_tensor({kK, kN}, 2), {}, std::nullopt}});
+  run_session(state, s, random_tensor({kM, kK}, 1), kGemmFlops);
+}
+
+// What hone's MatMul does, minus hone: plain A and C, B reordered once into oneDNN's layout.
+void BM_MatMul_OneDnnDirect(benchmark::State& state) {
+  using dnnl::memory;
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  const memory::desc a_md({kM, kK}, memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc b_any({kK, kN}, memory::data_type::f32, memory::format_tag::any);
+  const memory::desc c_md({kM, kN}, memory::data_type::f32, memory::format_tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), eng);
+  auto a = random_values(kM * kK, 1), b = random_values(kK * kN, 2);
+  std::vector<float> c(static_cast<size_t>(kM * kN));
+  memory a_mem(a_md, eng, a.data()), c_mem(c_md, eng, c.data()), b_user({{kK, kN}, memory::data_type::f32, memory::format_tag::ab}, eng, b.data());
+  memory b_mem(pd.weights_desc(), eng);
+  dnnl::reorder(b_user, b_mem).execute(strm, b_user, b_mem);
+  dnnl::matmul prim(pd);
+  for (auto _ : state) {
+    prim.execute(strm, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    strm.wait();
+  }
+  state.SetLabel(pd.impl_info_str());
+  set_gflops(state, kGemmFlops);
+}
+
+void BM_MatMul_OpenBlas(benchmark::State& state) {
+  auto a = random_values(kM * kK, 1), b = random_values(kK * kN, 2);
+  std::vector<float> c(static_cast<size_t>(kM * kN));
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kM, kN, kK, 1.0f, a.data(), kK, b.data(), kN, 0.0f,
+                c.data(), kN);
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_gflops(state, kGemmFlops);
+}
+
+void BM_MatMul_HoneRef(benchmark::State& state) {
+  auto a = random_values(kM * kK, 1), b = random_values(kK * kN, 2);
+  std::vector<float> c(static_cast<size_t>(kM * kN));
+  for (auto _ : state) {
+    hone::kernels::ref::sgemm(false, false, kM, kN, kK, 1.0f, a.data(), kK, b.data(), kN, 0.0f, c.data(), kN,
+                              g_threads);
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_gflops(state, kGemmFlops);
+}
+
+// ---- ResNet-50 convolutions, batch 1 ----
+
+struct ConvShape {
+  const char* name;
+  int64_t c, m, hw, k, stride;
+};
+// Index = benchmark argument.
+constexpr ConvShape kConvs[] = {
+    {"3x3_64_64_56", 64, 64, 56, 3, 1},
+    {"1x1_256_64_56", 256, 64, 56, 1, 1},
+    {"3x3_256_256_14", 256, 256, 14, 3, 1},
+    {"7x7_3_64_224_s2", 3, 64, 224, 7, 2},
+};
+
+int64_t conv_out(const ConvShape& s) { return (s.hw + 2 * (s.k / 2) - s.k) / s.stride + 1; }
+double conv_flops(const ConvShape& s) {
+  return 2.0 * s.m * s.c * s.k * s.k * static_cast<double>(conv_out(s) * conv_out(s));
+}
+
+void BM_Conv_HoneSession(benchmark::State& state) {
+  const ConvShape& s = kConvs[state.range(0)];
+  hone::ir::Node node;
+  node.op_type = "Conv";
+  node.name = "conv";
+  node.inputs = {"X", "W", "B"};
+  node.outputs = {"Y"};
+  const int64_t p = s.k / 2, out = conv_out(s);
+  node.attrs = {ints_attr("kernel_shape", {s.k, s.k}), ints_attr("strides", {s.stride, s.stride}),
+                ints_attr("pads", {p, p, p, p})};
+  hone::Session session = load_one_node(node, {1, s.c, s.hw, s.hw}, {1, s.m, out, out},
+                                        {{"W", random_tensor({s.m, s.c, s.k, s.k}, 2), {}, std::nullopt},
+                                         {"B", random_tensor({s.m}, 3), {}, std::nullopt}});
+  run_session(state, session, random_tensor({1, s.c, s.hw, s.hw}, 1), conv_flops(s));
+  state.SetLabel(s.name);
+}
+
+// oneDNN's convolution with bias; `plain` keeps NCHW activations (what hone does at its op
+// boundary), otherwise oneDNN picks the activation layout and the inputs are reordered once.
+void conv_direct(benchmark::State& state, bool plain) {
+  using dnnl::memory;
+  const ConvShape& s = kConvs[state.range(0)];
+  const int64_t p = s.k / 2, out = conv_out(s);
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  const auto act_tag = plain ? memory::format_tag::nchw : memory::format_tag::any;
+  const memory::desc src_md({1, s.c, s.hw, s.hw}, memory::data_type::f32, act_tag);
+  const memory::desc w_md({s.m, s.c, s.k, s.k}, memory::data_type::f32, memory::format_tag::any);
+  const memory::desc b_md({s.m}, memory::data_type::f32, memory::format_tag::a);
+  const memory::desc dst_md({1, s.m, out, out}, memory::data_type::f32, act_tag);
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             src_md, w_md, b_md, dst_md, {s.stride, s.stride}, {p, p}, {p, p});
+  const dnnl::convolution_forward::primitive_desc pd(desc, eng);
+  auto x = random_values(s.c * s.hw * s.hw, 1), w = random_values(s.m * s.c * s.k * s.k, 2),
+       b = random_values(s.m, 3);
+  auto reordered = [&](float* data, const memory::desc& user_md, const memory::desc& want) {
+    memory user(user_md, eng, data), mem(want, eng);
+    dnnl::reorder(user, mem).execute(strm, user, mem);
+    return mem;
+  };
+  memory x_mem = reordered(x.data(), {{1, s.c, s.hw, s.hw}, memory::data_type::f32, memory::format_tag::nchw},
+                           pd.src_desc());
+  memory w_mem = reordered(w.data(), {{s.m, s.c, s.k, s.k}, memory::data_type::f32, memory::format_tag::oihw},
+                           pd.weights_desc());
+  memory b_mem(b_md, eng, b.data()), y_mem(pd.dst_desc(), eng);
+  strm.wait();
+  dnnl::convolution_forward prim(pd);
+  for (auto _ : state) {
+    prim.execute(strm, {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_BIAS, b_mem}, {DNNL_ARG_DST, y_mem}});
+    strm.wait();
+  }
+  state.SetLabel(std::string(s.name) + " " + pd.impl_info_str());
+  set_gflops(state, conv_flops(s));
+}
+
+void BM_Conv_OneDnnDirect(benchmark::State& state) { conv_direct(state, true); }
+void BM_Conv_OneDnnBlockedLayout(benchmark::State& state) { conv_direct(state, false); }
+
+constexpr int kNumConvs = static_cast<int>(std::size(kConvs));
+
+// On a shared machine other work only ever slows a repetition down, so the fastest one is the
+// estimate to compare: run with --benchmark_repetitions=N (and random interleaving) and read "min".
+double fastest(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+
+void configure(benchmark::internal::Benchmark* b) {
+  b->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("min", fastest);
+}
+
+BENCHMARK(BM_MatMul_HoneSession)->Apply(configure);
+BENCHMARK(BM_MatMul_OneDnnDirect)->Apply(configure);
+BENCHMARK(BM_MatMul_OpenBlas)->Apply(configure);
+BENCHMARK(BM_MatMul_HoneRef)->Apply(configure);
+BENCHMARK(BM_Conv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_Conv_OneDnnDirect)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_Conv_OneDnnBlockedLayout)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+
+}  // namespace
+
+// --threads N (default 2) sizes OpenMP (hone and oneDNN) and OpenBLAS alike; the other flags go
+// to Google Benchmark.
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      g_threads = std::atoi(argv[i] + 10);
+    else
+      args.push_back(argv[i]);
+  }
+  omp_set_num_threads(g_threads);
+  openblas_set_num_threads(g_threads);
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
