@@ -11,14 +11,21 @@
         `run --random` on a model with a symbolic batch: exit 0, and the output's batch follows
         --shape (1 without it).
 
+    run_cli_checks.py repeat --hone build/hone [--wild tests/e2e/wild]
+        Every wild model through `run --test-dir` on a folder holding each of its data sets twice in
+        a row, then the first again (links to the committed files): the second run of an input
+        signature executes in the memory planner's arena, the third after another signature.
+
 Every case runs and every failure is reported; exit 1 when one failed.
 """
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 PREFIX = "hone: run: "
 
@@ -120,15 +127,44 @@ def check_random(args):
     return failures
 
 
+def check_repeat(args):
+    failures = 0
+    scratch = tempfile.mkdtemp(prefix="hone_wild_repeat_")
+    try:
+        for name in sorted(os.listdir(args.wild)):
+            src = os.path.join(args.wild, name)
+            model = os.path.join(src, "model.onnx")
+            if not os.path.isfile(model):
+                continue
+            sets = sorted(d for d in os.listdir(src) if d.startswith("test_data_set_"))
+            order = [s for s in sets for _ in range(2)] + sets[:1]
+            folder = os.path.join(scratch, name)
+            os.makedirs(folder)
+            for k, s in enumerate(order):
+                os.symlink(os.path.join(src, s), os.path.join(folder, f"test_data_set_{k}"))
+            for level in ("0", "2"):
+                proc = run(args.hone, ["run", model, "--test-dir", folder, "--level", level], timeout=120)
+                ok = proc is not None and proc.returncode == 0
+                print(f"{'ok  ' if ok else 'FAIL'} {name:36s} level {level}, {len(order)} runs")
+                if not ok:
+                    text = "timed out" if proc is None else (proc.stdout + proc.stderr).decode(errors="replace")
+                    print("       " + text.strip().replace("\n", "\n       "))
+                failures += not ok
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["errors", "random"])
+    ap.add_argument("mode", choices=["errors", "random", "repeat"])
     ap.add_argument("--hone", required=True)
     ap.add_argument("--dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "errors"))
     ap.add_argument("--model", default=None)
+    ap.add_argument("--wild", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--only", default=None)
     args = ap.parse_args()
-    failures = check_errors(args) if args.mode == "errors" else check_random(args)
+    failures = {"errors": check_errors, "random": check_random, "repeat": check_repeat}[args.mode](args)
     print(f"{failures} failure(s)")
     return 1 if failures else 0
 
