@@ -42,6 +42,19 @@ def identity():
     save("identity", nodes, [f32("X", [2, 3])], [f32("Y", [2, 3]), f32("Z", [2, 3])])
 
 
+def identity_subgraph():
+    # The If branches read `a` from the outer graph: removing a = Identity(X) must rename their
+    # reads to X as well.
+    then_g = helper.make_graph([helper.make_node("Relu", ["a"], ["t"])], "then", [], [f32("t", [2, 3])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["a"], ["e"])], "else", [], [f32("e", [2, 3])])
+    nodes = [
+        helper.make_node("Identity", ["X"], ["a"]),
+        helper.make_node("If", ["cond"], ["Y"], then_branch=then_g, else_branch=else_g),
+    ]
+    save("identity_subgraph", nodes, [f32("X", [2, 3]), helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+         [f32("Y", [2, 3])])
+
+
 def dead_code():
     nodes = [
         helper.make_node("Exp", ["X"], ["e"]),
@@ -114,6 +127,7 @@ def fold_batchnorm():
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     identity()
+    identity_subgraph()
     dead_code()
     fold_constants()
     fold_batchnorm()
