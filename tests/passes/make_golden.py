@@ -55,6 +55,18 @@ def identity_subgraph():
          [f32("Y", [2, 3])])
 
 
+def dropout_kept():
+    # Both Dropouts stay: one in training mode (ratio 0 keeps it deterministic for the output
+    # check), one whose mask is read.
+    nodes = [
+        helper.make_node("Dropout", ["X", "ratio", "training"], ["Y"]),
+        helper.make_node("Dropout", ["X"], ["d", "mask"]),
+        helper.make_node("Cast", ["mask"], ["Z"], to=TensorProto.FLOAT),
+    ]
+    save("dropout_kept", nodes, [f32("X", [2, 3])], [f32("Y", [2, 3]), f32("Z", [2, 3])],
+         [init("ratio", np.array(0, np.float32)), init("training", np.array(True))])
+
+
 def dead_code():
     nodes = [
         helper.make_node("Exp", ["X"], ["e"]),
@@ -128,6 +140,7 @@ if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     identity()
     identity_subgraph()
+    dropout_kept()
     dead_code()
     fold_constants()
     fold_batchnorm()

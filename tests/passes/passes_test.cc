@@ -86,6 +86,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Golden{"identity", "eliminate_identity", {{"Relu", 1}, {"Identity", 1}}, 0},
         Golden{"identity_subgraph", "eliminate_identity", {{"If", 1}}, 0},
+        Golden{"dropout_kept", "eliminate_identity", {{"Dropout", 2}, {"Cast", 1}}, 2},
         Golden{"dead_code", "dead_code", {{"Relu", 1}}, 0},
         // The folded values stay as initializers (c1, w2, s, d0, d0u, target) beside the four
         // originals; dead_code removes those no one reads any more.
