@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "runtime/op_registry.h"
+#include "runtime/profiler.h"
 
 namespace hone::rt {
 
@@ -242,7 +243,7 @@ Result<std::vector<Tensor>> GraphExecutor::run(const std::vector<Tensor>& inputs
     current_step_ = &step;
     given_.assign(step.outputs.size(), nullptr);
     KernelContext ctx(*step.node, in, &out, this, config_.threads);
-    Status st = step.kernel->run(ctx);
+    Status st = profiled(*step.node, [&] { return step.kernel->run(ctx); });
     current_step_ = nullptr;
     if (!st.ok()) {
       if (st.message().rfind("node '", 0) == 0) return st;

@@ -204,8 +204,7 @@ int run_bench(const BenchArgs& a) {
     j["throughput_per_s"] = throughput;
     j["peak_rss_mb"] = rss;
     j["model_bytes"] = model_bytes;
-    // The runtime does not report an arena yet: null, so that the key set stays the same.
-    j["arena_bytes"] = nullptr;
+    j["arena_bytes"] = session->arena_bytes();
     if (a.profile) {
       auto by_op = nlohmann::json::array();
       for (const auto& o : ops) by_op.push_back({{"op", o.op}, {"nodes", o.nodes}, {"ms", o.ms}, {"percent", share(o.ms)}});
@@ -230,6 +229,7 @@ int run_bench(const BenchArgs& a) {
   std::printf("latency     median %.3f ms   p90 %.3f ms   p99 %.3f ms\n", median, p90, p99);
   std::printf("throughput  %s/s (batch %lld)\n", human_count(throughput).c_str(), static_cast<long long>(batch));
   std::printf("peak RSS    %.1f MiB\n", rss);
+  std::printf("arena       %s (intermediate values)\n", human_bytes(static_cast<double>(session->arena_bytes())).c_str());
   if (a.profile && nodes.empty()) std::printf("\nprofile: no node was timed\n");
   if (a.profile && !nodes.empty()) {
     std::printf("\ntime per op type (per run; nodes timed one by one add up to %.3f ms):\n", profiled_ms);
