@@ -1,5 +1,6 @@
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -73,6 +74,8 @@ std::shared_ptr<const CachedPrimitive> cached_primitive(const std::string& key,
     made = std::make_shared<const CachedPrimitive>(make());
   } catch (const ::dnnl::error&) {
     made = nullptr;  // no implementation for this case: the caller takes the reference path
+  } catch (const std::bad_alloc&) {
+    return nullptr;  // not remembered: memory may be available next time
   }
   std::lock_guard<std::mutex> lock(mu);
   if (cache.size() >= kMaxEntries) cache.clear();

@@ -46,7 +46,8 @@ class KeyBuilder {
 
 // The primitive cached under `key`, created with `make` on the first request. A primitive that
 // oneDNN cannot create (no implementation for these shapes) is remembered as nullptr so callers
-// fall back without asking oneDNN again. Thread-safe. `make` may throw dnnl::error.
+// fall back without asking oneDNN again (out of memory gives nullptr too, not remembered).
+// Thread-safe. `make` may throw dnnl::error or std::bad_alloc.
 std::shared_ptr<const CachedPrimitive> cached_primitive(const std::string& key,
                                                         const std::function<CachedPrimitive()>& make);
 

@@ -258,10 +258,10 @@ class ConvKernel final : public Kernel {
       s = dnnl_->run(d, ctx.input(0)->data<float>(), weights_.data<float>(), b ? b->data<float>() : nullptr,
                      y->data<float>());
     }
-    return s.ok() || s.code() == ErrorCode::kUnsupported ? s : ctx.error(s.message());
+    return s.ok() || s.code() == ErrorCode::kUnsupported ? s : s.with_context(node_label(ctx.node()));
   }
 
-  Tensor weights_;  // keeps the constant W alive for the packed copies made from it
+  Tensor weights_;  // the constant W, kept alive: each new shape packs its copy from it
   std::unique_ptr<kernels::onednn::ConvF32Dnnl> dnnl_;
 };
 

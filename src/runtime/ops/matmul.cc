@@ -2,6 +2,7 @@
 // through oneDNN's matmul (kernels/dnnl, f32_matmul_dnnl) unless HONE_DNNL=0, with a constant B
 // packed once; other types, and shapes oneDNN refuses, run on the scalar reference GEMM.
 // float16/bfloat16 are computed in float.
+#include <algorithm>
 #include <vector>
 
 #include "kernels/dnnl/matmul_dnnl.h"
@@ -80,7 +81,7 @@ struct DnnlMatMulState {
       fill(y->data<float>());
       s = bridge.run(d, a.data<float>(), b_in.data<float>(), bias, y->data<float>());
     }
-    return s.ok() || s.code() == ErrorCode::kUnsupported ? s : ctx.error(s.message());
+    return s.ok() || s.code() == ErrorCode::kUnsupported ? s : s.with_context(node_label(ctx.node()));
   }
 
   Tensor b;  // the constant B, kept alive for the packed copies made from it
