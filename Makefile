@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test zoo peers bench clean asan
+.PHONY: all deps build run test zoo peers bench clean asan fuzz
 
 all: build
 
@@ -18,17 +18,28 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Until `hone demo` lands: what is in the embedded model, and one run of it on random data.
 run: build
 	$(BUILD)/hone inspect models/mlp_tiny.onnx
+	$(BUILD)/hone run models/mlp_tiny.onnx --random --shape input=8x64
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # Address + UndefinedBehavior sanitizers over the unit, malformed and conformance tests.
 asan: deps
-	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHONE_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHONE_SANITIZE=ON -DHONE_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) -L sanitize
+
+# libFuzzer targets (clang-16): the ONNX loader, the .npy parser, and load+run of mutated models.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps --fuzz
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DHONE_FUZZ=ON -DHONE_BUILD_TESTS=OFF
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_onnx_load fuzz_npy fuzz_model_run
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzzers.sh build-fuzz
 
 # The benchmark model zoo (needs python3-torch; the tests do not).
 zoo:
@@ -58,4 +69,4 @@ ops-doc: build
 	/usr/bin/python3 tools/gen_ops_doc.py --results $(BUILD)/conformance_results --list-ops $(BUILD)/hone_list_ops
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
