@@ -30,7 +30,7 @@ test: build
 asan: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHONE_SANITIZE=ON -DHONE_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ctest --output-on-failure -j $(JOBS) -L sanitize
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L 'unit|malformed|conformance'
 
 # libFuzzer targets (clang-16): the ONNX loader, the .npy parser, and load+run of mutated models.
 FUZZ_SECONDS ?= 60
