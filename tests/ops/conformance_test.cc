@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 
+#include "eval/compare.h"
 #include "onnx/import.h"
 #include "runtime/op_registry.h"
 #include "runtime/session_impl.h"
@@ -72,25 +73,6 @@ void record(const Case& c, const std::string& status, const std::set<std::string
   out << ' ' << detail << '\n';
 }
 
-double to_double(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat32: return t.data<float>()[i];
-    case DType::kFloat64: return t.data<double>()[i];
-    case DType::kFloat16: return half_to_float(t.data<uint16_t>()[i]);
-    case DType::kBFloat16: return bfloat16_to_float(t.data<uint16_t>()[i]);
-    case DType::kInt8: return t.data<int8_t>()[i];
-    case DType::kInt16: return t.data<int16_t>()[i];
-    case DType::kInt32: return t.data<int32_t>()[i];
-    case DType::kInt64: return static_cast<double>(t.data<int64_t>()[i]);
-    case DType::kUInt8: return t.data<uint8_t>()[i];
-    case DType::kUInt16: return t.data<uint16_t>()[i];
-    case DType::kUInt32: return t.data<uint32_t>()[i];
-    case DType::kUInt64: return static_cast<double>(t.data<uint64_t>()[i]);
-    case DType::kBool: return t.data<uint8_t>()[i];
-    default: return 0;
-  }
-}
-
 // Empty string when equal within tolerance; otherwise what differs.
 std::string compare(const Tensor& got, const Tensor& want, double rtol, double atol) {
   if (got.dtype() != want.dtype())
@@ -101,7 +83,7 @@ std::string compare(const Tensor& got, const Tensor& want, double rtol, double a
   double worst = 0;
   int64_t worst_i = -1;
   for (int64_t i = 0; i < got.numel(); ++i) {
-    double a = to_double(got, i), b = to_double(want, i);
+    double a = eval::element_as_double(got, i), b = eval::element_as_double(want, i);
     if (std::isnan(a) && std::isnan(b)) continue;
     if (a == b) continue;
     double err = std::fabs(a - b);
@@ -110,8 +92,8 @@ std::string compare(const Tensor& got, const Tensor& want, double rtol, double a
     }
   }
   if (worst_i < 0) return "";
-  return "element " + std::to_string(worst_i) + ": got " + std::to_string(to_double(got, worst_i)) + ", expected " +
-         std::to_string(to_double(want, worst_i));
+  return "element " + std::to_string(worst_i) + ": got " + std::to_string(eval::element_as_double(got, worst_i)) + ", expected " +
+         std::to_string(eval::element_as_double(want, worst_i));
 }
 
 class Conformance : public testing::TestWithParam<Case> {};
