@@ -271,4 +271,6 @@ Command add_bench(CLI::App& root) {
   return {app, [args] { return run_bench(*args); }};
 }
 
+static const CommandRegistration kBenchRegistration(30, add_bench);
+
 }  // namespace hone::cli

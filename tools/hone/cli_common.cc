@@ -1,5 +1,6 @@
 #include "cli_common.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -7,6 +8,25 @@
 #include "core/file_util.h"
 
 namespace hone::cli {
+
+namespace {
+std::vector<std::pair<int, CommandFactory>>& command_table() {
+  static std::vector<std::pair<int, CommandFactory>> table;  // filled by static initializers
+  return table;
+}
+}  // namespace
+
+CommandRegistration::CommandRegistration(int order, CommandFactory factory) {
+  command_table().emplace_back(order, factory);
+}
+
+std::vector<CommandFactory> registered_commands() {
+  auto table = command_table();
+  std::stable_sort(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<CommandFactory> out;
+  for (const auto& [order, f] : table) out.push_back(f);
+  return out;
+}
 
 bool same_file_as_model(const std::string& path, const std::string& model) { return same_file(path, model); }
 

@@ -24,9 +24,15 @@ struct Command {
   std::function<int()> run;
 };
 
-Command add_inspect(CLI::App& root);
-Command add_run(CLI::App& root);
-Command add_bench(CLI::App& root);
+// Each subcommand file registers itself (no central list to edit):
+//   static const CommandRegistration kReg(30, add_quantize);
+// `order` fixes the command's place in `hone --help`.
+using CommandFactory = Command (*)(CLI::App& root);
+struct CommandRegistration {
+  CommandRegistration(int order, CommandFactory factory);
+};
+// Registered factories sorted by order.
+std::vector<CommandFactory> registered_commands();
 
 // True when `path` names the same file as `model` (an output must never replace an input).
 bool same_file_as_model(const std::string& path, const std::string& model);

@@ -185,4 +185,6 @@ Command add_inspect(CLI::App& root) {
   return {app, [args] { return run_inspect(*args); }};
 }
 
+static const CommandRegistration kInspectRegistration(10, add_inspect);
+
 }  // namespace hone::cli

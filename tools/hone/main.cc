@@ -28,11 +28,8 @@ int main(int argc, char** argv) {
                                 hone::cpu_features_string();
                        },
                        "Print the version, git revision and the CPU features hone's kernels will use");
-  std::vector<hone::cli::Command> commands = {
-      hone::cli::add_inspect(app),
-      hone::cli::add_run(app),
-      hone::cli::add_bench(app),
-  };
+  std::vector<hone::cli::Command> commands;
+  for (hone::cli::CommandFactory add : hone::cli::registered_commands()) commands.push_back(add(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -217,4 +217,6 @@ Command add_run(CLI::App& root) {
   return {app, [args] { return run_run(*args); }};
 }
 
+static const CommandRegistration kRunRegistration(20, add_run);
+
 }  // namespace hone::cli
