@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,16 @@ Result<CalibMethod> parse_method(const std::string& s);
 // Progress of long work (calibration, GPTQ): done of total steps; `what` names the stage.
 using ProgressFn = std::function<void(const std::string& what, int64_t done, int64_t total)>;
 
+// What a quantize call did, for the CLI's summary (optional: QuantizeOptions::report).
+struct QuantizeReport {
+  std::map<std::string, int64_t> quantized;  // op type of the float node -> nodes quantized
+  struct Skipped {
+    std::string node;    // node name (or "<op_type>#<index>" when it has none)
+    std::string reason;  // one line: why it stayed in float
+  };
+  std::vector<Skipped> skipped;  // candidate nodes (of a quantizable op type) left in float
+};
+
 struct QuantizeOptions {
   Mode mode = Mode::kDynamic;
   bool per_channel = false;          // weights per output channel
@@ -55,6 +66,7 @@ struct QuantizeOptions {
 
   int threads = 0;                   // 0: physical cores
   ProgressFn progress;               // may be empty
+  QuantizeReport* report = nullptr;  // filled when not null
 };
 
 // Dispatches on options.mode. With rules_in, the decisions it records are used instead of
