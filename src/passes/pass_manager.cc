@@ -13,6 +13,17 @@ const std::vector<PassInfo>& all_passes() {
       {"fold_constants", 1, "evaluate nodes whose inputs are all constant (and Shape of static inputs) into initializers",
        &fold_constants},
       {"fold_batchnorm", 2, "fold BatchNormalization into the preceding Conv or Gemm", &fold_batchnorm},
+      // fp32 fusions into internal hone.* nodes; fuse_gelu before fuse_matmul_bias, which absorbs the GELU.
+      {"fuse_layernorm", 2, "decomposed LayerNorm (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add) into one node (session only)",
+       &fuse_layernorm},
+      {"fuse_gelu", 2, "Erf-based GELU (Div/Erf/Add/Mul/Mul) into one node (session only)", &fuse_gelu},
+      {"fuse_matmul_bias", 2, "MatMul with a constant B + bias Add (+ activation) into one oneDNN matmul (session only)",
+       &fuse_matmul_bias},
+      {"fuse_conv_activation", 2, "Conv + Relu/Clip/Sigmoid/Tanh/Gelu into one oneDNN convolution (session only)",
+       &fuse_conv_activation},
+      {"fuse_dynamic_quant_matmul", 2,
+       "DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ Add) into one int8 GEMM with its epilogue (session only)",
+       &fuse_dynamic_quant_matmul},
       {"dead_code", 1, "remove nodes whose outputs are unused, unused initializers and stale value_info", &dead_code},
   };
   return kPasses;

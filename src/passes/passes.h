@@ -15,6 +15,18 @@ Status eliminate_identity(ir::Model& m);
 Status dead_code(ir::Model& m);
 Status fold_constants(ir::Model& m);
 Status fold_batchnorm(ir::Model& m);
+// fp32 fusions into internal "hone" nodes (session only, never exported): fusion_util.h.
+Status fuse_layernorm(ir::Model& m);
+Status fuse_gelu(ir::Model& m);
+Status fuse_matmul_bias(ir::Model& m);
+Status fuse_conv_activation(ir::Model& m);
+// int8 fusions into nodes of hone's internal domain (session only, never exported).
+Status fuse_dynamic_quant_matmul(ir::Model& m);
+
+// The domain of the fused nodes that exist only inside a Session (src/runtime/ops/qlinear_fused.cc).
+inline constexpr const char* kHoneDomain = "hone";
+// Adds the import of opset 1 of kHoneDomain when a pass created the first such node.
+void ensure_hone_opset(ir::Model& m);
 
 // How often each value is read: by a node of `g`, as a graph output, or anywhere inside a
 // subgraph of g (a subgraph may read any outer value, so every name read there counts).

@@ -1,0 +1,140 @@
+// Fused integer ops of hone's internal domain "hone", made by the level-2 passes
+// fuse_dynamic_quant_matmul and fuse_qdq inside a Session (never exported to a file):
+//
+//   hone.DynQuantMatMul(x float[..., K], w int8[K, N], w_zero_point?, w_scale, bias?) -> y float[..., N]
+//     = DynamicQuantizeLinear(x) -> MatMulInteger(xq, w, xzp, w_zero_point) -> Cast(float)
+//       -> Mul(., x_scale * w_scale) (-> Add(., bias)), ONNX Runtime's dynamic-int8 chain.
+//
+// The fast path quantizes x with the vectorized DynamicQuantizeLinear kernel (kernels/x86) and
+// runs u8s8_matmul_dnnl with the scale and bias as post-ops; the reference path (HONE_DNNL=0, a
+// non-zero weight zero point, or a shape oneDNN refuses) computes the same chain in plain C++.
+// Both give the chain's results to the last bit: the quantized bytes and the int32 accumulators
+// are exact, and the float epilogue is the chain's two operations in its order.
+#include <cstring>
+#include <vector>
+
+#include <omp.h>
+
+#include "kernels/dnnl/matmul_int8_dnnl.h"
+#include "kernels/x86/dynamic_quant.h"
+#include "runtime/op_registry.h"
+#include "runtime/ops/op_util.h"
+
+namespace hone::rt {
+
+namespace {
+
+namespace onednn = kernels::onednn;
+namespace dynq = kernels::dynq;
+
+class DynQuantMatMulKernel final : public Kernel {
+ public:
+  static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx) {
+    auto k = std::make_unique<DynQuantMatMulKernel>();
+    const Tensor* w = ctx.constant_input(1);
+    const Tensor* w_scale = ctx.constant_input(3);
+    if (!w || !w_scale) return ctx.error("w and w_scale must be constant initializers");
+    if (w->dtype() != DType::kInt8 || w->rank() != 2) return ctx.error("w must be a 2-D int8 tensor");
+    k->k_ = w->dim(0);
+    k->n_ = w->dim(1);
+    auto per_column = [&](const Tensor& t) { return t.rank() <= 1 && (t.numel() == 1 || t.numel() == k->n_); };
+    if (w_scale->dtype() != DType::kFloat32 || !per_column(*w_scale))
+      return ctx.error("w_scale must be float with 1 or " + std::to_string(k->n_) + " values");
+    k->w_ = *w;
+    k->w_scale_ = *w_scale;
+    if (!ctx.node().input(2).empty()) {
+      const Tensor* zp = ctx.constant_input(2);
+      if (!zp || zp->dtype() != DType::kInt8 || !per_column(*zp))
+        return ctx.error("w_zero_point must be a constant int8 tensor with 1 or " + std::to_string(k->n_) + " values");
+      k->w_zp_ = *zp;
+      for (int64_t i = 0; i < zp->numel(); ++i) k->w_zp_nonzero_ |= zp->data<int8_t>()[i] != 0;
+    }
+    if (!ctx.node().input(4).empty()) {
+      const Tensor* bias = ctx.constant_input(4);
+      if (!bias || bias->dtype() != DType::kFloat32 || bias->rank() != 1 || bias->dim(0) != k->n_)
+        return ctx.error("bias must be a constant float tensor of " + std::to_string(k->n_) + " values");
+      k->bias_ = *bias;
+    }
+    // oneDNN's int8 matmul takes no weight zero point here: such weights stay on the reference path.
+    if (onednn::enabled() && !k->w_zp_nonzero_) {
+      k->dnnl_ = std::make_unique<onednn::MatMulU8S8Dnnl>();
+      k->dnnl_->set_weights(k->w_.data<int8_t>());
+    }
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+
+  Status run(KernelContext& ctx) override {
+    const Tensor* x = ctx.input(0);
+    if (!x || x->dtype() != DType::kFloat32) return ctx.error("x must be a float tensor");
+    if (x->rank() < 1 || x->shape().back() != k_)
+      return ctx.error("x " + shape_to_string(x->shape()) + " does not have " + std::to_string(k_) + " columns");
+    Shape y_shape(x->shape().begin(), x->shape().end() - 1);
+    y_shape.push_back(n_);
+    const int64_t m = x->numel() / k_;
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
+    if (m == 0 || n_ == 0) return Status::Ok();
+    xq_.resize(static_cast<size_t>(x->numel()));
+    const dynq::QuantParams q = dynq::u8_dynamic_quantize(x->data<float>(), x->numel(), xq_.data(), ctx.threads());
+    // s = x_scale * w_scale, as the chain's Mul computes it.
+    const int64_t scales = w_scale_.numel();
+    scale_.resize(static_cast<size_t>(scales));
+    for (int64_t j = 0; j < scales; ++j) scale_[static_cast<size_t>(j)] = q.scale * w_scale_.data<float>()[j];
+    const float* bias = bias_.defined() ? bias_.data<float>() : nullptr;
+    if (dnnl_) {
+      onednn::MatMulInt8Desc d;
+      d.m = m;
+      d.n = n_;
+      d.k = k_;
+      d.dst = onednn::Int8Dst::kF32;
+      d.a_zero_point = true;
+      d.per_column = scales > 1;
+      d.has_bias = bias != nullptr;
+      Status s = dnnl_->run(d, xq_.data(), q.zero_point, scale_.data(), bias, y->data<float>());
+      if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
+    }
+    reference(m, q.zero_point, bias, y->data<float>(), ctx.threads());
+    return Status::Ok();
+  }
+
+ private:
+  // The chain in plain C++: int32 sums of (xq - xzp)(w - wzp), Cast, Mul, Add.
+  void reference(int64_t m, uint8_t x_zp, const float* bias, float* y, int threads) const {
+    const int8_t* w = w_.data<int8_t>();
+    const int8_t* wzp = w_zp_.defined() ? w_zp_.data<int8_t>() : nullptr;
+    const int64_t zps = w_zp_.defined() ? w_zp_.numel() : 0;
+    const int64_t scales = w_scale_.numel();
+    const int64_t n = n_, k = k_;
+#pragma omp parallel num_threads(threads) if (m * n * k > (1 << 16))
+    {
+      std::vector<int32_t> acc(static_cast<size_t>(n));
+#pragma omp for
+      for (int64_t r = 0; r < m; ++r) {
+        std::fill(acc.begin(), acc.end(), 0);
+        for (int64_t kk = 0; kk < k; ++kk) {
+          const int32_t a = static_cast<int32_t>(xq_[static_cast<size_t>(r * k + kk)]) - x_zp;
+          const int8_t* wrow = w + kk * n;
+          for (int64_t c = 0; c < n; ++c)
+            acc[static_cast<size_t>(c)] += a * (static_cast<int32_t>(wrow[c]) - (wzp ? wzp[zps == 1 ? 0 : c] : 0));
+        }
+        for (int64_t c = 0; c < n; ++c) {
+          float v = static_cast<float>(acc[static_cast<size_t>(c)]) * scale_[static_cast<size_t>(scales == 1 ? 0 : c)];
+          if (bias) v = v + bias[c];
+          y[r * n + c] = v;
+        }
+      }
+    }
+  }
+
+  int64_t k_ = 0, n_ = 0;
+  Tensor w_, w_zp_, w_scale_, bias_;  // constants, kept alive (oneDNN reads w_ when packing)
+  bool w_zp_nonzero_ = false;
+  std::unique_ptr<onednn::MatMulU8S8Dnnl> dnnl_;
+  std::vector<uint8_t> xq_;   // the quantized x of the current run
+  std::vector<float> scale_;  // x_scale * w_scale of the current run
+};
+
+}  // namespace
+
+HONE_REGISTER_KERNEL("hone", DynQuantMatMul, 1, kMaxOpset, DynQuantMatMulKernel);
+
+}  // namespace hone::rt

@@ -1,0 +1,147 @@
+// Golden-model tests of the int8 fusion passes (golden/ is written by make_golden_int8.py): op
+// counts after the pass, a graph that verifies, and outputs equal to the unfused model's on seeded
+// random inputs. Tolerance: the fused ops compute the chain's own operations (exact quantized
+// bytes, exact int32 sums, the same float epilogue), so the reference path (HONE_DNNL=0, which
+// CTest also runs) must match to the last bit; on oneDNN the epilogue runs as its post-ops and the
+// test allows 1e-5 relative (+1e-6 absolute) there, though it measures 0 on this machine.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+
+#include "eval/random_inputs.h"
+#include "ir/verifier.h"
+#include "kernels/dnnl/dnnl_common.h"
+#include "onnx/import.h"
+#include "passes/pass_manager.h"
+#include "runtime/session_impl.h"
+
+namespace hone::passes {
+namespace {
+
+ir::Model load(const std::string& name) {
+  auto m = onnxio::load_model(std::string(HONE_SOURCE_DIR) + "/tests/passes_int8/golden/" + name + ".onnx");
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return m.ok() ? std::move(m).value() : ir::Model{};
+}
+
+std::map<std::string, int> op_counts(const ir::Model& m) {
+  std::map<std::string, int> counts;
+  for (const auto& n : m.graph.nodes) ++counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
+  return counts;
+}
+
+std::vector<Tensor> run(const ir::Model& m, uint64_t seed) {
+  auto s = create_session(m);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  if (!s.ok()) return {};
+  auto inputs = eval::random_inputs(s->inputs(), {}, seed);
+  EXPECT_TRUE(inputs.ok()) << inputs.status().message();
+  auto out = s->run(*inputs);
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
+}
+
+void expect_same_outputs(const ir::Model& reference, const ir::Model& fused) {
+  const bool exact = !kernels::onednn::enabled();
+  for (uint64_t seed : {1u, 42u, 977u}) {
+    auto want = run(reference, seed), got = run(fused, seed);
+    ASSERT_EQ(want.size(), got.size());
+    ASSERT_FALSE(want.empty());
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(want[i].shape(), got[i].shape());
+      ASSERT_EQ(want[i].dtype(), DType::kFloat32);
+      const float* w = want[i].data<float>();
+      const float* g = got[i].data<float>();
+      int64_t bad = 0;
+      for (int64_t j = 0; j < want[i].numel(); ++j) {
+        const float tol = exact ? 0.0f : 1e-5f * std::fabs(w[j]) + 1e-6f;
+        if (!(std::fabs(g[j] - w[j]) <= tol)) {
+          if (bad++ < 5) ADD_FAILURE() << "output " << i << " element " << j << ": " << g[j] << " vs " << w[j];
+        }
+      }
+      EXPECT_EQ(bad, 0) << "seed " << seed;
+    }
+  }
+}
+
+struct Golden {
+  const char* model;
+  const char* pass;
+  std::map<std::string, int> ops_after;
+};
+
+class Int8FusionTest : public ::testing::TestWithParam<Golden> {};
+
+TEST_P(Int8FusionTest, OpCountsAndOutputs) {
+  const Golden& g = GetParam();
+  ir::Model before = load(g.model);
+  ir::Model after = before;
+  Status st = run_pass(after, g.pass, /*verify=*/true);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(op_counts(after), g.ops_after);
+  expect_same_outputs(before, after);
+}
+
+TEST_P(Int8FusionTest, LevelTwoKeepsOutputs) {
+  ir::Model before = load(GetParam().model);
+  ir::Model after = before;
+  PassOptions o;
+  o.level = 2;
+  o.verify_each = true;
+  Status st = optimize(after, o);
+  ASSERT_TRUE(st.ok()) << st.message();
+  expect_same_outputs(before, after);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Int8, Int8FusionTest,
+    ::testing::Values(
+        Golden{"dynq_matmul", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 1}}},
+        Golden{"dynq_matmul_per_column", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 1}, {"Relu", 1}}},
+        Golden{"dynq_matmul_two", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 2}, {"Add", 1}}},
+        Golden{"dynq_matmul_wzp", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 1}}},
+        // The Cast's output is a graph output: nothing fuses.
+        Golden{"dynq_matmul_kept", "fuse_dynamic_quant_matmul",
+               {{"DynamicQuantizeLinear", 1}, {"MatMulInteger", 1}, {"Cast", 1}, {"Mul", 2}, {"Add", 1}}}),
+    [](const ::testing::TestParamInfo<Golden>& info) { return std::string(info.param.model); });
+
+TEST(Int8Fusion, AddsTheInternalOpsetOnlyWhenItFuses) {
+  ir::Model kept = load("dynq_matmul_kept");
+  ASSERT_TRUE(run_pass(kept, "fuse_dynamic_quant_matmul", true).ok());
+  EXPECT_EQ(kept.opset("hone"), 0);
+  ir::Model fused = load("dynq_matmul");
+  ASSERT_TRUE(run_pass(fused, "fuse_dynamic_quant_matmul", true).ok());
+  EXPECT_EQ(fused.opset("hone"), 1);
+}
+
+TEST(Int8Fusion, LevelOneDoesNotFuse) {
+  // Level 1 is what an exporting path may run: no node of the internal domain may appear there.
+  ir::Model m = load("dynq_matmul");
+  PassOptions o;
+  o.level = 1;
+  ASSERT_TRUE(optimize(m, o).ok());
+  for (const auto& n : m.graph.nodes) EXPECT_NE(n.domain, "hone") << n.op_type;
+}
+
+TEST(Int8Fusion, FusedNodeRejectsNonConstantWeights) {
+  // A hand-written hone.DynQuantMatMul whose weights are a graph input is refused at creation.
+  ir::Model m = load("dynq_matmul");
+  ASSERT_TRUE(run_pass(m, "fuse_dynamic_quant_matmul", true).ok());
+  ir::Node& f = m.graph.nodes.back();
+  ASSERT_EQ(f.op_type, "DynQuantMatMul");
+  ir::ValueInfo w;
+  w.name = f.inputs[1];
+  w.type.kind = ir::TypeInfo::Kind::kTensor;
+  w.type.elem = DType::kInt8;
+  w.type.has_shape = true;
+  w.type.dims = {ir::Dim::of(37), ir::Dim::of(29)};
+  m.graph.inputs.push_back(w);
+  auto s = create_session(m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("constant"), std::string::npos) << s.status().message();
+}
+
+}  // namespace
+}  // namespace hone::passes

@@ -1,0 +1,116 @@
+// kernels/x86/dynamic_quant.h: every variant against ONNX's formula written out here, byte for
+// byte, on odd sizes (every tail length), degenerate ranges, NaN/Inf, and sizes large enough to
+// take the threaded path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/x86/dynamic_quant.h"
+
+namespace hone::kernels::dynq {
+namespace {
+
+// DynamicQuantizeLinear as the ONNX specification states it.
+QuantParams onnx_formula(const std::vector<float>& x, std::vector<uint8_t>& y) {
+  float lo = 0, hi = 0;
+  for (float v : x) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  QuantParams p;
+  p.scale = (hi - lo) / 255.0f;
+  if (p.scale > 0) p.zero_point = static_cast<uint8_t>(std::nearbyint(std::clamp(0.0f - lo / p.scale, 0.0f, 255.0f)));
+  y.assign(x.size(), 0);
+  if (!(p.scale > 0)) return p;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float q = std::nearbyint(x[i] / p.scale) + p.zero_point;
+    y[i] = std::isnan(q) ? p.zero_point : static_cast<uint8_t>(std::clamp(q, 0.0f, 255.0f));
+  }
+  return p;
+}
+
+void expect_all_variants_exact(const std::vector<float>& x, const char* what) {
+  std::vector<uint8_t> want;
+  const QuantParams pw = onnx_formula(x, want);
+  for (const Variant& v : available_variants()) {
+    for (int threads : {1, 3}) {
+      std::vector<uint8_t> got(x.size(), 0xAB);
+      const QuantParams pg = u8_dynamic_quantize_with(v, x.data(), static_cast<int64_t>(x.size()), got.data(), threads);
+      EXPECT_EQ(std::memcmp(&pg.scale, &pw.scale, sizeof(float)), 0) << what << " " << v.name << ": scale " << pg.scale << " vs " << pw.scale;
+      EXPECT_EQ(pg.zero_point, pw.zero_point) << what << " " << v.name;
+      size_t mismatches = 0;
+      for (size_t i = 0; i < x.size(); ++i)
+        if (got[i] != want[i] && mismatches++ < 3)
+          ADD_FAILURE() << what << " " << v.name << " threads " << threads << " n=" << x.size() << " [" << i
+                        << "] x=" << x[i] << ": " << int(got[i]) << " vs " << int(want[i]);
+      EXPECT_EQ(mismatches, 0u) << what << " " << v.name << " n=" << x.size();
+    }
+  }
+}
+
+TEST(DynamicQuant, OddSizesMatchTheFormula) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> d(-3.0f, 5.0f);
+  for (size_t n : {1, 2, 7, 15, 16, 17, 31, 33, 63, 65, 100, 257}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = d(rng);
+    expect_all_variants_exact(x, "uniform");
+  }
+}
+
+TEST(DynamicQuant, TiesRoundToEven) {
+  // Values that land on k + 0.5 after the division: range [0, 255] gives scale 1, zero point 0.
+  std::vector<float> x = {255.0f, 0.5f, 1.5f, 2.5f, 3.5f, 254.5f, 100.5f, 0.0f, 7.5f, 8.5f, 9.5f, 10.5f,
+                          11.5f, 12.5f, 13.5f, 14.5f, 15.5f, 16.5f, 17.5f};
+  expect_all_variants_exact(x, "ties");
+}
+
+TEST(DynamicQuant, DegenerateRanges) {
+  for (size_t n : {1, 16, 19, 40}) {
+    expect_all_variants_exact(std::vector<float>(n, 0.0f), "all zero");
+    expect_all_variants_exact(std::vector<float>(n, -0.0f), "all -0");
+    expect_all_variants_exact(std::vector<float>(n, 2.5f), "all equal positive");
+    expect_all_variants_exact(std::vector<float>(n, -1.25f), "all equal negative");
+  }
+  expect_all_variants_exact({}, "empty");
+}
+
+TEST(DynamicQuant, NaNsAreIgnoredAndInfinitiesSaturate) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x(37);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.25f - 3.0f;
+  x[0] = nan;
+  x[17] = nan;
+  x[36] = nan;
+  expect_all_variants_exact(x, "nan");
+  x[5] = inf;
+  expect_all_variants_exact(x, "inf");
+  x[6] = -inf;
+  expect_all_variants_exact(x, "+-inf");
+  expect_all_variants_exact(std::vector<float>(21, nan), "all nan");
+}
+
+TEST(DynamicQuant, LargeInputsTakeTheThreadedPath) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d(0.3f, 2.0f);
+  for (size_t n : {size_t{1} << 17, (size_t{1} << 17) + 77}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = d(rng);
+    expect_all_variants_exact(x, "large");
+  }
+}
+
+TEST(DynamicQuant, BestVariantIsAvailable) {
+  const auto all = available_variants();
+  ASSERT_FALSE(all.empty());
+  EXPECT_STREQ(all.front().name, "scalar");
+  EXPECT_STREQ(best_variant().name, all.back().name);
+}
+
+}  // namespace
+}  // namespace hone::kernels::dynq
