@@ -45,6 +45,8 @@ class Dataset {
   // A non-input array by name (labels, tokens ...), whole; nullptr when absent.
   const Tensor* extra(const std::string& name) const;
   const std::string& path() const;
+  // Names of the model inputs sample() returns, in the same order (as given to open()).
+  std::vector<std::string> input_names() const;
 
   struct Impl;
   explicit Dataset(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
