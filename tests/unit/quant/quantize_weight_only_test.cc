@@ -1,0 +1,265 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <optional>
+
+#include "../test_models.h"
+#include "eval/dataset.h"
+#include "eval/npy.h"
+#include "onnx/export.h"
+#include "quant/quant_math.h"
+#include "quant/quantize.h"
+#include "quant_test_util.h"
+
+namespace hone::quant {
+namespace {
+
+using namespace hone::quant_test;
+
+QuantizeOptions wo(int bits, int block, std::string algo = "rtn") {
+  QuantizeOptions o;
+  o.mode = Mode::kWeightOnly;
+  o.bits = bits;
+  o.block = block;
+  o.algo = std::move(algo);
+  return o;
+}
+
+// X[rows, K] -> MatMul(W [K, N]) -> Y.
+ir::Model matmul_model(int64_t K, int64_t N, uint32_t seed = 7) {
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets.push_back({"", 17});
+  ir::Graph& g = m.graph;
+  g.name = "mm";
+  g.inputs.push_back({"X", ftype({ir::Dim::symbol("rows"), ir::Dim::of(K)}), {}});
+  g.outputs.push_back({"Y", ftype({ir::Dim::symbol("rows"), ir::Dim::of(N)}), {}});
+  g.initializers.push_back({"W", random_f32({K, N}, seed, 0.5f), {}, std::nullopt});
+  g.nodes.push_back(mk("MatMul", {"X", "W"}, {"Y"}, "mm"));
+  return m;
+}
+
+const ir::Node* find_op(const ir::Model& m, const std::string& op) {
+  for (const auto& n : m.graph.nodes)
+    if (n.op_type == op) return &n;
+  return nullptr;
+}
+
+// Reads MatMulNBits' B and scales back to a dequantized [K, N] matrix (ORT's layout, no zero
+// points: codes are unsigned with offset 2^(bits-1)); also returns the signed codes.
+std::vector<float> unpack(const ir::Model& m, const ir::Node& n, std::vector<int32_t>* codes) {
+  const int64_t K = n.attr_int("K", 0), N = n.attr_int("N", 0), bits = n.attr_int("bits", 0),
+                block = n.attr_int("block_size", 0);
+  const Tensor& b = m.graph.find_initializer(n.inputs[1])->tensor;
+  const Tensor& s = m.graph.find_initializer(n.inputs[2])->tensor;
+  const int64_t nb = (K + block - 1) / block, blob = block * bits / 8;
+  EXPECT_EQ(b.dtype(), DType::kUInt8);
+  EXPECT_EQ(b.shape(), (Shape{N, nb, blob}));
+  EXPECT_EQ(s.shape(), (Shape{N * nb}));
+  std::vector<float> w(static_cast<size_t>(K * N));
+  codes->assign(static_cast<size_t>(K * N), 0);
+  const int32_t offset = 1 << (bits - 1);
+  for (int64_t nn = 0; nn < N; ++nn)
+    for (int64_t k = 0; k < nb * block; ++k) {
+      const uint8_t byte = b.data<uint8_t>()[(nn * nb + k / block) * blob + (bits == 4 ? (k % block) / 2 : k % block)];
+      const int32_t u = bits == 4 ? ((k % 2) ? byte >> 4 : byte & 0xF) : byte;
+      if (k >= K) {
+        EXPECT_EQ(u, offset) << "padding must hold the code of 0.0";
+        continue;
+      }
+      (*codes)[static_cast<size_t>(k * N + nn)] = u - offset;
+      w[static_cast<size_t>(k * N + nn)] = static_cast<float>(u - offset) * s.data<float>()[nn * nb + k / block];
+    }
+  return w;
+}
+
+TEST(QuantizeWeightOnly, PackingMatchesTheQuantizedValues) {
+  for (int bits : {4, 8}) {
+    for (int64_t K : {64, 70}) {  // 70: the last block is padded
+      ir::Model f = matmul_model(K, 12);
+      QuantizeReport report;
+      QuantizeOptions o = wo(bits, 32);
+      o.report = &report;
+      auto q = quantize_weight_only(f, o, nullptr, nullptr);
+      ASSERT_TRUE(q.ok()) << q.status().message();
+      EXPECT_EQ(report.quantized["MatMul"], 1);
+      const ir::Node* n = find_op(*q, "MatMulNBits");
+      ASSERT_NE(n, nullptr);
+      EXPECT_EQ(n->domain, "com.microsoft");
+      EXPECT_EQ(n->attr_int("K", 0), K);
+      EXPECT_EQ(n->attr_int("N", 0), 12);
+      EXPECT_EQ(n->attr_int("bits", 0), bits);
+      EXPECT_EQ(n->attr_int("block_size", 0), 32);
+      EXPECT_EQ(n->inputs.size(), 3u);  // symmetric: no zero points
+      EXPECT_EQ(n->outputs[0], "Y");
+      EXPECT_EQ(q->opset("com.microsoft"), 1);
+      EXPECT_EQ(q->graph.find_initializer("W"), nullptr);
+      // The codes in B are exactly quant_math's blockwise RTN codes.
+      const Tensor& w = f.graph.find_initializer("W")->tensor;
+      QType qt = bits == 4 ? QType::kInt4 : QType::kInt8;
+      auto p = params_blockwise_kn(w.data<float>(), K, 12, 32, qt, true, "W");
+      ASSERT_TRUE(p.ok());
+      std::vector<int32_t> expect;
+      ASSERT_TRUE(quantize_blockwise_kn(w.data<float>(), K, 12, 32, *p, qt, &expect).ok());
+      std::vector<int32_t> codes;
+      std::vector<float> deq = unpack(*q, *n, &codes);
+      EXPECT_EQ(codes, expect) << "bits " << bits << " K " << K;
+      // And they dequantize to within half a step of the float weight.
+      const int64_t nb = (K + 31) / 32;
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t c = 0; c < 12; ++c) {
+          const float step = p->scales[static_cast<size_t>(c * nb + k / 32)];
+          ASSERT_LE(std::fabs(deq[static_cast<size_t>(k * 12 + c)] - w.data<float>()[k * 12 + c]), step * 0.5f + 1e-6f);
+        }
+    }
+  }
+}
+
+TEST(QuantizeWeightOnly, GemmTransBWithBias) {
+  ir::Model f = mlp_model(64, 32, 16);  // fc2 is Gemm transB=1 with bias
+  auto q = quantize_weight_only(f, wo(4, 32), nullptr, nullptr);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  EXPECT_EQ(op_counts(*q)["MatMulNBits"], 2);
+  EXPECT_EQ(op_counts(*q)["Gemm"], 0);
+  const ir::Node* gemm = nullptr;
+  for (const auto& n : q->graph.nodes)
+    if (n.op_type == "MatMulNBits" && n.outputs[0] == "Y") gemm = &n;
+  ASSERT_NE(gemm, nullptr);
+  ASSERT_EQ(gemm->inputs.size(), 6u);  // bias is input 5
+  EXPECT_EQ(gemm->inputs[3], "");
+  EXPECT_EQ(gemm->inputs[4], "");
+  EXPECT_EQ(gemm->attr_int("K", 0), 32);
+  EXPECT_EQ(gemm->attr_int("N", 0), 16);
+  // The transposed weight is quantized in its [K, N] reading.
+  std::vector<int32_t> codes;
+  std::vector<float> deq = unpack(*q, *gemm, &codes);
+  const Tensor& w2 = f.graph.find_initializer("W2")->tensor;  // [N, K]
+  double err = 0, ref = 0;
+  for (int64_t k = 0; k < 32; ++k)
+    for (int64_t n = 0; n < 16; ++n) {
+      const double d = deq[static_cast<size_t>(k * 16 + n)] - w2.data<float>()[n * 32 + k];
+      err += d * d;
+      ref += static_cast<double>(w2.data<float>()[n * 32 + k]) * w2.data<float>()[n * 32 + k];
+    }
+  EXPECT_LT(err / ref, 0.02);
+}
+
+TEST(QuantizeWeightOnly, BadOptionsAreErrors) {
+  ir::Model f = matmul_model(64, 8);
+  EXPECT_FALSE(quantize_weight_only(f, wo(3, 32), nullptr, nullptr).ok());
+  EXPECT_FALSE(quantize_weight_only(f, wo(4, 48), nullptr, nullptr).ok());
+  EXPECT_FALSE(quantize_weight_only(f, wo(4, 32, "magic"), nullptr, nullptr).ok());
+  auto awq = quantize_weight_only(f, wo(4, 32, "awq"), nullptr, nullptr);  // no --calib
+  ASSERT_FALSE(awq.ok());
+  EXPECT_NE(awq.status().message().find("--calib"), std::string::npos);
+}
+
+// Runs the quantized single-MatMul model by hand: optional Mul by AWQ's 1/s, then X @ dequant(B).
+std::vector<double> run_by_hand(const ir::Model& q, const Tensor& x) {
+  const ir::Node* nb = find_op(q, "MatMulNBits");
+  std::vector<int32_t> codes;
+  std::vector<float> w = unpack(q, *nb, &codes);
+  const int64_t K = nb->attr_int("K", 0), N = nb->attr_int("N", 0), rows = x.numel() / K;
+  std::vector<float> inv(static_cast<size_t>(K), 1.0f);
+  if (const ir::Node* mul = find_op(q, "Mul")) {
+    const Tensor& t = q.graph.find_initializer(mul->inputs[1])->tensor;
+    std::copy(t.data<float>(), t.data<float>() + K, inv.begin());
+  }
+  std::vector<double> y(static_cast<size_t>(rows * N), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < K; ++k) {
+      const float a = x.data<float>()[r * K + k] * inv[static_cast<size_t>(k)];
+      for (int64_t n = 0; n < N; ++n) y[static_cast<size_t>(r * N + n)] += static_cast<double>(a) * w[static_cast<size_t>(k * N + n)];
+    }
+  return y;
+}
+
+TEST(QuantizeWeightOnly, AwqBeatsRtnOnOutlierChannelsAndRulesReapply) {
+  const int64_t K = 64, N = 32, rows = 16;
+  ir::Model f = matmul_model(K, N, 9);
+  // Activations with a few channels 20x larger than the rest (what AWQ is for).
+  Tensor x = random_f32({rows, K}, 21);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k : {3, 17, 40}) x.data<float>()[r * K + k] *= 20.0f;
+  testing_models::ScratchDir dir;
+  const std::string npz = dir / "calib.npz";
+  // Samples along the first axis: 8 samples of [2, K].
+  Tensor samples = x.reshaped({8, 2, K}).value();
+  ASSERT_TRUE(eval::write_npz(npz, {{"X", samples}}).ok());
+  IoInfo in;
+  in.name = "X";
+  in.dtype = DType::kFloat32;
+  in.has_shape = true;
+  in.dims = {-1, K};
+  in.dim_names = {"rows", ""};
+  auto ds = eval::Dataset::open(npz, {in});
+  ASSERT_TRUE(ds.ok()) << ds.status().message();
+
+  QuantizeOptions o = wo(4, 32, "awq");
+  o.calib = &*ds;
+  o.threads = 1;
+  Rules rules;
+  auto qa = quantize_weight_only(f, o, nullptr, &rules);
+  ASSERT_TRUE(qa.ok()) << qa.status().message();
+  auto qr = quantize_weight_only(f, wo(4, 32), nullptr, nullptr);
+  ASSERT_TRUE(qr.ok());
+  ASSERT_EQ(rules.tensors.size(), 1u);
+  EXPECT_EQ(rules.tensors[0].method, "awq");
+  ASSERT_EQ(rules.tensors[0].extra.count("channel_scale"), 1u) << "AWQ chose no scaling on outlier data";
+  EXPECT_NE(find_op(*qa, "Mul"), nullptr);
+
+  std::vector<double> ref(static_cast<size_t>(rows * N), 0.0);
+  const Tensor& w = f.graph.find_initializer("W")->tensor;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < N; ++n) ref[static_cast<size_t>(r * N + n)] += static_cast<double>(x.data<float>()[r * K + k]) * w.data<float>()[k * N + n];
+  auto err = [&](const std::vector<double>& y) {
+    double e = 0;
+    for (size_t i = 0; i < y.size(); ++i) e += (y[i] - ref[i]) * (y[i] - ref[i]);
+    return e;
+  };
+  const double e_awq = err(run_by_hand(*qa, x)), e_rtn = err(run_by_hand(*qr, x));
+  EXPECT_LT(e_awq, e_rtn * 0.9) << "awq " << e_awq << " rtn " << e_rtn;
+
+  // Re-applying the rules (no calibration data) gives the same bytes.
+  auto parsed = parse_rules(rules_to_json(rules), "mem");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  auto again = quantize_weight_only(f, wo(8, 128, "rtn"), &*parsed, nullptr);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(*onnxio::serialize_model(*qa) == *onnxio::serialize_model(*again));
+}
+
+TEST(QuantizeWeightOnly, RtnRulesReapplyByteIdentical) {
+  ir::Model f = mlp_model(64, 32, 16);
+  Rules rules;
+  auto q1 = quantize_weight_only(f, wo(4, 32), nullptr, &rules);
+  ASSERT_TRUE(q1.ok());
+  ASSERT_EQ(rules.tensors.size(), 2u);
+  EXPECT_EQ(rules.tensors[0].block, 32);
+  auto parsed = parse_rules(rules_to_json(rules), "mem");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  auto q2 = quantize_weight_only(f, wo(8, 64), &*parsed, nullptr);
+  ASSERT_TRUE(q2.ok()) << q2.status().message();
+  EXPECT_TRUE(*onnxio::serialize_model(*q1) == *onnxio::serialize_model(*q2));
+}
+
+TEST(QuantizeWeightOnly, RunsInHoneWhenTheKernelExists) {
+  ir::Model f = matmul_model(70, 24);
+  auto q = quantize_weight_only(f, wo(4, 32), nullptr, nullptr);
+  ASSERT_TRUE(q.ok());
+  SessionOptions so;
+  so.threads = 1;
+  auto s = create_session(*q, so);
+  if (!s.ok()) GTEST_SKIP() << "no MatMulNBits kernel in this build: " << s.status().message();
+  Tensor x = random_f32({5, 70}, 31);
+  auto out = s->run(std::vector<Tensor>{x});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  std::vector<double> want = run_by_hand(*q, x);
+  ASSERT_EQ((*out)[0].numel(), static_cast<int64_t>(want.size()));
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR((*out)[0].data<float>()[i], want[i], 1e-3 * (1 + std::fabs(want[i])));
+  Tensor ref = run1(f, x);
+  EXPECT_GE(cosine(ref, (*out)[0]), 0.99);
+}
+
+}  // namespace
+}  // namespace hone::quant
