@@ -1,0 +1,335 @@
+#!/usr/bin/python3
+"""Reliability of `hone quantize` as a process (docs/cli.md "Files"):
+
+  kill     SIGKILL at >= 50 seeded random moments spread over an uninterrupted run's duration: the
+           input (and its external-data file) stays byte-identical; the output is absent, or the old
+           file it was about to replace, or complete and byte-equal to an uninterrupted run's
+           output; leftover temporaries are hidden "._NAME_.tmp-XXXXXX" files that no one can take
+           for the output (reported, then removed).
+  fulldisk RLIMIT_FSIZE (SIGXFSZ ignored, so write() fails with EFBIG) and, when running as root
+           with mount allowed, a small tmpfs: a clear one-line error, a non-zero exit, no output and
+           no temporary left, an existing output untouched, the input untouched.
+  samepath an output path equal to the input, to a symlink to it, or to one of its external-data
+           files is refused with exit 2 and the input is untouched.
+  determinism  every mode gives byte-identical output with --threads 1 and --threads 2, twice.
+
+Exit 77 (skipped) when the hone binary has no `quantize` command.
+usage: reliability_test.py --hone PATH [--kills N] [--seed N]
+"""
+import argparse
+import hashlib
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+failures = []
+notes = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print(f"FAIL: {what}", file=sys.stderr)
+    return cond
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def mlp(path, layers=4, n=512, external=False, seed=0):
+    """A `layers`-deep MLP of n x n MatMul + Add + Relu: about layers * n * n * 4 bytes of weights."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, x = [], [], "X"
+    for i in range(layers):
+        w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
+        b = rng.uniform(-0.1, 0.1, n).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"W{i}"), numpy_helper.from_array(b, f"B{i}")]
+        nodes.append(helper.make_node("MatMul", [x, f"W{i}"], [f"mm{i}"], name=f"fc{i}"))
+        last = i == layers - 1
+        nodes.append(helper.make_node("Add", [f"mm{i}", f"B{i}"], ["Y" if last else f"z{i}"], name=f"bias{i}"))
+        if not last:
+            nodes.append(helper.make_node("Relu", [f"z{i}"], [f"a{i}"], name=f"relu{i}"))
+            x = f"a{i}"
+    g = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", n])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", n])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="reliability_test")
+    m.ir_version = 8
+    if external:
+        onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=os.path.basename(path) + ".data", size_threshold=1024)
+    else:
+        onnx.save_model(m, path)
+
+
+def input_files(model):
+    """The model file and its external-data files."""
+    m = onnx.load(model, load_external_data=False)
+    files = {model}
+    for t in m.graph.initializer:
+        for kv in t.external_data:
+            if kv.key == "location":
+                files.add(os.path.join(os.path.dirname(model), kv.value))
+    return sorted(files)
+
+
+def hashes(files):
+    return {f: sha(f) for f in files}
+
+
+def output_files(out):
+    """The output model and, when it has one, its external-data file."""
+    return [out] + ([out + ".data"] if os.path.exists(out + ".data") else [])
+
+
+class Quantize:
+    def __init__(self, hone, calib):
+        self.hone, self.calib = hone, calib
+
+    def args(self, model, out, mode, threads):
+        a = [self.hone, "quantize", model, "-o", out, "--mode", mode, "--threads", str(threads)]
+        if mode == "static":
+            a += ["--calib", self.calib]
+        return a
+
+    def run(self, model, out, mode, threads=1, **kw):
+        return subprocess.run(self.args(model, out, mode, threads), capture_output=True, text=True, timeout=120, **kw)
+
+
+def one_line(r, what):
+    lines = r.stderr.strip().splitlines()
+    check(len(lines) == 1 and lines[0].startswith("hone: quantize: "), f"{what}: stderr should be one line: {r.stderr!r}")
+
+
+def leftovers(folder, known):
+    return sorted(set(os.listdir(folder)) - set(known))
+
+
+def temp_like(name, outputs):
+    """A leftover nobody can take for an output: hidden, marked .tmp-, not ending in .onnx/.data."""
+    return name.startswith(".") and ".tmp-" in name and not name.endswith((".onnx", ".data")) and name not in outputs
+
+
+def determinism(q, d, model, modes):
+    outs = {}
+    for mode in modes:
+        got = []
+        for threads in (1, 2, 1, 2):
+            out = os.path.join(d, f"det_{mode}_{threads}_{len(got)}.onnx")
+            r = q.run(model, out, mode, threads)
+            if not check(r.returncode == 0, f"determinism {mode} --threads {threads}: exit {r.returncode}: {r.stderr}"):
+                break
+            got.append(b"".join(read(f) for f in output_files(out)))
+            outs[mode] = out
+        check(len(got) == 4 and all(g == got[0] for g in got),
+              f"determinism {mode}: outputs differ between --threads 1/2 runs ({[hashlib.sha256(g).hexdigest()[:12] for g in got]})")
+        print(f"determinism {mode}: 4 runs (--threads 1, 2, 1, 2) byte-identical: {len(got) == 4 and all(g == got[0] for g in got)}")
+    return outs
+
+
+def kill_test(q, d, models, kills, seed):
+    """models: [(model path, reference output bytes per file)]; half of the kills replace an old output."""
+    rng = random.Random(seed)
+    stats = {"killed": 0, "finished": 0, "absent": 0, "old": 0, "new": 0, "temps": set()}
+    for model, ref_out in models:
+        ins = input_files(model)
+        before = hashes(ins)
+        # Duration of an uninterrupted run, to spread the kill moments over it.
+        out = os.path.join(d, "kill_out.onnx")
+        t0 = time.monotonic()
+        r = q.run(model, out, "dynamic")
+        duration = time.monotonic() - t0
+        check(r.returncode == 0, f"kill: uninterrupted run of {model}: {r.stderr}")
+        old = {os.path.basename(f): read(f) for f in output_files(out)}
+        for f in output_files(out):
+            os.remove(f)
+        old_other = os.path.join(d, "old_model.onnx")  # any valid, different file: the float model
+        old_bytes = read(model)
+        known = set(os.listdir(d))
+        n = kills // len(models)
+        for k in range(n):
+            replace = k % 2 == 1
+            if replace:
+                with open(out, "wb") as f:
+                    f.write(old_bytes)
+            delay = rng.uniform(0, duration * 1.05)
+            p = subprocess.Popen(q.args(model, out, "dynamic", 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                stats["killed"] += 1
+            else:
+                stats["finished"] += 1
+            p.wait()
+            check(hashes(ins) == before, f"kill {k} of {model} at {delay:.3f}s: the input changed")
+            if os.path.exists(out):
+                now = read(out)
+                if now == ref_out[os.path.basename(out)]:
+                    stats["new"] += 1
+                    for f, b in ref_out.items():  # its external data too, if any
+                        check(read(os.path.join(d, f)) == b, f"kill {k}: {f} does not match the uninterrupted run")
+                elif replace and now == old_bytes:
+                    stats["old"] += 1
+                else:
+                    check(False, f"kill {k} at {delay:.3f}s: {out} is neither absent, the old file nor the complete output "
+                                 f"({len(now)} bytes)")
+            else:
+                stats["absent"] += 1
+                check(not replace, f"kill {k} at {delay:.3f}s: the existing output was removed")
+            extra = leftovers(d, known | {os.path.basename(out), os.path.basename(out) + ".data"})
+            for name in extra:
+                check(temp_like(name, ref_out), f"kill {k}: leftover {name!r} could be taken for an output")
+                stats["temps"].add(name.split(".tmp-")[0] + ".tmp-XXXXXX" if ".tmp-" in name else name)
+                os.remove(os.path.join(d, name))
+            for f in output_files(out):
+                if os.path.exists(f):
+                    os.remove(f)
+        del old, old_other
+    return stats
+
+
+def full_disk(q, d, model, ref_size):
+    ins = input_files(model)
+    before = hashes(ins)
+    out = os.path.join(d, "full.onnx")
+    limit = max(4096, ref_size // 4)
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    known = set(os.listdir(d))
+    r = subprocess.run(q.args(model, out, "dynamic", 1), capture_output=True, text=True, timeout=120, preexec_fn=limited)
+    check(r.returncode != 0, f"fulldisk (RLIMIT_FSIZE {limit}): exit 0 although the output cannot be written")
+    check(r.returncode in (2, 3), f"fulldisk: exit {r.returncode} (want 2 or 3, never a signal)")
+    one_line(r, "fulldisk")
+    check(not os.path.exists(out), "fulldisk: a partial output file was left")
+    check(leftovers(d, known) == [], f"fulldisk: files left behind: {leftovers(d, known)}")
+    check(hashes(ins) == before, "fulldisk: the input changed")
+    print(f"fulldisk RLIMIT_FSIZE={limit}: exit {r.returncode}: {r.stderr.strip()}")
+    # Replacing an existing output when the disk fills: the old one stays as it was.
+    with open(out, "wb") as f:
+        f.write(b"old output")
+    r = subprocess.run(q.args(model, out, "dynamic", 1), capture_output=True, text=True, timeout=120, preexec_fn=limited)
+    check(r.returncode != 0 and read(out) == b"old output", "fulldisk: the existing output was not left untouched")
+    os.remove(out)
+
+    # A real full file system: a small tmpfs (root with mount rights only).
+    mnt = os.path.join(d, "tmpfs")
+    os.mkdir(mnt)
+    size_kb = max(8, ref_size // 4 // 1024)
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", mnt], capture_output=True, text=True) \
+        if os.geteuid() == 0 and shutil.which("mount") else None
+    if m is None or m.returncode != 0:
+        notes.append("tmpfs full-disk case skipped (not root or mount not allowed): " + (m.stderr.strip() if m else "not root"))
+        return
+    try:
+        out = os.path.join(mnt, "q.onnx")
+        r = q.run(model, out, "dynamic")
+        check(r.returncode in (2, 3), f"tmpfs {size_kb} KiB: exit {r.returncode} (want 2 or 3)")
+        one_line(r, "tmpfs full")
+        check(os.listdir(mnt) == [], f"tmpfs full: files left behind: {os.listdir(mnt)}")
+        check(hashes(ins) == before, "tmpfs full: the input changed")
+        print(f"fulldisk tmpfs {size_kb} KiB: exit {r.returncode}: {r.stderr.strip()}")
+    finally:
+        subprocess.run(["umount", mnt], capture_output=True)
+
+
+def same_path(q, d, inline, ext):
+    for model in (inline, ext):
+        ins = input_files(model)
+        before = hashes(ins)
+        link = os.path.join(d, "link_to_" + os.path.basename(model))
+        os.symlink(model, link)
+        for target in ins + [link]:
+            r = q.run(model, target, "dynamic")
+            check(r.returncode == 2, f"samepath: -o {os.path.basename(target)} for {os.path.basename(model)}: exit {r.returncode} (want 2)")
+            one_line(r, f"samepath {os.path.basename(target)}")
+            check(hashes(ins) == before, f"samepath: -o {os.path.basename(target)} changed the input")
+        os.remove(link)
+    # An output whose own ".data" companion would be the input's external-data file: b.onnx for an
+    # input whose weights live in b.onnx.data. Either refused or written without touching that file.
+    sub = os.path.join(d, "renamed")
+    os.mkdir(sub)
+    a = os.path.join(sub, "a.onnx")
+    m = onnx.load(ext, load_external_data=True)
+    onnx.save_model(m, a, save_as_external_data=True, all_tensors_to_one_file=True, location="b.onnx.data", size_threshold=1024)
+    ins = input_files(a)
+    before = hashes(ins)
+    r = q.run(a, os.path.join(sub, "b.onnx"), "dynamic")
+    check(r.returncode in (0, 2), f"samepath companion: exit {r.returncode}: {r.stderr}")
+    check(hashes(ins) == before, "samepath companion: writing b.onnx changed the input's external data b.onnx.data")
+    print(f"samepath: -o b.onnx for an input with data in b.onnx.data: exit {r.returncode} {r.stderr.strip()}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hone", required=True)
+    ap.add_argument("--kills", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=20261127)
+    ap.add_argument("--modes", default="dynamic,weight-only,static")
+    a = ap.parse_args()
+    h = subprocess.run([a.hone, "quantize", "--help"], capture_output=True, text=True)
+    if h.returncode != 0:
+        print("SKIP: this hone has no quantize command")
+        return 77
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="hone-reliability-") as d:
+        inline, ext = os.path.join(d, "mlp.onnx"), os.path.join(d, "mlp_ext.onnx")
+        mlp(inline)
+        mlp(ext, external=True, seed=1)
+        calib = os.path.join(d, "calib.npz")
+        np.savez(calib, X=np.random.default_rng(3).uniform(-1, 1, (8, 512)).astype(np.float32))
+        q = Quantize(a.hone, calib)
+        modes = a.modes.split(",")
+
+        outs = determinism(q, d, inline, modes)
+        if "dynamic" not in outs:
+            print("dynamic quantization failed; nothing else to test", file=sys.stderr)
+            return 1
+        for mode, out in outs.items():
+            r = subprocess.run([a.hone, "inspect", out], capture_output=True, text=True, timeout=60)
+            check(r.returncode == 0, f"inspect of the {mode} output: {r.stderr}")
+        refs = []
+        for model in (inline, ext):
+            out = os.path.join(d, "ref_" + os.path.basename(model))
+            check(q.run(model, out, "dynamic").returncode == 0, f"reference run of {model}")
+            refs.append((model, {os.path.basename(f).replace("ref_" + os.path.basename(model), "kill_out.onnx"): read(f)
+                                 for f in output_files(out)}))
+            for f in output_files(out):
+                os.remove(f)
+        stats = kill_test(q, d, refs, a.kills, a.seed)
+        print(f"kill: {stats['killed']} killed mid-run, {stats['finished']} finished first; output afterwards: "
+              f"{stats['absent']} absent, {stats['old']} old file intact, {stats['new']} complete; "
+              f"temp names seen: {sorted(stats['temps']) or 'none'}")
+        check(stats["killed"] >= a.kills * 0.8, f"only {stats['killed']} of {a.kills} runs were killed mid-run")
+        full_disk(q, d, inline, len(refs[0][1]["kill_out.onnx"]))
+        same_path(q, d, inline, ext)
+    for n in notes:
+        print("note:", n)
+    print(f"{time.monotonic() - start:.1f} s")
+    if failures:
+        print(f"{len(failures)} check(s) failed", file=sys.stderr)
+        return 1
+    print("reliability checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
