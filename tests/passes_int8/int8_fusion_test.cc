@@ -126,13 +126,15 @@ TEST(Int8Fusion, LevelOneDoesNotFuse) {
 }
 
 TEST(Int8Fusion, FusedNodeRejectsNonConstantWeights) {
-  // A hand-written hone.DynQuantMatMul whose weights are a graph input is refused at creation.
+  // A hand-written hone.DynQuantMatMul whose weights are a graph input (no initializer) is
+  // refused at creation.
   ir::Model m = load("dynq_matmul");
   ASSERT_TRUE(run_pass(m, "fuse_dynamic_quant_matmul", true).ok());
   ir::Node& f = m.graph.nodes.back();
   ASSERT_EQ(f.op_type, "DynQuantMatMul");
   ir::ValueInfo w;
-  w.name = f.inputs[1];
+  w.name = "w_fed";
+  f.inputs[1] = w.name;
   w.type.kind = ir::TypeInfo::Kind::kTensor;
   w.type.elem = DType::kInt8;
   w.type.has_shape = true;

@@ -45,7 +45,9 @@ CachedPrimitive make_primitive(const MatMulInt8Desc& d) {
   const memory::desc weights({d.k, d.n}, dt::s8, tag::any);
   c.dst_md = memory::desc({d.m, d.n}, dst_type(d.dst), tag::ab);
   // The user's post-ops, translated once by the shared helper, then re-appended after ours.
-  const ::dnnl::post_ops user = make_attr(d.post_ops).get_post_ops();
+  // (get_post_ops() returns a view into the attribute, which must outlive it.)
+  const ::dnnl::primitive_attr user_attr = make_attr(d.post_ops);
+  const ::dnnl::post_ops user = user_attr.get_post_ops();
   ::dnnl::primitive_attr attr;
   ::dnnl::post_ops ops;
   if (d.dst == Int8Dst::kF32) {
@@ -57,7 +59,8 @@ CachedPrimitive make_primitive(const MatMulInt8Desc& d) {
   }
   if (requantizes(d)) {
     attr.set_output_scales(d.per_column ? 2 : 0, d.out_scales);
-    if (d.y_zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {d.y_zero_point});
+    // oneDNN 2.6's matmul takes zero points only as run-time values.
+    if (d.y_zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
     if (d.has_bias) c.bias_md = memory::desc({1, d.n}, dt::s32, tag::ab);
   }
   for (int i = 0; i < user.len(); ++i) {
@@ -157,6 +160,9 @@ Status MatMulU8S8Dnnl::run(const MatMulInt8Desc& d, const uint8_t* a, int32_t a_
         args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
                      memory(row_md(d.n), cpu_engine(), const_cast<void*>(bias)));
     }
+    int32_t y_zp = d.y_zero_point;
+    if (requantizes(d) && d.y_zero_point != 0)
+      args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, memory({{1}, dt::s32, tag::a}, cpu_engine(), &y_zp));
     if (requantizes(d) && d.has_bias)
       args.emplace(DNNL_ARG_BIAS, memory(p.prim->bias_md, cpu_engine(), const_cast<void*>(bias)));
     p.prim->primitive.execute(cpu_stream(), args);
