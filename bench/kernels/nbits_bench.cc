@@ -1,0 +1,211 @@
+// Blockwise int4 GEMV (token generation: M = 1, K = N = 4096, block 32) against the memory it
+// has to stream. The weights cycle through enough distinct matrices to exceed 4x the L3 cache, so
+// every call reads them from DRAM, as a large model's layers do. Reported next to each other:
+//   BM_Q4Gemv/<variant>   every nbits GEMV variant this CPU runs, GB/s on the bytes of codes +
+//                         scales it reads (and "code_GB/s" on the codes alone)
+//   BM_MemRead            a plain sum over a buffer as large as the weight set, same threads:
+//                         the read bandwidth the GEMV is measured against
+//   BM_OneDnnGemvF32      oneDNN fp32 GEMV 1x4096x4096 (4 bytes per weight, 8x the codes),
+//                         cycling through matrices the same way
+// Threads: --threads N (default 2). The numbers in docs/nbits.md were taken on a shared machine.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "kernels/x86/nbits_kernels.h"
+
+namespace {
+
+namespace nb = hone::kernels::nbits;
+
+int g_threads = 2;
+constexpr int64_t kK = 4096, kN = 4096, kBlock = 32;
+
+// L3 size in bytes: sysconf, else sysfs, else 32 MiB.
+int64_t l3_bytes() {
+  long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (v > 0) return v;
+  std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index3/size");
+  std::string s;
+  if (in >> s && !s.empty()) {
+    int64_t n = std::atoll(s.c_str());
+    if (s.back() == 'K') n <<= 10;
+    if (s.back() == 'M') n <<= 20;
+    if (n > 0) return n;
+  }
+  return int64_t{32} << 20;
+}
+
+int64_t working_set_bytes() { return 4 * l3_bytes(); }
+
+struct Q4Set {
+  std::vector<std::vector<uint8_t>> b;
+  std::vector<std::vector<float>> scales;
+  std::vector<nb::NBitsWeights> w;
+  int64_t matrix_bytes = 0, code_bytes = 0;
+};
+
+// Built once, shared by every GEMV benchmark.
+const Q4Set& q4_set() {
+  static const Q4Set set = [] {
+    Q4Set s;
+    const int64_t kb = (kK + kBlock - 1) / kBlock;
+    s.code_bytes = kN * kb * kBlock / 2;
+    s.matrix_bytes = s.code_bytes + kN * kb * static_cast<int64_t>(sizeof(float));
+    const int64_t count = std::max<int64_t>(2, (working_set_bytes() + s.matrix_bytes - 1) / s.matrix_bytes);
+    std::mt19937 rng(1);
+    for (int64_t i = 0; i < count; ++i) {
+      s.b.emplace_back(static_cast<size_t>(s.code_bytes));
+      for (auto& v : s.b.back()) v = static_cast<uint8_t>(rng());
+      s.scales.emplace_back(static_cast<size_t>(kN * kb), 0.01f);
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      nb::NBitsWeights w;
+      w.bits = 4;
+      w.k = kK;
+      w.n = kN;
+      w.block_size = kBlock;
+      w.k_blocks = kb;
+      w.blob_size = kBlock / 2;
+      w.b = s.b[static_cast<size_t>(i)].data();
+      w.scales = s.scales[static_cast<size_t>(i)].data();
+      s.w.push_back(w);
+    }
+    return s;
+  }();
+  return set;
+}
+
+std::vector<float> random_values(int64_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+void BM_Q4Gemv(benchmark::State& state) {
+  const nb::GemmVariant& v = nb::gemm_variants()[static_cast<size_t>(state.range(0))];
+  const Q4Set& set = q4_set();
+  if (!nb::isa_available(v.isa) || !nb::serves(v, set.w[0])) {
+    state.SkipWithError("variant not available on this CPU");
+    return;
+  }
+  const auto a = random_values(kK, 2);
+  std::vector<float> y(static_cast<size_t>(kN));
+  size_t i = 0;
+  for (auto _ : state) {
+    nb::gemm(v, set.w[i], a.data(), kK, 1, y.data(), kN, g_threads);
+    benchmark::DoNotOptimize(y.data());
+    i = (i + 1) % set.w.size();
+  }
+  state.SetLabel(std::string(v.name) + " matrices=" + std::to_string(set.w.size()));
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(set.matrix_bytes) * 1e-9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["code_GB/s"] =
+      benchmark::Counter(static_cast<double>(set.code_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Sum of 64-bit words over the whole buffer, split over the threads like the GEMV's columns.
+void BM_MemRead(benchmark::State& state) {
+  const int64_t words = working_set_bytes() / 8;
+  static std::vector<uint64_t> buf;
+  if (static_cast<int64_t>(buf.size()) != words) {
+    buf.assign(static_cast<size_t>(words), 0);
+    for (int64_t i = 0; i < words; ++i) buf[static_cast<size_t>(i)] = static_cast<uint64_t>(i) * 2654435761u;
+  }
+  // A chunk the size of one GEMV's weights per iteration, cycling through the buffer.
+  const int64_t chunk = q4_set().matrix_bytes / 8;
+  int64_t start = 0;
+  for (auto _ : state) {
+    if (start + chunk > words) start = 0;
+    uint64_t total = 0;
+    const uint64_t* p = buf.data() + start;
+#pragma omp parallel for num_threads(g_threads) reduction(+ : total) schedule(static)
+    for (int64_t i = 0; i < chunk; ++i) total += p[i];
+    benchmark::DoNotOptimize(total);
+    start += chunk;
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(chunk * 8) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_OneDnnGemvF32(benchmark::State& state) {
+  using namespace dnnl;
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const int64_t bytes = kK * kN * 4;
+  const int64_t count = std::max<int64_t>(2, (working_set_bytes() + bytes - 1) / bytes);
+  memory::desc a_md({1, kK}, memory::data_type::f32, memory::format_tag::ab);
+  memory::desc b_md({kK, kN}, memory::data_type::f32, memory::format_tag::any);
+  memory::desc c_md({1, kN}, memory::data_type::f32, memory::format_tag::ab);
+  const matmul::primitive_desc pd(matmul::desc(a_md, b_md, c_md), eng);
+  auto a = random_values(kK, 1);
+  std::vector<float> c(static_cast<size_t>(kN));
+  memory a_mem(a_md, eng, a.data()), c_mem(c_md, eng, c.data());
+  std::vector<memory> weights;
+  for (int64_t i = 0; i < count; ++i) {
+    auto b = random_values(kK * kN, static_cast<uint32_t>(10 + i));
+    memory b_user({{kK, kN}, memory::data_type::f32, memory::format_tag::ab}, eng, b.data());
+    weights.emplace_back(pd.weights_desc(), eng);
+    reorder(b_user, weights.back()).execute(strm, b_user, weights.back());
+  }
+  strm.wait();
+  matmul prim(pd);
+  size_t i = 0;
+  for (auto _ : state) {
+    prim.execute(strm, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, weights[i]}, {DNNL_ARG_DST, c_mem}});
+    strm.wait();
+    i = (i + 1) % weights.size();
+  }
+  state.SetLabel(std::string(pd.impl_info_str()) + " matrices=" + std::to_string(count));
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void configure(benchmark::internal::Benchmark* b) {
+  b->UseRealTime()->Unit(benchmark::kMicrosecond)->MinTime(0.5);
+}
+
+void q4_variants(benchmark::internal::Benchmark* b) {
+  for (size_t i = 0; i < nb::gemm_variants().size(); ++i)
+    if (nb::gemm_variants()[i].bits == 4) b->Arg(static_cast<int64_t>(i));
+}
+
+BENCHMARK(BM_MemRead)->Apply(configure);
+BENCHMARK(BM_Q4Gemv)->Apply(q4_variants)->Apply(configure);
+BENCHMARK(BM_OneDnnGemvF32)->Apply(configure);
+
+}  // namespace
+
+// --threads N (default 2) sizes OpenMP for hone and oneDNN alike; other flags go to Google
+// Benchmark (e.g. --benchmark_repetitions=5 --benchmark_report_aggregates_only=true).
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      g_threads = std::max(1, std::atoi(argv[i] + 10));
+    else
+      args.push_back(argv[i]);
+  }
+  omp_set_num_threads(g_threads);
+  std::printf("L3 %lld MiB, working set %lld MiB, threads %d\n", static_cast<long long>(l3_bytes() >> 20),
+              static_cast<long long>(working_set_bytes() >> 20), g_threads);
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,226 @@
+// Blockwise n-bit kernels: the scalar reference against a dequantization written here from the
+// layout's definition, then every variant of nbits_kernels.inc that this CPU runs against the
+// reference, on random data with sizes that hit every tail (K not a multiple of the block, odd N,
+// M not a multiple of the 4-row group), with and without zero points, 2/4/8 bits.
+// Variants the CPU lacks (or HONE_ISA caps away) are skipped. tests/kernels_isa reruns these
+// with HONE_ISA=scalar and HONE_ISA=avx2.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/ref/nbits_ref.h"
+#include "kernels/x86/nbits_kernels.h"
+
+namespace hone::kernels::nbits {
+namespace {
+
+enum class ZpKind { kNone, kU8, kF32 };
+
+struct Case {
+  int bits;
+  int64_t k, n, m, block;
+  ZpKind zp;
+};
+
+// Random weights in ORT's layout, with everything the view points at.
+struct RandomWeights {
+  std::vector<uint8_t> b;
+  std::vector<float> scales;
+  std::vector<uint8_t> zp_u8;
+  std::vector<float> zp_f32;
+  NBitsWeights w;
+
+  RandomWeights(const Case& c, uint32_t seed) {
+    std::mt19937 rng(seed);
+    w.bits = c.bits;
+    w.k = c.k;
+    w.n = c.n;
+    w.block_size = c.block;
+    w.k_blocks = (c.k + c.block - 1) / c.block;
+    w.blob_size = c.block * c.bits / 8;
+    b.resize(static_cast<size_t>(c.n * w.k_blocks * w.blob_size));
+    for (auto& v : b) v = static_cast<uint8_t>(rng() & 0xFF);
+    std::uniform_real_distribution<float> sd(0.001f, 0.1f);
+    scales.resize(static_cast<size_t>(c.n * w.k_blocks));
+    for (auto& s : scales) s = (rng() & 1) ? sd(rng) : -sd(rng);
+    const int top = (1 << c.bits) - 1;
+    if (c.zp == ZpKind::kU8) {
+      zp_u8.resize(scales.size());
+      for (auto& z : zp_u8) z = static_cast<uint8_t>(rng() % static_cast<uint32_t>(top + 1));
+    } else if (c.zp == ZpKind::kF32) {
+      zp_f32.resize(scales.size());
+      std::uniform_real_distribution<float> zd(0.0f, static_cast<float>(top));
+      for (auto& z : zp_f32) z = zd(rng);  // fractional: the form no byte can hold
+    }
+    w.b = b.data();
+    w.scales = scales.data();
+    w.zp_u8 = zp_u8.empty() ? nullptr : zp_u8.data();
+    w.zp_f32 = zp_f32.empty() ? nullptr : zp_f32.data();
+  }
+};
+
+std::vector<float> random_a(int64_t m, int64_t k, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> a(static_cast<size_t>(m * k));
+  for (auto& v : a) v = d(rng);
+  return a;
+}
+
+// W[k][n] from the layout's definition (independent of nbits_ref's helpers), in double.
+double hand_weight_uncached(const RandomWeights& rw, int64_t k, int64_t n) {
+  const NBitsWeights& w = rw.w;
+  const int64_t blk = k / w.block_size, i = k % w.block_size;
+  const uint8_t* blob = rw.b.data() + (n * w.k_blocks + blk) * w.blob_size;
+  const int per_byte = 8 / w.bits;
+  const int code = (blob[i / per_byte] >> ((i % per_byte) * w.bits)) & ((1 << w.bits) - 1);
+  const size_t s = static_cast<size_t>(n * w.k_blocks + blk);
+  double zp = std::pow(2.0, w.bits - 1);
+  if (!rw.zp_u8.empty()) zp = rw.zp_u8[s];
+  if (!rw.zp_f32.empty()) zp = rw.zp_f32[s];
+  return (code - zp) * rw.scales[s];
+}
+
+// The whole matrix once, [n][k] (the checks below read every weight once per row of A).
+std::vector<double> hand_matrix(const RandomWeights& rw) {
+  std::vector<double> m(static_cast<size_t>(rw.w.n * rw.w.k));
+  for (int64_t n = 0; n < rw.w.n; ++n)
+    for (int64_t k = 0; k < rw.w.k; ++k) m[static_cast<size_t>(n * rw.w.k + k)] = hand_weight_uncached(rw, k, n);
+  return m;
+}
+
+// |y - expected| <= 1e-5 * sum_k |a_k| * (|w_k| + 2^bits * |scale_k|): fp32 accumulation over K
+// terms, with code * scale - zp * scale rounded once per weight (the fast kernels' form).
+void expect_close(const RandomWeights& rw, const std::vector<double>& hand, const std::vector<float>& a, int64_t m,
+                  const std::vector<float>& y, const std::vector<double>& expected, const std::string& what) {
+  const NBitsWeights& w = rw.w;
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t n = 0; n < w.n; ++n) {
+      double bound = 0;
+      for (int64_t k = 0; k < w.k; ++k) {
+        const double s = rw.scales[static_cast<size_t>(n * w.k_blocks + k / w.block_size)];
+        bound += std::fabs(a[static_cast<size_t>(r * w.k + k)]) *
+                 (std::fabs(hand[static_cast<size_t>(n * w.k + k)]) + std::ldexp(std::fabs(s), w.bits));
+      }
+      const size_t i = static_cast<size_t>(r * w.n + n);
+      ASSERT_NEAR(y[i], expected[i], 1e-5 * bound + 1e-30) << what << " row " << r << " col " << n;
+    }
+  }
+}
+
+std::string describe(const Case& c) {
+  return "bits=" + std::to_string(c.bits) + " K=" + std::to_string(c.k) + " N=" + std::to_string(c.n) +
+         " M=" + std::to_string(c.m) + " block=" + std::to_string(c.block) + " zp=" + std::to_string(int(c.zp));
+}
+
+std::vector<Case> cases() {
+  // (K, N, M, block): a single element; K short of a block; tails everywhere; a long K; block 16.
+  const int64_t shapes[][4] = {{1, 1, 1, 32}, {100, 7, 3, 32}, {257, 33, 17, 64}, {300, 9, 1, 128},
+                               {48, 5, 4, 16}, {64, 16, 5, 32}};
+  std::vector<Case> out;
+  for (int bits : {2, 4, 8})
+    for (ZpKind zp : {ZpKind::kNone, ZpKind::kU8, ZpKind::kF32})
+      for (const auto& s : shapes) out.push_back({bits, s[0], s[1], s[2], s[3], zp});
+  return out;
+}
+
+TEST(NbitsReference, MatchesHandDequantization) {
+  uint32_t seed = 1;
+  for (const Case& c : cases()) {
+    RandomWeights rw(c, seed++);
+    const auto a = random_a(c.m, c.k, seed++);
+    const auto hand = hand_matrix(rw);
+    std::vector<double> expected(static_cast<size_t>(c.m * c.n));
+    for (int64_t r = 0; r < c.m; ++r)
+      for (int64_t n = 0; n < c.n; ++n) {
+        double s = 0;
+        for (int64_t k = 0; k < c.k; ++k) s += a[static_cast<size_t>(r * c.k + k)] * hand[static_cast<size_t>(n * c.k + k)];
+        expected[static_cast<size_t>(r * c.n + n)] = s;
+      }
+    std::vector<float> y(static_cast<size_t>(c.m * c.n), -1.0f);
+    qn_f32_gemm_ref(rw.w, a.data(), c.k, c.m, y.data(), c.n, 0, c.n);
+    expect_close(rw, hand, a, c.m, y, expected, describe(c));
+    // Dequantization alone, element by element.
+    std::vector<float> deq(static_cast<size_t>(c.n * c.k));
+    dequantize_ref(rw.w, 0, c.n, deq.data(), c.k);
+    for (int64_t n = 0; n < c.n; ++n)
+      for (int64_t k = 0; k < c.k; ++k)
+        ASSERT_NEAR(deq[static_cast<size_t>(n * c.k + k)], hand[static_cast<size_t>(n * c.k + k)],
+                    1e-6 * std::fabs(hand[static_cast<size_t>(n * c.k + k)]) + 1e-7)
+            << describe(c);
+  }
+}
+
+class NbitsVariant : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(NbitsVariant, MatchesReference) {
+  const GemmVariant& v = gemm_variants()[GetParam()];
+  if (!isa_available(v.isa)) GTEST_SKIP() << v.name << ": this CPU (or HONE_ISA) lacks " << isa_name(v.isa);
+  uint32_t seed = 100;
+  int served = 0;
+  for (const Case& c : cases()) {
+    RandomWeights rw(c, seed++);
+    const auto a = random_a(c.m, c.k, seed++);
+    if (!serves(v, rw.w)) continue;
+    ++served;
+    const auto hand = hand_matrix(rw);
+    std::vector<float> ref(static_cast<size_t>(c.m * c.n));
+    qn_f32_gemm_ref(rw.w, a.data(), c.k, c.m, ref.data(), c.n, 0, c.n);
+    const std::vector<double> expected(ref.begin(), ref.end());
+    for (int threads : {1, 2}) {
+      std::vector<float> y(static_cast<size_t>(c.m * c.n), std::nanf(""));
+      gemm(v, rw.w, a.data(), c.k, c.m, y.data(), c.n, threads);
+      expect_close(rw, hand, a, c.m, y, expected, std::string(v.name) + " " + describe(c) + " threads=" +
+                                                std::to_string(threads));
+    }
+  }
+  EXPECT_GT(served, 0) << v.name << " served none of the cases";
+}
+
+INSTANTIATE_TEST_SUITE_P(All, NbitsVariant, ::testing::Range<size_t>(0, gemm_variants().size()),
+                         [](const ::testing::TestParamInfo<size_t>& p) {
+                           return std::string(gemm_variants()[p.param].name);
+                         });
+
+TEST(NbitsDispatch, PicksTheWidestAvailableVariantAndHonoursHoneIsa) {
+  for (int bits : {2, 4, 8}) {
+    for (int64_t block : {16, 32, 128}) {
+      NBitsWeights w;
+      w.bits = bits;
+      w.block_size = block;
+      const GemmVariant& best = best_gemm(w);
+      EXPECT_TRUE(isa_available(best.isa)) << best.name;
+      EXPECT_TRUE(serves(best, w)) << best.name;
+      // Nothing later in the table (wider) that this CPU runs serves w.
+      const auto& all = gemm_variants();
+      bool after = false;
+      for (const auto& v : all) {
+        if (&v == &best) {
+          after = true;
+          continue;
+        }
+        if (after) {
+          EXPECT_FALSE(isa_available(v.isa) && serves(v, w)) << v.name << " beats " << best.name;
+        }
+      }
+      const char* cap = std::getenv("HONE_ISA");
+      if (cap && std::string(cap) == "scalar") {
+        EXPECT_EQ(best.isa, NBitsIsa::kScalar) << best.name;
+      }
+      if (cap && std::string(cap) == "avx2") {
+        EXPECT_NE(best.isa, NBitsIsa::kAvx512) << best.name;
+      }
+    }
+  }
+  // 2-bit and block 16 (4-bit) have no fast kernel: the reference serves them.
+  NBitsWeights two;
+  two.bits = 2;
+  EXPECT_EQ(best_gemm(two).isa, NBitsIsa::kScalar);
+}
+
+}  // namespace
+}  // namespace hone::kernels::nbits
