@@ -12,9 +12,12 @@
   samepath an output path equal to the input, to a symlink to it, or to one of its external-data
            files is refused with exit 2 and the input is untouched.
   determinism  every mode gives byte-identical output with --threads 1 and --threads 2, twice.
+  swap     (--case swap) a kill placed exactly between the rename of the output's external-data file
+           and the rename of the model file (an LD_PRELOAD shim, kill_after_data_rename.c), while
+           replacing an older output: the old (model, data) pair must survive, not old model + new data.
 
 Exit 77 (skipped) when the hone binary has no `quantize` command.
-usage: reliability_test.py --hone PATH [--kills N] [--seed N]
+usage: reliability_test.py --hone PATH [--kills N] [--seed N] [--modes a,b] [--case all|swap]
 """
 import argparse
 import hashlib
@@ -143,31 +146,43 @@ def determinism(q, d, model, modes):
     return outs
 
 
+def snapshot(out):
+    """(model bytes or None, external-data bytes or None) of an output path."""
+    return tuple(read(f) if os.path.exists(f) else None for f in (out, out + ".data"))
+
+
 def kill_test(q, d, models, kills, seed):
-    """models: [(model path, reference output bytes per file)]; half of the kills replace an old output."""
+    """SIGKILL `hone quantize --mode dynamic` at seeded random moments. Every other run replaces an
+    existing output (a weight-only output of the same model at the same path, with its own external
+    data when the model has some): afterwards the pair (model, data) must be the old pair or the
+    new pair, never a mix."""
     rng = random.Random(seed)
-    stats = {"killed": 0, "finished": 0, "absent": 0, "old": 0, "new": 0, "temps": set()}
-    for model, ref_out in models:
+    stats = {"killed": 0, "finished": 0, "absent": 0, "old": 0, "new": 0, "orphan_data": 0, "temps": set()}
+    out = os.path.join(d, "kill_out.onnx")
+    for model in models:
         ins = input_files(model)
         before = hashes(ins)
-        # Duration of an uninterrupted run, to spread the kill moments over it.
-        out = os.path.join(d, "kill_out.onnx")
+        # The old output, then the reference (an uninterrupted run, timed to spread the kills over it).
+        check(q.run(model, out, "weight-only").returncode == 0, f"kill: weight-only run of {model}")
+        old = snapshot(out)
+        for f in output_files(out):
+            os.remove(f)
         t0 = time.monotonic()
         r = q.run(model, out, "dynamic")
         duration = time.monotonic() - t0
         check(r.returncode == 0, f"kill: uninterrupted run of {model}: {r.stderr}")
-        old = {os.path.basename(f): read(f) for f in output_files(out)}
+        new = snapshot(out)
+        check(new != old, "kill: the old and the new output should differ")
         for f in output_files(out):
             os.remove(f)
-        old_other = os.path.join(d, "old_model.onnx")  # any valid, different file: the float model
-        old_bytes = read(model)
         known = set(os.listdir(d))
-        n = kills // len(models)
-        for k in range(n):
+        for k in range(kills // len(models)):
             replace = k % 2 == 1
             if replace:
-                with open(out, "wb") as f:
-                    f.write(old_bytes)
+                for f, b in zip((out, out + ".data"), old):
+                    if b is not None:
+                        with open(f, "wb") as fh:
+                            fh.write(b)
             delay = rng.uniform(0, duration * 1.05)
             p = subprocess.Popen(q.args(model, out, "dynamic", 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
@@ -177,30 +192,29 @@ def kill_test(q, d, models, kills, seed):
             else:
                 stats["finished"] += 1
             p.wait()
-            check(hashes(ins) == before, f"kill {k} of {model} at {delay:.3f}s: the input changed")
-            if os.path.exists(out):
-                now = read(out)
-                if now == ref_out[os.path.basename(out)]:
-                    stats["new"] += 1
-                    for f, b in ref_out.items():  # its external data too, if any
-                        check(read(os.path.join(d, f)) == b, f"kill {k}: {f} does not match the uninterrupted run")
-                elif replace and now == old_bytes:
-                    stats["old"] += 1
-                else:
-                    check(False, f"kill {k} at {delay:.3f}s: {out} is neither absent, the old file nor the complete output "
-                                 f"({len(now)} bytes)")
-            else:
+            where = f"kill {k} of {os.path.basename(model)} at {delay:.3f}s ({'replacing' if replace else 'no'} old output)"
+            check(hashes(ins) == before, f"{where}: the input changed")
+            now = snapshot(out)
+            if now == new:
+                stats["new"] += 1
+            elif replace and now == old:
+                stats["old"] += 1
+            elif not replace and now[0] is None:
                 stats["absent"] += 1
-                check(not replace, f"kill {k} at {delay:.3f}s: the existing output was removed")
-            extra = leftovers(d, known | {os.path.basename(out), os.path.basename(out) + ".data"})
-            for name in extra:
-                check(temp_like(name, ref_out), f"kill {k}: leftover {name!r} could be taken for an output")
+                stats["orphan_data"] += now[1] is not None
+            else:
+                check(False, f"{where}: the output is neither {'the old one' if replace else 'absent'} nor complete "
+                             f"(model {None if now[0] is None else len(now[0])} bytes, data "
+                             f"{None if now[1] is None else len(now[1])} bytes; "
+                             f"{'model old' if now[0] == old[0] else 'model new' if now[0] == new[0] else 'model other'}, "
+                             f"{'data old' if now[1] == old[1] else 'data new' if now[1] == new[1] else 'data other'})")
+            for name in leftovers(d, known | {os.path.basename(out), os.path.basename(out) + ".data"}):
+                check(temp_like(name, {os.path.basename(out)}), f"{where}: leftover {name!r} could be taken for an output")
                 stats["temps"].add(name.split(".tmp-")[0] + ".tmp-XXXXXX" if ".tmp-" in name else name)
                 os.remove(os.path.join(d, name))
-            for f in output_files(out):
+            for f in (out, out + ".data"):
                 if os.path.exists(f):
                     os.remove(f)
-        del old, old_other
     return stats
 
 
@@ -278,12 +292,37 @@ def same_path(q, d, inline, ext):
     print(f"samepath: -o b.onnx for an input with data in b.onnx.data: exit {r.returncode} {r.stderr.strip()}")
 
 
+def data_swap(q, d, ext, shim_src):
+    """Deterministic kill between the external-data file's rename and the model file's rename,
+    while replacing an older output that has its own external data (LD_PRELOAD shim)."""
+    shim = os.path.join(d, "kill_after_data_rename.so")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc or subprocess.run([cc, "-shared", "-fPIC", "-o", shim, shim_src, "-ldl"], capture_output=True).returncode:
+        notes.append("data-swap case skipped: no C compiler to build the LD_PRELOAD shim")
+        return
+    out = os.path.join(d, "swap.onnx")
+    check(q.run(ext, out, "weight-only").returncode == 0, "swap: weight-only run")
+    old = snapshot(out)
+    check(q.run(ext, out + ".new.onnx", "dynamic").returncode == 0, "swap: dynamic run")
+    r = subprocess.run(q.args(ext, out, "dynamic", 1), capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, LD_PRELOAD=shim))
+    now = snapshot(out)
+    print(f"swap: killed by the shim (exit {r.returncode}); model file {'old' if now[0] == old[0] else 'changed'}, "
+          f"data file {'old' if now[1] == old[1] else 'changed'}")
+    check(r.returncode == -signal.SIGKILL, f"swap: the shim did not kill hone (exit {r.returncode}): does it still write external data?")
+    check(now == old or now[0] is None,
+          "swap: killed between the data file's rename and the model's, the output is the OLD model file with the NEW "
+          "data file: it loads and runs and computes garbage (src/onnx/export.cc save_model renames the .data first)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hone", required=True)
     ap.add_argument("--kills", type=int, default=50)
     ap.add_argument("--seed", type=int, default=20261127)
     ap.add_argument("--modes", default="dynamic,weight-only,static")
+    ap.add_argument("--case", choices=["all", "swap"], default="all",
+                    help="all: kill/fulldisk/samepath/determinism; swap: the deterministic kill between two renames")
     a = ap.parse_args()
     h = subprocess.run([a.hone, "quantize", "--help"], capture_output=True, text=True)
     if h.returncode != 0:
@@ -298,6 +337,14 @@ def main():
         np.savez(calib, X=np.random.default_rng(3).uniform(-1, 1, (8, 512)).astype(np.float32))
         q = Quantize(a.hone, calib)
         modes = a.modes.split(",")
+        if a.case == "swap":
+            data_swap(q, d, ext, os.path.join(os.path.dirname(os.path.abspath(__file__)), "kill_after_data_rename.c"))
+            for n in notes:
+                print("note:", n)
+            if failures:
+                return 1
+            print("swap check passed")
+            return 0
 
         outs = determinism(q, d, inline, modes)
         if "dynamic" not in outs:
@@ -306,20 +353,14 @@ def main():
         for mode, out in outs.items():
             r = subprocess.run([a.hone, "inspect", out], capture_output=True, text=True, timeout=60)
             check(r.returncode == 0, f"inspect of the {mode} output: {r.stderr}")
-        refs = []
-        for model in (inline, ext):
-            out = os.path.join(d, "ref_" + os.path.basename(model))
-            check(q.run(model, out, "dynamic").returncode == 0, f"reference run of {model}")
-            refs.append((model, {os.path.basename(f).replace("ref_" + os.path.basename(model), "kill_out.onnx"): read(f)
-                                 for f in output_files(out)}))
-            for f in output_files(out):
-                os.remove(f)
-        stats = kill_test(q, d, refs, a.kills, a.seed)
+        stats = kill_test(q, d, [inline, ext], a.kills, a.seed)
         print(f"kill: {stats['killed']} killed mid-run, {stats['finished']} finished first; output afterwards: "
-              f"{stats['absent']} absent, {stats['old']} old file intact, {stats['new']} complete; "
+              f"{stats['absent']} absent ({stats['orphan_data']} of them with a complete .data file beside), "
+              f"{stats['old']} old output intact, {stats['new']} complete; "
               f"temp names seen: {sorted(stats['temps']) or 'none'}")
         check(stats["killed"] >= a.kills * 0.8, f"only {stats['killed']} of {a.kills} runs were killed mid-run")
-        full_disk(q, d, inline, len(refs[0][1]["kill_out.onnx"]))
+        ref_size = os.path.getsize(outs["dynamic"])
+        full_disk(q, d, inline, ref_size)
         same_path(q, d, inline, ext)
     for n in notes:
         print("note:", n)
