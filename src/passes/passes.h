@@ -15,6 +15,11 @@ Status eliminate_identity(ir::Model& m);
 Status dead_code(ir::Model& m);
 Status fold_constants(ir::Model& m);
 Status fold_batchnorm(ir::Model& m);
+// fp32 fusions into internal "hone" nodes (session only, never exported): fusion_util.h.
+Status fuse_layernorm(ir::Model& m);
+Status fuse_gelu(ir::Model& m);
+Status fuse_matmul_bias(ir::Model& m);
+Status fuse_conv_activation(ir::Model& m);
 // int8 fusions into nodes of hone's internal domain (session only, never exported).
 Status fuse_dynamic_quant_matmul(ir::Model& m);
 

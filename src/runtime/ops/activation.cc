@@ -1,11 +1,15 @@
 // Activations: Clip Elu Gelu HardSigmoid HardSwish LeakyRelu PRelu Relu Selu Sigmoid Softplus Tanh.
-// float16/bfloat16 are computed in float.
+// float16/bfloat16 are computed in float; fp32 Gelu runs on kernels/x86's f32_gelu_erf_* /
+// f32_gelu_tanh_*. hone.Gelu is the internal node the fuse_gelu pass makes of the exported
+// Div/Erf/Add/Mul/Mul pattern (same attribute as ONNX Gelu; only inside a Session).
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "kernels/x86/f32_kernels.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/elementwise_util.h"
+#include "runtime/ops/parallel_rows.h"
 
 namespace hone::rt {
 namespace {
@@ -80,6 +84,8 @@ Status tanh(KernelContext& ctx) {
 }
 
 Status gelu_with(KernelContext& ctx, const std::string& approximate) {
+  if (const Tensor* x = ctx.input(0); x && x->dtype() == DType::kFloat32 && (approximate == "none" || approximate == "tanh"))
+    return map_f32(ctx, *x, approximate == "none" ? kernels::x86::gelu_erf_best() : kernels::x86::gelu_tanh_best());
   if (approximate == "tanh") {
     return unary<kAllFloats>(ctx, [](auto x) {
       using C = decltype(x);
@@ -168,6 +174,7 @@ HONE_REGISTER_FN("", Clip, 11, kMaxOpset, clip_inputs);
 HONE_REGISTER_FN("", Elu, 1, kMaxOpset, elu);
 HONE_REGISTER_FN("", Gelu, 20, kMaxOpset, gelu);
 HONE_REGISTER_FN("com.microsoft", Gelu, 1, kMaxOpset, gelu_microsoft);
+HONE_REGISTER_FN("hone", Gelu, 1, kMaxOpset, gelu);
 HONE_REGISTER_FN("", HardSigmoid, 1, kMaxOpset, hard_sigmoid);
 HONE_REGISTER_FN("", HardSwish, 14, kMaxOpset, hard_swish);
 HONE_REGISTER_FN("", LeakyRelu, 1, kMaxOpset, leaky_relu);

@@ -7,6 +7,7 @@
 #include "kernels/ref/conv_ref.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/conv_util.h"
+#include "runtime/ops/fused_activation.h"
 #include "runtime/ops/op_util.h"
 
 namespace hone::rt {
@@ -113,11 +114,17 @@ Result<ConvPlan> plan_conv(const KernelContext& ctx) {
   return ConvPlan{std::move(p), geometry->pads_end, std::move(y_shape)};
 }
 
-Status run_conv_ref(KernelContext& ctx, const ConvPlan& plan) {
+// `act`: hone.FusedConv's activation, applied to the float result (fused Convs are fp32 only).
+Status run_conv_ref(KernelContext& ctx, const ConvPlan& plan, const FusedActivation& act = {}) {
   const ref::ConvParams& p = plan.p;
   return run_typed(
       ctx, plan.y_shape,
-      [&](const float* xd, const float* wd, const float* bd, float* yd) { ref::conv_nd_ref(p, xd, wd, bd, yd); },
+      [&](const float* xd, const float* wd, const float* bd, float* yd) {
+        ref::conv_nd_ref(p, xd, wd, bd, yd);
+        int64_t n = 1;
+        for (int64_t d : plan.y_shape) n *= d;
+        apply_activation(act, yd, n, ctx.threads());
+      },
       [&](const double* xd, const double* wd, const double* bd, double* yd) { ref::conv_nd_ref(p, xd, wd, bd, yd); });
 }
 
@@ -216,6 +223,11 @@ class ConvKernel final : public Kernel {
  public:
   static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx) {
     auto k = std::make_unique<ConvKernel>();
+    if (ctx.node().domain == "hone") {  // hone.FusedConv: an activation folded in by fuse_conv_activation
+      auto act = read_fused_activation(ctx.node());
+      if (!act.ok()) return ctx.error(act.status().message());
+      k->activation_ = *act;
+    }
     const Tensor* w = ctx.constant_input(1);
     if (kernels::onednn::enabled() && w && w->dtype() == DType::kFloat32) {
       k->weights_ = *w;
@@ -230,7 +242,7 @@ class ConvKernel final : public Kernel {
       Status s = run_dnnl(ctx, plan);
       if (s.code() != ErrorCode::kUnsupported) return s;
     }
-    return kTransposed ? run_conv_transpose_ref(ctx, plan) : run_conv_ref(ctx, plan);
+    return kTransposed ? run_conv_transpose_ref(ctx, plan) : run_conv_ref(ctx, plan, activation_);
   }
 
  private:
@@ -251,6 +263,7 @@ class ConvKernel final : public Kernel {
     d.pads_end = plan.pads_end;
     const Tensor* b = ctx.input(2);
     d.has_bias = b != nullptr;
+    append_post_op(activation_, d.post_ops);
     // Unsupported here means "take the reference path"; y is allocated only once oneDNN has agreed.
     Status s = dnnl_->prepare(d, weights_.data<float>());
     if (s.ok()) {
@@ -261,6 +274,7 @@ class ConvKernel final : public Kernel {
     return s.ok() || s.code() == ErrorCode::kUnsupported ? s : s.with_context(node_label(ctx.node()));
   }
 
+  FusedActivation activation_;  // hone.FusedConv's folded activation; kNone for Conv
   Tensor weights_;  // the constant W, kept alive: each new shape packs its copy from it
   std::unique_ptr<kernels::onednn::ConvF32Dnnl> dnnl_;
 };
@@ -269,5 +283,7 @@ class ConvKernel final : public Kernel {
 
 HONE_REGISTER_KERNEL("", Conv, 1, kMaxOpset, ConvKernel<false>);
 HONE_REGISTER_KERNEL("", ConvTranspose, 1, kMaxOpset, ConvKernel<true>);
+// Conv + Relu/Clip/Sigmoid/... from the fuse_conv_activation pass (internal to a Session).
+HONE_REGISTER_KERNEL("hone", FusedConv, 1, kMaxOpset, ConvKernel<false>);
 
 }  // namespace hone::rt

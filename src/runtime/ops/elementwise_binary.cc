@@ -4,8 +4,14 @@
 //  - Add/Sub/Mul/Div wrap on overflow (INT_MIN / -1 == INT_MIN);
 //  - integer Div and Mod by zero are run-time errors;
 //  - Pow of an integer to a negative integer power truncates 1/x^n: 1, +-1 for x == -1, else 0.
+//
+// fp32 Add/Sub/Mul/Div (opset 7+) run on kernels/x86's f32_add_* ... f32_div_* for every run of
+// the broadcast plan whose strides are 0 or 1 (same shape, a scalar, a row vector [N] over
+// [M, N] ...); other stride patterns and types take the generic loop.
 #include <cmath>
+#include <optional>
 
+#include "kernels/x86/f32_kernels.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/elementwise_util.h"
 
@@ -42,6 +48,34 @@ Status same_type_binary(KernelContext& ctx, F f) {
   }));
 }
 
+// fp32 on a kernels/x86 binary kernel: runs with strides in {0, 1} go to `fn`, others (a column
+// broadcast merged into a strided inner dim) to the scalar loop.
+Status float_binary(KernelContext& ctx, const Tensor& a, const Tensor& b, kernels::x86::BinaryFn fn, float (*op)(float, float)) {
+  auto plan = plan_broadcast<2>({&a.shape(), &b.shape()});
+  if (!plan.ok()) return ctx.error(plan.status().message());
+  HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, DType::kFloat32, plan->out_shape));
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  float* po = out->data<float>();
+  for_each_run<2>(ctx, *plan, [&](int64_t o, const std::array<int64_t, 2>& off, int64_t count,
+                                  const std::array<int64_t, 2>& st) {
+    if (st[0] <= 1 && st[1] <= 1) {
+      fn(pa + off[0], st[0], pb + off[1], st[1], po + o, count);
+    } else {
+      for (int64_t i = 0; i < count; ++i) po[o + i] = op(pa[off[0] + i * st[0]], pb[off[1] + i * st[1]]);
+    }
+  });
+  return Status::Ok();
+}
+
+// The fp32 fast path when both inputs are fp32 (opset 7+ broadcasting); nullopt otherwise.
+std::optional<Status> try_float_binary(KernelContext& ctx, kernels::x86::BinaryFn fn, float (*op)(float, float)) {
+  const Tensor* a = ctx.input(0);
+  const Tensor* b = ctx.input(1);
+  if (!a || !b || a->dtype() != DType::kFloat32 || b->dtype() != DType::kFloat32) return std::nullopt;
+  return float_binary(ctx, *a, *b, fn, op);
+}
+
 constexpr auto kAdd = [](auto x, auto y) { return wrapping_add(x, y); };
 constexpr auto kSub = [](auto x, auto y) { return wrapping_sub(x, y); };
 constexpr auto kMul = [](auto x, auto y) { return wrapping_mul(x, y); };
@@ -56,18 +90,30 @@ constexpr auto kDiv = [](auto x, auto y) {
 
 template <bool Legacy>
 Status add(KernelContext& ctx) {
+  if constexpr (!Legacy) {
+    if (auto s = try_float_binary(ctx, kernels::x86::add_best(), [](float x, float y) { return x + y; })) return *s;
+  }
   return same_type_binary<kNumeric, Legacy>(ctx, kAdd);
 }
 template <bool Legacy>
 Status sub(KernelContext& ctx) {
+  if constexpr (!Legacy) {
+    if (auto s = try_float_binary(ctx, kernels::x86::sub_best(), [](float x, float y) { return x - y; })) return *s;
+  }
   return same_type_binary<kNumeric, Legacy>(ctx, kSub);
 }
 template <bool Legacy>
 Status mul(KernelContext& ctx) {
+  if constexpr (!Legacy) {
+    if (auto s = try_float_binary(ctx, kernels::x86::mul_best(), [](float x, float y) { return x * y; })) return *s;
+  }
   return same_type_binary<kNumeric, Legacy>(ctx, kMul);
 }
 template <bool Legacy>
 Status div(KernelContext& ctx) {
+  if constexpr (!Legacy) {
+    if (auto s = try_float_binary(ctx, kernels::x86::div_best(), [](float x, float y) { return x / y; })) return *s;
+  }
   if (const Tensor* b = ctx.input(1); b && dtype_info(b->dtype()).is_integer)
     HONE_RETURN_IF_ERROR(check_no_zero_divisor(ctx, *b));
   return same_type_binary<kNumeric, Legacy>(ctx, kDiv);

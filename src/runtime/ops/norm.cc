@@ -1,11 +1,14 @@
 // BatchNormalization (inference, and the training_mode of opset 14+), InstanceNormalization and
 // LayerNormalization. Statistics are accumulated in double; X of a half type runs through a
-// float copy.
+// float copy. fp32 LayerNormalization with per-normalized-element Scale/B runs on kernels/x86's
+// f32_layernorm_* (float statistics, two passes), split by rows over threads.
 #include <cmath>
 
+#include "kernels/x86/f32_kernels.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/conv_util.h"
 #include "runtime/ops/op_util.h"
+#include "runtime/ops/parallel_rows.h"
 
 namespace hone::rt {
 
@@ -229,6 +232,24 @@ Status instance_normalization(KernelContext& ctx) {
   });
 }
 
+// Whether LayerNormalization can run on kernels/x86's f32_layernorm_*: fp32 throughout, Scale and
+// B holding exactly one value per normalized element (constant along the leading dims), and the
+// Mean / InvStdDev outputs unused (the kernel does not write them).
+bool layer_norm_fast_path_applies(const KernelContext& ctx, const Tensor& x, const Tensor& scale, const Tensor* bias,
+                                  int64_t axis, int64_t cols) {
+  if (x.dtype() != DType::kFloat32 || ctx.wants_output(1) || ctx.wants_output(2) || cols == 0) return false;
+  for (const Tensor* t : {&scale, bias}) {
+    if (!t) continue;
+    if (t->dtype() != DType::kFloat32 || t->numel() != cols || t->rank() > x.rank()) return false;
+    auto shape = broadcast_shapes(x.shape(), t->shape());
+    if (!shape.ok() || *shape != x.shape()) return false;
+    const std::vector<int64_t> strides = broadcast_strides(t->shape(), x.shape());
+    for (int64_t d = 0; d < axis; ++d)
+      if (strides[static_cast<size_t>(d)] != 0) return false;
+  }
+  return true;
+}
+
 // LayerNormalization (opset 17): normalizes over the dims from `axis` on; Scale and B broadcast
 // to X. Mean and InvStdDev keep X's leading dims with the normalized dims set to 1.
 Status layer_normalization(KernelContext& ctx) {
@@ -254,6 +275,17 @@ Status layer_normalization(KernelContext& ctx) {
     rows = *r;
   }
   const int64_t cols = rows == 0 ? 0 : x->numel() / rows;
+  if (layer_norm_fast_path_applies(ctx, *x, *scale, bias, *axis, cols)) {
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, x->shape()));
+    const auto layernorm = kernels::x86::layernorm_best();
+    const float *xd = x->data<float>(), *sd = scale->data<float>(), *bd = bias ? bias->data<float>() : nullptr;
+    float* yd = y->data<float>();
+    const float eps = static_cast<float>(epsilon);
+    parallel_rows(ctx, rows, cols, [&](int64_t begin, int64_t end) {
+      layernorm(xd + begin * cols, sd, bd, yd + begin * cols, end - begin, cols, eps);
+    });
+    return Status::Ok();
+  }
   // Scale and B expanded to one value per normalized element, or per X element when they also
   // vary along the leading dims (rare, but allowed by broadcasting).
   std::vector<double> params[2];
@@ -314,5 +346,7 @@ Status layer_normalization(KernelContext& ctx) {
 HONE_REGISTER_KERNEL("", BatchNormalization, 1, kMaxOpset, BatchNormalization);
 HONE_REGISTER_FN("", InstanceNormalization, 1, kMaxOpset, instance_normalization);
 HONE_REGISTER_FN("", LayerNormalization, 17, kMaxOpset, layer_normalization);
+// What fuse_layernorm makes of the decomposed pattern, at any ONNX opset (internal to a Session).
+HONE_REGISTER_FN("hone", LayerNormalization, 1, kMaxOpset, layer_normalization);
 
 }  // namespace hone::rt

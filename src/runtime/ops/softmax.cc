@@ -1,13 +1,17 @@
 // Softmax and LogSoftmax. Before opset 13 the input is coerced to 2-D [prod(dims[:axis]),
 // prod(dims[axis:])] and normalized along the second dim; from 13 on, along the single dim `axis`.
-// Both subtract the maximum first so that exp() cannot overflow.
+// Both subtract the maximum first so that exp() cannot overflow. fp32 Softmax along a contiguous
+// last axis runs on kernels/x86's f32_softmax_* (the widest the CPU has), split by rows over
+// threads; everything else on the double-accumulating loop below.
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "kernels/x86/f32_kernels.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/half_convert.h"
 #include "runtime/ops/op_util.h"
+#include "runtime/ops/parallel_rows.h"
 
 namespace hone::rt {
 namespace {
@@ -63,6 +67,16 @@ class SoftmaxKernel final : public Kernel {
     }
     HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), x->shape()));
     if (x->numel() == 0) return Status::Ok();
+    if (!kLog && x->dtype() == DType::kFloat32 && g.inner == 1) {
+      const auto softmax = kernels::x86::softmax_best();
+      const float* xd = x->data<float>();
+      float* yd = y->data<float>();
+      const int64_t n = g.length;
+      parallel_rows(ctx, g.outer, n, [&](int64_t begin, int64_t end) {
+        softmax(xd + begin * n, yd + begin * n, end - begin, n);
+      });
+      return Status::Ok();
+    }
     if (is_half_type(x->dtype())) {
       const std::vector<float> x32 = widen_to_float(*x);
       std::vector<float> y32(x32.size());
