@@ -1,5 +1,5 @@
 # hone: two commands do everything on a fresh Debian 12 machine.
-#   make run   install dependencies, build, run hone's main job on the embedded default model
+#   make run   install dependencies, build, run hone's main job (`hone demo`) on the shipped demo models
 #   make test  install dependencies, build, run every test
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -18,10 +18,16 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Until `hone demo` lands: what is in the embedded model, and one run of it on random data.
+# hone's main job on the trained demo models (models/README.md): every quantization variant measured
+# for quality, latency and size; the variants and report.html land in $(BUILD)/hone-demo.
 run: build
-	$(BUILD)/hone inspect models/mlp_tiny.onnx
-	$(BUILD)/hone run models/mlp_tiny.onnx --random --shape input=8x64
+	$(BUILD)/hone demo --out $(BUILD)/hone-demo
+
+# docs/performance.md's demo table, regenerated from one `hone demo --json` run (tools/demo_table.py).
+.PHONY: demo-table
+demo-table: build
+	$(BUILD)/hone demo --json --out $(BUILD)/hone-demo > $(BUILD)/demo.json
+	/usr/bin/python3 tools/demo_table.py $(BUILD)/demo.json --update docs/performance.md
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
