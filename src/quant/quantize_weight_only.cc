@@ -39,6 +39,8 @@ struct Target {
   bool trans_b = false;
   int64_t K = 0, N = 0;
   std::string bias;  // constant [N] bias to pass as input 5 ("" for none)
+  std::string add;   // any other Gemm C: added by an Add after the MatMulNBits
+  bool gather = false;  // Gather on an embedding table [V, D]: K = D (blocked), N = V
 };
 
 // Activation statistics AWQ needs for one MatMul input.
@@ -104,12 +106,13 @@ double awq_error(const ActStats& a, const std::vector<float>& kn, const std::vec
 class WeightOnlyQuantizer {
  public:
   WeightOnlyQuantizer(ir::Model& m, const QuantizeOptions& o, const Rules* in, Rules* out)
-      : m_(m), o_(o), in_(in), out_(out), names_(m) {}
+      : m_(m), o_(o), in_(in), out_(out), names_(m), uses_(detail::count_uses(m)) {}
 
   Status run() {
-    static const std::vector<std::string> kDefault = {"MatMul", "Gemm"};
+    static const std::vector<std::string> kDefault = {"MatMul", "Gemm", "Gather"};
     for (const auto& op : o_.ops)
-      if (op != "MatMul" && op != "Gemm") return invalid_argument("--ops " + op + ": weight-only mode quantizes MatMul and Gemm");
+      if (op != "MatMul" && op != "Gemm" && op != "Gather")
+        return invalid_argument("--ops " + op + ": weight-only mode quantizes MatMul, Gemm and Gather");
     if (!in_) {
       if (o_.bits != 4 && o_.bits != 8) return invalid_argument("--bits " + std::to_string(o_.bits) + ": weight-only takes 4 or 8");
       if (o_.block < 16 || o_.block > 4096 || (o_.block & (o_.block - 1)) != 0)
@@ -130,13 +133,15 @@ class WeightOnlyQuantizer {
     std::vector<Target> targets;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       const ir::Node& n = g.nodes[i];
-      if (!(n.domain.empty() || n.domain == "ai.onnx") || (n.op_type != "MatMul" && n.op_type != "Gemm")) continue;
+      if (!(n.domain.empty() || n.domain == "ai.onnx") ||
+          (n.op_type != "MatMul" && n.op_type != "Gemm" && n.op_type != "Gather"))
+        continue;
       Target t;
       t.node_index = i;
       t.label = detail::node_label(n, i);
       std::string why = detail::selection_reason(n, i, o_, kDefault);
       if (why == "op type not selected") continue;
-      if (why.empty()) why = plan(n, &t);
+      if (why.empty()) why = n.op_type == "Gather" ? plan_gather(n, &t) : plan(n, &t);
       if (why.empty())
         for (const auto& other : targets)
           if (other.w_name == t.w_name) why = "weight shared with node " + other.label;
@@ -151,7 +156,8 @@ class WeightOnlyQuantizer {
     HONE_RETURN_IF_ERROR(detail::require_opset(m_, "com.microsoft", 1, 1));
 
     std::map<std::string, ActStats> stats;
-    if (!in_ && o_.algo == "awq") {
+    const bool any_matmul = std::any_of(targets.begin(), targets.end(), [](const Target& t) { return !t.gather; });
+    if (!in_ && o_.algo == "awq" && any_matmul) {
       HONE_ASSIGN_OR_RETURN(stats, calibrate(targets));
     }
 
@@ -170,7 +176,7 @@ class WeightOnlyQuantizer {
       const Target& t = *it->second;
       const ActStats* a = nullptr;
       if (auto s = stats.find(old[i].inputs[0]); s != stats.end()) a = &s->second;
-      HONE_RETURN_IF_ERROR(replace(old[i], t, a).with_context(t.label));
+      HONE_RETURN_IF_ERROR((t.gather ? replace_gather(old[i], t) : replace(old[i], t, a)).with_context(t.label));
       replaced.insert(t.w_name);
       if (!t.bias.empty()) replaced.insert(t.bias);
       detail::report_quantized(o_.report, old[i].op_type);
@@ -199,8 +205,9 @@ class WeightOnlyQuantizer {
         const ir::Initializer* b = detail::constant_float(m_.graph, c);
         const int64_t N = t->trans_b ? t->w->tensor.dim(0) : t->w->tensor.dim(1);
         if (!b || b->tensor.numel() != N || (b->tensor.rank() == 2 && b->tensor.dim(0) != 1) || b->tensor.rank() > 2)
-          return "Gemm bias is not a constant [N] initializer";
-        t->bias = c;
+          t->add = c;  // Add broadcasts both ways, a superset of Gemm's C broadcasting
+        else
+          t->bias = c;
       }
     }
     t->w_name = t->w->name;
@@ -211,11 +218,105 @@ class WeightOnlyQuantizer {
     return {};
   }
 
+  // Gather(data [V, D] constant float, indices), axis 0 -> GatherBlockQuantized.
+  std::string plan_gather(const ir::Node& n, Target* t) {
+    if (n.inputs.size() < 2 || n.outputs.empty() || n.outputs[0].empty()) return "malformed node";
+    if (n.attr_int("axis", 0) != 0) return "Gather axis is not 0";
+    t->w = detail::constant_float(m_.graph, n.inputs[0]);
+    if (!t->w) return "data is not a constant float initializer";
+    if (t->w->tensor.rank() != 2) return "data is not 2-D";
+    // A table also read elsewhere (tied embeddings) would stay float anyway: nothing to gain.
+    if (uses_[n.inputs[0]] > 1) return "embedding table also read by another node";
+    t->gather = true;
+    t->w_name = t->w->name;
+    t->wt = t->w->tensor;
+    t->N = t->wt.dim(0);
+    t->K = t->wt.dim(1);
+    if (t->K <= 0 || t->N <= 0) return "empty table";
+    const int bits = in_ && in_->find(t->w_name) ? in_->find(t->w_name)->bits : o_.bits;
+    if ((t->K * bits) % 8 != 0) return "row length not a whole number of bytes";
+    return {};
+  }
+
+  Status replace_gather(const ir::Node& n, const Target& t) {
+    int bits = o_.bits;
+    int64_t block = o_.block;
+    // Rows are the [V] "columns" of the transposed [D, V] view: blocks run along D.
+    std::vector<float> kn(static_cast<size_t>(t.K * t.N));
+    const float* src = t.wt.data<float>();
+    for (int64_t v = 0; v < t.N; ++v)
+      for (int64_t d = 0; d < t.K; ++d) kn[static_cast<size_t>(d * t.N + v)] = src[v * t.K + d];
+    QuantParams p;
+    const TensorRule* r = in_ ? in_->find(t.w_name) : nullptr;
+    if (r) {
+      if (r->role != "weight" || (r->dtype != "int4" && r->dtype != "int8") || r->scheme != "symmetric" || r->block < 16 ||
+          (r->block & (r->block - 1)) != 0)
+        return invalid_argument("rules: '" + t.w_name + "': weight-only needs a symmetric int4/int8 rule with a power-of-two block >= 16");
+      bits = r->bits;
+      block = r->block;
+      if (r->scales.size() != static_cast<size_t>(t.N * num_blocks(t.K, block)))
+        return invalid_argument("rules: '" + t.w_name + "': wrong number of scales");
+      for (int32_t z : r->zero_points)
+        if (z != 0) return invalid_argument("rules: '" + t.w_name + "': symmetric rule with a non-zero zero point");
+      p.scales = r->scales;
+      p.zero_points = r->zero_points;
+    }
+    const QType qt = bits == 4 ? QType::kInt4 : QType::kInt8;
+    if (!r) {
+      HONE_ASSIGN_OR_RETURN(p, params_blockwise_kn(kn.data(), t.K, t.N, block, qt, true, t.w_name));
+    }
+    std::vector<int32_t> q;
+    HONE_RETURN_IF_ERROR(quantize_blockwise_kn(kn.data(), t.K, t.N, block, p, qt, &q));
+    const int64_t row_bytes = t.K * bits / 8;
+    const int32_t offset = 1 << (bits - 1);
+    HONE_ASSIGN_OR_RETURN(Tensor packed, Tensor::create(DType::kUInt8, {t.N, row_bytes}));
+    uint8_t* dst = packed.data<uint8_t>();
+    for (int64_t v = 0; v < t.N; ++v)
+      for (int64_t d = 0; d < t.K; ++d) {
+        const auto code = static_cast<uint32_t>(q[static_cast<size_t>(d * t.N + v)] + offset);
+        uint8_t* out = dst + v * row_bytes;
+        if (bits == 8) out[d] = static_cast<uint8_t>(code);
+        else out[d / 2] = static_cast<uint8_t>(out[d / 2] | ((code & 0xF) << ((d % 2) * 4)));
+      }
+    const int64_t nb = num_blocks(t.K, block);
+    HONE_ASSIGN_OR_RETURN(Tensor scales, Tensor::create(DType::kFloat32, {t.N, nb}));
+    std::copy(p.scales.begin(), p.scales.end(), scales.data<float>());
+    ir::Graph& g = m_.graph;
+    const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+    const std::string dname = names_.make(t.w_name + "_Q" + std::to_string(bits));
+    const std::string sname = names_.make(t.w_name + "_scales");
+    g.initializers.push_back({dname, packed, {}, std::nullopt});
+    g.initializers.push_back({sname, scales, {}, std::nullopt});
+    ir::Node gq = make_node("GatherBlockQuantized", {dname, n.inputs[1], sname}, {n.outputs[0]},
+                            names_.make(base + "_Q" + std::to_string(bits)), "com.microsoft");
+    gq.attrs.push_back(detail::int_attr("gather_axis", 0));
+    gq.attrs.push_back(detail::int_attr("quantize_axis", 1));
+    gq.attrs.push_back(detail::int_attr("block_size", block));
+    gq.attrs.push_back(detail::int_attr("bits", bits));
+    g.nodes.push_back(std::move(gq));
+    if (out_) {
+      TensorRule rule;
+      rule.tensor = t.w_name;
+      rule.role = "weight";
+      rule.dtype = bits == 4 ? "int4" : "int8";
+      rule.bits = bits;
+      rule.scheme = "symmetric";
+      rule.axis = 1;  // blocks along the embedding dim of the [V, D] table
+      rule.block = block;
+      rule.scales = p.scales;
+      rule.zero_points = p.zero_points;
+      rule.method = "rtn";
+      out_->tensors.push_back(std::move(rule));
+    }
+    return Status::Ok();
+  }
+
   // Runs the float model over the calibration samples with every target's A as an extra output.
   Result<std::map<std::string, ActStats>> calibrate(const std::vector<Target>& targets) {
     ir::Model probe = m_;
     std::vector<std::string> wanted;
     for (const auto& t : targets) {
+      if (t.gather) continue;
       const std::string& a = m_.graph.nodes[t.node_index].inputs[0];
       if (std::find(wanted.begin(), wanted.end(), a) == wanted.end()) wanted.push_back(a);
     }
@@ -393,12 +494,14 @@ class WeightOnlyQuantizer {
       g.initializers.push_back({bias_name, bias.clone().reshaped({t.N}).value(), {}, std::nullopt});
       inputs.insert(inputs.end(), {"", "", bias_name});  // zero_points, g_idx omitted; bias is input 5
     }
-    ir::Node mm = make_node("MatMulNBits", inputs, {n.outputs[0]}, names_.make(base + "_Q" + std::to_string(bits)), "com.microsoft");
+    const std::string y = t.add.empty() ? n.outputs[0] : names_.make(n.outputs[0] + "_before_bias");
+    ir::Node mm = make_node("MatMulNBits", inputs, {y}, names_.make(base + "_Q" + std::to_string(bits)), "com.microsoft");
     mm.attrs.push_back(detail::int_attr("K", t.K));
     mm.attrs.push_back(detail::int_attr("N", t.N));
     mm.attrs.push_back(detail::int_attr("bits", bits));
     mm.attrs.push_back(detail::int_attr("block_size", block));
     g.nodes.push_back(std::move(mm));
+    if (!t.add.empty()) g.nodes.push_back(make_node("Add", {y, t.add}, {n.outputs[0]}, names_.make(base + "_bias_add")));
 
     if (out_) {
       TensorRule rule;
@@ -423,6 +526,7 @@ class WeightOnlyQuantizer {
   const Rules* in_;
   Rules* out_;
   detail::NameGen names_;
+  std::map<std::string, int> uses_;
 };
 
 }  // namespace

@@ -142,6 +142,23 @@ TEST(QuantizeWeightOnly, GemmTransBWithBias) {
       ref += static_cast<double>(w2.data<float>()[n * 32 + k]) * w2.data<float>()[n * 32 + k];
     }
   EXPECT_LT(err / ref, 0.02);
+
+  // A bias that is not a constant [N] initializer (here computed by a node) becomes an Add.
+  ir::Model h = mlp_model(64, 32, 16);
+  h.graph.nodes.insert(h.graph.nodes.begin(), mk("Identity", {"b2"}, {"b2_id"}, "id"));
+  h.graph.nodes.back().inputs[2] = "b2_id";
+  auto qh = quantize_weight_only(h, wo(4, 32), nullptr, nullptr);
+  ASSERT_TRUE(qh.ok()) << qh.status().message();
+  EXPECT_EQ(op_counts(*qh)["MatMulNBits"], 2);
+  EXPECT_EQ(op_counts(*qh)["Add"], 1);
+  EXPECT_EQ(qh->graph.nodes.back().op_type, "Add");
+  EXPECT_EQ(qh->graph.nodes.back().outputs[0], "Y");
+  SessionOptions so;
+  so.threads = 1;
+  if (create_session(*qh, so).ok()) {
+    Tensor x = random_f32({3, 64}, 5);
+    EXPECT_GE(cosine(run1(h, x), run1(*qh, x)), 0.99);
+  }
 }
 
 TEST(QuantizeWeightOnly, BadOptionsAreErrors) {
@@ -259,6 +276,61 @@ TEST(QuantizeWeightOnly, RunsInHoneWhenTheKernelExists) {
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR((*out)[0].data<float>()[i], want[i], 1e-3 * (1 + std::fabs(want[i])));
   Tensor ref = run1(f, x);
   EXPECT_GE(cosine(ref, (*out)[0]), 0.99);
+}
+
+TEST(QuantizeWeightOnly, GatherEmbeddingBecomesGatherBlockQuantized) {
+  const int64_t V = 50, D = 72;  // 72: the last block of 32 is partial
+  ir::Model f;
+  f.ir_version = 8;
+  f.opsets.push_back({"", 17});
+  ir::TypeInfo ids = ftype({ir::Dim::of(2), ir::Dim::of(5)});
+  ids.elem = DType::kInt64;
+  f.graph.inputs.push_back({"ids", ids, {}});
+  f.graph.outputs.push_back({"emb", ftype({ir::Dim::of(2), ir::Dim::of(5), ir::Dim::of(D)}), {}});
+  f.graph.initializers.push_back({"E", random_f32({V, D}, 41, 1.0f), {}, std::nullopt});
+  f.graph.nodes.push_back(mk("Gather", {"E", "ids"}, {"emb"}, "embed"));
+  Rules rules;
+  QuantizeReport report;
+  QuantizeOptions o = wo(4, 32);
+  o.report = &report;
+  auto q = quantize_weight_only(f, o, nullptr, &rules);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  EXPECT_EQ(report.quantized["Gather"], 1);
+  const ir::Node* n = find_op(*q, "GatherBlockQuantized");
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->domain, "com.microsoft");
+  EXPECT_EQ(n->attr_int("bits", 0), 4);
+  EXPECT_EQ(n->attr_int("block_size", 0), 32);
+  EXPECT_EQ(n->attr_int("quantize_axis", -1), 1);
+  const Tensor& data = q->graph.find_initializer(n->inputs[0])->tensor;
+  const Tensor& scales = q->graph.find_initializer(n->inputs[2])->tensor;
+  EXPECT_EQ(data.shape(), (Shape{V, D / 2}));
+  EXPECT_EQ(scales.shape(), (Shape{V, 3}));
+  // Unpack by hand: low nibble = even column, offset 8, within half a step of the table.
+  const Tensor& e = f.graph.find_initializer("E")->tensor;
+  for (int64_t v = 0; v < V; ++v)
+    for (int64_t d = 0; d < D; ++d) {
+      const uint8_t byte = data.data<uint8_t>()[v * (D / 2) + d / 2];
+      const int code = (d % 2 ? byte >> 4 : byte & 0xF) - 8;
+      const float s = scales.data<float>()[v * 3 + d / 32];
+      ASSERT_LE(std::fabs(code * s - e.data<float>()[v * D + d]), s * 0.5f + 1e-6f) << v << "," << d;
+    }
+  // Rules re-apply to the same bytes.
+  auto again = quantize_weight_only(f, wo(8, 64), &rules, nullptr);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(*onnxio::serialize_model(*q) == *onnxio::serialize_model(*again));
+  // And hone runs it (the runtime's GatherBlockQuantized) close to the float gather.
+  Tensor idx = Tensor::create(DType::kInt64, {2, 5}).value();
+  for (int64_t i = 0; i < 10; ++i) idx.data<int64_t>()[i] = (i * 7) % V;
+  SessionOptions so;
+  so.threads = 1;
+  auto s = create_session(*q, so);
+  if (!s.ok()) GTEST_SKIP() << "no GatherBlockQuantized kernel: " << s.status().message();
+  auto out = s->run(std::vector<Tensor>{idx});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  Tensor ref = run1(f, idx);
+  EXPECT_GE(cosine(ref, (*out)[0]), 0.99);
+  EXPECT_LT(cosine(ref, (*out)[0]), 1.0 - 1e-9);
 }
 
 }  // namespace
