@@ -40,13 +40,14 @@ int64_t argmax_row(const Tensor& t, int64_t offset, int64_t cols) {
 }
 
 // A label value as an index: must be a whole number (labels may arrive as float arrays).
-Result<int64_t> label_at(const Tensor& labels, int64_t i, int64_t classes, const std::string& what) {
+// `range` names what [0, classes) is ("classes", "vocabulary") in the message.
+Result<int64_t> label_at(const Tensor& labels, int64_t i, int64_t classes, const std::string& what, const char* range) {
   double v = element_as_double(labels, i);
   if (!(v >= 0 && v < static_cast<double>(classes)) || v != std::floor(v)) {
     char b[64];
     std::snprintf(b, sizeof b, "%.17g", v);
-    return invalid_argument(what + " entry " + std::to_string(i) + " is " + b + ", outside the " + std::to_string(classes) +
-                            " classes [0, " + std::to_string(classes) + ")");
+    return invalid_argument(what + " entry " + std::to_string(i) + " is " + b + ", not a whole number in the " + range + " [0, " +
+                            std::to_string(classes) + ")");
   }
   return static_cast<int64_t>(v);
 }
@@ -142,7 +143,7 @@ Status ClassificationAccumulator::add(const Tensor& logits, const Tensor& labels
     return invalid_argument("logits " + describe(logits) + " have " + std::to_string(rows) + " rows but there are " +
                             std::to_string(labels.numel()) + " labels");
   for (int64_t r = 0; r < rows; ++r) {
-    HONE_ASSIGN_OR_RETURN(int64_t y, label_at(labels, r, classes, "label"));
+    HONE_ASSIGN_OR_RETURN(int64_t y, label_at(labels, r, classes, "label", "classes"));
     const int64_t off = r * classes;
     const double ly = element_as_double(logits, off + y);
     // Classes ranked before the label: larger, or equal with a lower index (NaN ranks last, as
@@ -169,7 +170,7 @@ Status PerplexityAccumulator::add(const Tensor& logits, const Tensor& tokens) {
   if (vocab <= 0) return invalid_argument("logits " + describe(logits) + " have an empty vocabulary axis");
   // Validate every target before adding anything, so a bad row leaves the sums as they were.
   for (int64_t s = 0; s < n; ++s)
-    for (int64_t t = 1; t < t_len; ++t) HONE_RETURN_IF_ERROR(label_at(tokens, s * t_len + t, vocab, "token").status());
+    for (int64_t t = 1; t < t_len; ++t) HONE_RETURN_IF_ERROR(label_at(tokens, s * t_len + t, vocab, "token", "vocabulary").status());
   double sum = 0;
   for (int64_t s = 0; s < n; ++s) {
     for (int64_t t = 0; t + 1 < t_len; ++t) {

@@ -171,6 +171,7 @@ def kill_test(q, d, models, kills, seed):
         r = q.run(model, out, "dynamic")
         duration = time.monotonic() - t0
         check(r.returncode == 0, f"kill: uninterrupted run of {model}: {r.stderr}")
+        print(f"kill: uninterrupted dynamic run of {os.path.basename(model)}: {duration:.3f} s; kills spread over 0 .. {duration * 1.05:.3f} s")
         new = snapshot(out)
         check(new != old, "kill: the old and the new output should differ")
         for f in output_files(out):
@@ -271,12 +272,15 @@ def same_path(q, d, inline, ext):
         before = hashes(ins)
         link = os.path.join(d, "link_to_" + os.path.basename(model))
         os.symlink(model, link)
-        for target in ins + [link]:
+        hard = os.path.join(d, "hardlink_to_" + os.path.basename(model))
+        os.link(model, hard)
+        for target in ins + [link, hard]:
             r = q.run(model, target, "dynamic")
             check(r.returncode == 2, f"samepath: -o {os.path.basename(target)} for {os.path.basename(model)}: exit {r.returncode} (want 2)")
             one_line(r, f"samepath {os.path.basename(target)}")
             check(hashes(ins) == before, f"samepath: -o {os.path.basename(target)} changed the input")
         os.remove(link)
+        os.remove(hard)
     # An output whose own ".data" companion would be the input's external-data file: b.onnx for an
     # input whose weights live in b.onnx.data. Either refused or written without touching that file.
     sub = os.path.join(d, "renamed")
