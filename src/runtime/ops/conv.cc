@@ -263,13 +263,17 @@ class ConvKernel final : public Kernel {
     d.pads_end = plan.pads_end;
     const Tensor* b = ctx.input(2);
     d.has_bias = b != nullptr;
-    append_post_op(activation_, d.post_ops);
+    // hone.FusedConv's activation is applied here, in place right after the primitive, and not as
+    // a oneDNN post-op: with the plain (NCHW) layouts the bridge uses, oneDNN runs gemm-based
+    // convolutions whose post-op path made MobileNet-v2 (Conv + Clip) about 2x slower than
+    // unfused (measured, docs/kernels_fp32.md).
     // Unsupported here means "take the reference path"; y is allocated only once oneDNN has agreed.
     Status s = dnnl_->prepare(d, weights_.data<float>());
     if (s.ok()) {
       HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, plan.y_shape));
       s = dnnl_->run(d, ctx.input(0)->data<float>(), weights_.data<float>(), b ? b->data<float>() : nullptr,
                      y->data<float>());
+      if (s.ok()) apply_activation(activation_, y->data<float>(), y->numel(), ctx.threads());
     }
     return s.ok() || s.code() == ErrorCode::kUnsupported ? s : s.with_context(node_label(ctx.node()));
   }

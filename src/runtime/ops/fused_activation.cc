@@ -40,28 +40,55 @@ void append_post_op(const FusedActivation& a, kernels::onednn::PostOps& ops) {
   }
 }
 
+namespace {
+
+// Runs f(begin, end) over [0, n) in chunks, in parallel when n is large.
+template <class F>
+void chunked(int64_t n, int threads, F f) {
+  constexpr int64_t kChunk = 16384;
+#pragma omp parallel for num_threads(std::max(1, threads)) if (n > 4 * kChunk) schedule(static)
+  for (int64_t begin = 0; begin < n; begin += kChunk) f(begin, std::min(n, begin + kChunk));
+}
+
+}  // namespace
+
 void apply_activation(const FusedActivation& a, float* y, int64_t n, int threads) {
   using K = FusedActivation::Kind;
-  if (a.kind == K::kNone) return;
-  if (a.kind == K::kGeluErf || a.kind == K::kGeluTanh) {
-    const auto fn = a.kind == K::kGeluErf ? kernels::x86::gelu_erf_best() : kernels::x86::gelu_tanh_best();
-    const int64_t chunk = 4096;
-#pragma omp parallel for num_threads(std::max(1, threads)) if (n > (1 << 16)) schedule(static)
-    for (int64_t begin = 0; begin < n; begin += chunk) fn(y + begin, y + begin, std::min(chunk, n - begin));
-    return;
-  }
   const float alpha = a.alpha, beta = a.beta;
-#pragma omp parallel for num_threads(std::max(1, threads)) if (n > (1 << 16)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = y[i];
-    switch (a.kind) {
-      case K::kRelu: y[i] = v > 0 ? v : 0.0f; break;
-      case K::kLeakyRelu: y[i] = v > 0 ? v : alpha * v; break;
-      case K::kClip: y[i] = std::min(std::max(v, alpha), beta); break;
-      case K::kSigmoid: y[i] = 1.0f / (1.0f + std::exp(-v)); break;
-      case K::kTanh: y[i] = std::tanh(v); break;
-      default: break;
+  // One loop per kind, so that each vectorizes (a switch inside the loop would not).
+  switch (a.kind) {
+    case K::kNone: return;
+    case K::kGeluErf:
+    case K::kGeluTanh: {
+      const auto fn = a.kind == K::kGeluErf ? kernels::x86::gelu_erf_best() : kernels::x86::gelu_tanh_best();
+      chunked(n, threads, [&](int64_t b, int64_t e) { fn(y + b, y + b, e - b); });
+      return;
     }
+    case K::kRelu:
+      chunked(n, threads, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+      });
+      return;
+    case K::kLeakyRelu:
+      chunked(n, threads, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) y[i] = y[i] > 0.0f ? y[i] : alpha * y[i];
+      });
+      return;
+    case K::kClip:
+      chunked(n, threads, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) y[i] = std::min(std::max(y[i], alpha), beta);
+      });
+      return;
+    case K::kSigmoid:
+      chunked(n, threads, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) y[i] = 1.0f / (1.0f + std::exp(-y[i]));
+      });
+      return;
+    case K::kTanh:
+      chunked(n, threads, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) y[i] = std::tanh(y[i]);
+      });
+      return;
   }
 }
 

@@ -3,8 +3,9 @@
 //   activation        "Relu" | "LeakyRelu" | "Clip" | "Sigmoid" | "Tanh" | "Gelu" | "GeluTanh"
 //   activation_alpha  LeakyRelu's slope; Clip's min
 //   activation_beta   Clip's max
-// It runs as a oneDNN post-op inside the primitive, or after the reference kernel when oneDNN is
-// off or refuses the shape, so both paths compute the same function.
+// hone.FusedMatMul runs it as a oneDNN post-op inside the matmul (brgemm applies post-ops in its
+// JIT epilogue); hone.FusedConv applies it in place right after the convolution (see conv.cc), as
+// do the reference paths, so every path computes the same function.
 #pragma once
 
 #include <cstdint>
