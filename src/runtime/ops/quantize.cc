@@ -1,11 +1,14 @@
 // Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, and the integer
-// matrix products MatMulInteger and QLinearMatMul.
+// matrix products MatMulInteger and QLinearMatMul (oneDNN's u8s8 matmul for constant int8
+// weights, the plain reference otherwise).
 // Rounding is to nearest, ties to even (std::nearbyint in the default rounding mode), and results
 // saturate to the range of the output type. A NaN input quantizes to the zero point.
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "kernels/dnnl/matmul_int8_dnnl.h"
+#include "kernels/x86/dynamic_quant.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/matmul_util.h"
 #include "runtime/ops/op_util.h"
@@ -113,39 +116,23 @@ Status dequantize_linear(KernelContext& ctx) {
   return dispatch_8bit(x->dtype(), run).with_context(node_label(ctx.node()));
 }
 
-// ONNX's formula: the range [min(0, min x), max(0, max x)] maps onto [0, 255].
+// ONNX's formula: the range [min(0, min x), max(0, max x)] maps onto [0, 255]. The kernel
+// (kernels/x86/dynamic_quant.h) computes it bit for bit as the formula reads, vectorized.
 Status dynamic_quantize_linear(KernelContext& ctx) {
   const Tensor* x = ctx.input(0);
   if (!x) return ctx.error("missing input x");
   if (x->dtype() != DType::kFloat32) return ctx.error("x must be float, got " + std::string(dtype_name(x->dtype())));
-  const float* in = x->data<float>();
-  float lo = 0, hi = 0;
-  for (int64_t i = 0; i < x->numel(); ++i) {
-    if (in[i] < lo) lo = in[i];
-    if (in[i] > hi) hi = in[i];
-  }
-  constexpr float kQMin = 0, kQMax = 255;
-  const float scale = (hi - lo) / (kQMax - kQMin);
-  // An all-zero input has no range: scale 0, zero point 0, and every value quantizes to 0.
-  uint8_t zero_point = 0;
-  if (scale > 0) {
-    const float intermediate = kQMin - lo / scale;
-    zero_point = static_cast<uint8_t>(std::nearbyint(std::min(kQMax, std::max(kQMin, intermediate))));
-  }
   HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kUInt8, x->shape()));
-  uint8_t* out = y->data<uint8_t>();
-  const int64_t n = x->numel();
-  if (scale > 0) {
-#pragma omp parallel for if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) out[i] = saturate_round<uint8_t>(in[i] / scale, zero_point);
-  }
+  // An all-zero input has no range: scale 0, zero point 0, and every value quantizes to 0.
+  const kernels::dynq::QuantParams p =
+      kernels::dynq::u8_dynamic_quantize(x->data<float>(), x->numel(), y->data<uint8_t>(), ctx.threads());
   if (ctx.wants_output(1)) {
     HONE_ASSIGN_OR_RETURN(Tensor * y_scale, ctx.allocate_output(1, DType::kFloat32, {}));
-    y_scale->data<float>()[0] = scale;
+    y_scale->data<float>()[0] = p.scale;
   }
   if (ctx.wants_output(2)) {
     HONE_ASSIGN_OR_RETURN(Tensor * y_zero_point, ctx.allocate_output(2, DType::kUInt8, {}));
-    y_zero_point->data<uint8_t>()[0] = zero_point;
+    y_zero_point->data<uint8_t>()[0] = p.zero_point;
   }
   return Status::Ok();
 }
@@ -285,13 +272,146 @@ Status qlinear_matmul(KernelContext& ctx) {
   });
 }
 
+namespace onednn = kernels::onednn;
+
+// The oneDNN int8 path of MatMulInteger and QLinearMatMul (u8s8_matmul_dnnl): B a constant
+// int8 [K, N] initializer with zero point 0 (ONNX Runtime's and hone's quantizers write symmetric
+// int8 weights), A uint8 [..., K] with a per-tensor zero point. Anything else, and HONE_DNNL=0,
+// takes the reference functions above, which stay the oracle the tests compare against.
+struct Int8MatMulBridge {
+  static std::unique_ptr<Int8MatMulBridge> create(const KernelCreateContext& ctx, size_t b_input, size_t b_zp_input) {
+    if (!onednn::enabled()) return nullptr;
+    const Tensor* b = ctx.constant_input(b_input);
+    if (!b || b->dtype() != DType::kInt8 || b->rank() != 2) return nullptr;
+    if (!ctx.node().input(b_zp_input).empty()) {
+      const Tensor* zp = ctx.constant_input(b_zp_input);
+      if (!zp || zp->dtype() != DType::kInt8) return nullptr;
+      for (int64_t i = 0; i < zp->numel(); ++i)
+        if (zp->data<int8_t>()[i] != 0) return nullptr;
+    }
+    auto bridge = std::make_unique<Int8MatMulBridge>();
+    bridge->b = *b;
+    bridge->mm.set_weights(bridge->b.data<int8_t>());
+    return bridge;
+  }
+
+  // Whether this run's operands are the ones the bridge serves; sets m and the zero point.
+  bool fits(const Tensor& a, const Tensor* a_zp, const Tensor& b_in, int64_t* m, int32_t* zp) const {
+    if (b_in.data<int8_t>() != b.data<int8_t>()) return false;  // an overridden initializer
+    if (a.dtype() != DType::kUInt8 || a.rank() < 1 || a.shape().back() != b.dim(0)) return false;
+    if (a_zp && (a_zp->dtype() != DType::kUInt8 || a_zp->numel() != 1)) return false;
+    *m = a.numel() / b.dim(0);
+    *zp = a_zp ? a_zp->data<uint8_t>()[0] : 0;
+    return *m > 0 && b.dim(1) > 0;
+  }
+
+  Shape y_shape(const Tensor& a) const {
+    Shape y(a.shape().begin(), a.shape().end() - 1);
+    y.push_back(b.dim(1));
+    return y;
+  }
+
+  Tensor b;  // the constant B, kept alive for the packed copies oneDNN makes from it
+  onednn::MatMulU8S8Dnnl mm;
+};
+
+class MatMulIntegerKernel final : public Kernel {
+ public:
+  static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx) {
+    auto k = std::make_unique<MatMulIntegerKernel>();
+    k->bridge_ = Int8MatMulBridge::create(ctx, 1, 3);
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+
+  Status run(KernelContext& ctx) override {
+    const Tensor* a = ctx.input(0);
+    const Tensor* b = ctx.input(1);
+    int64_t m = 0;
+    int32_t zp = 0;
+    if (bridge_ && a && b && bridge_->fits(*a, ctx.input(2), *b, &m, &zp)) {
+      onednn::MatMulInt8Desc d;
+      d.m = m;
+      d.n = b->dim(1);
+      d.k = b->dim(0);
+      d.dst = onednn::Int8Dst::kS32;
+      d.a_zero_point = zp != 0;
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kInt32, bridge_->y_shape(*a)));
+      Status s = bridge_->mm.run(d, a->data<uint8_t>(), zp, nullptr, nullptr, y->data<int32_t>());
+      if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
+    }
+    return matmul_integer(ctx);
+  }
+
+ private:
+  std::unique_ptr<Int8MatMulBridge> bridge_;
+};
+
+// QLinearMatMul on oneDNN also needs its scales and y's zero point as constants: the output
+// scale a_scale * b_scale[n] / y_scale is fixed in the primitive. Ties of the final rounding may
+// land one step away from the reference (oneDNN adds the zero point before rounding).
+class QLinearMatMulKernel final : public Kernel {
+ public:
+  static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx) {
+    auto k = std::make_unique<QLinearMatMulKernel>();
+    k->bridge_ = Int8MatMulBridge::create(ctx, 3, 5);
+    const Tensor* a_scale = ctx.constant_input(1);
+    const Tensor* b_scale = ctx.constant_input(4);
+    const Tensor* y_scale = ctx.constant_input(6);
+    const Tensor* y_zp = ctx.constant_input(7);
+    if (!k->bridge_ || !a_scale || !b_scale || !y_scale || !y_zp) k->bridge_.reset();
+    if (k->bridge_) {
+      const int64_t n = k->bridge_->b.dim(1);
+      const bool ok = a_scale->dtype() == DType::kFloat32 && a_scale->numel() == 1 &&
+                      b_scale->dtype() == DType::kFloat32 && b_scale->rank() <= 1 &&
+                      (b_scale->numel() == 1 || b_scale->numel() == n) && y_scale->dtype() == DType::kFloat32 &&
+                      y_scale->numel() == 1 && is_8bit(y_zp->dtype()) && y_zp->numel() == 1;
+      if (!ok) {
+        k->bridge_.reset();
+      } else {
+        for (int64_t j = 0; j < b_scale->numel(); ++j) {
+          const float mult = a_scale->data<float>()[0] * b_scale->data<float>()[j] / y_scale->data<float>()[0];
+          if (!std::isfinite(mult)) k->bridge_.reset();
+          k->desc_.out_scales.push_back(mult);
+        }
+        k->desc_.per_column = b_scale->numel() > 1;
+        k->desc_.dst = y_zp->dtype() == DType::kUInt8 ? onednn::Int8Dst::kU8 : onednn::Int8Dst::kS8;
+        k->desc_.y_zero_point =
+            y_zp->dtype() == DType::kUInt8 ? int32_t{y_zp->data<uint8_t>()[0]} : int32_t{y_zp->data<int8_t>()[0]};
+      }
+    }
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+
+  Status run(KernelContext& ctx) override {
+    const Tensor* a = ctx.input(0);
+    const Tensor* b = ctx.input(3);
+    int64_t m = 0;
+    int32_t zp = 0;
+    if (bridge_ && a && b && bridge_->fits(*a, ctx.input(2), *b, &m, &zp)) {
+      onednn::MatMulInt8Desc d = desc_;
+      d.m = m;
+      d.n = b->dim(1);
+      d.k = b->dim(0);
+      d.a_zero_point = zp != 0;
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, ctx.input(7)->dtype(), bridge_->y_shape(*a)));
+      Status s = bridge_->mm.run(d, a->data<uint8_t>(), zp, nullptr, nullptr, y->raw());
+      if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
+    }
+    return qlinear_matmul(ctx);
+  }
+
+ private:
+  std::unique_ptr<Int8MatMulBridge> bridge_;
+  onednn::MatMulInt8Desc desc_;
+};
+
 }  // namespace
 
 // Opset 21 adds block quantization and an output_dtype attribute, which this does not implement.
 HONE_REGISTER_FN("", QuantizeLinear, 10, 20, quantize_linear);
 HONE_REGISTER_FN("", DequantizeLinear, 10, 20, dequantize_linear);
 HONE_REGISTER_FN("", DynamicQuantizeLinear, 11, kMaxOpset, dynamic_quantize_linear);
-HONE_REGISTER_FN("", MatMulInteger, 10, kMaxOpset, matmul_integer);
-HONE_REGISTER_FN("", QLinearMatMul, 10, kMaxOpset, qlinear_matmul);
+HONE_REGISTER_KERNEL("", MatMulInteger, 10, kMaxOpset, MatMulIntegerKernel);
+HONE_REGISTER_KERNEL("", QLinearMatMul, 10, kMaxOpset, QLinearMatMulKernel);
 
 }  // namespace hone::rt
