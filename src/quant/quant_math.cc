@@ -166,22 +166,32 @@ Result<QuantParams> params_blockwise_kn(const float* w, int64_t K, int64_t N, in
   if (K < 0 || N < 0) return invalid_argument("negative dimension");
   const int64_t nb = num_blocks(K, block);
   QuantParams p;
-  p.scales.reserve(static_cast<size_t>(N * nb));
-  p.zero_points.reserve(static_cast<size_t>(N * nb));
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t b = 0; b < nb; ++b) {
-      // The padded tail counts as zeros: start from 0 so the range always contains it.
-      MinMax m;
-      const int64_t k_end = std::min(K, (b + 1) * block);
-      for (int64_t k = b * block; k < k_end; ++k) {
-        const float v = w[k * N + n];
+  p.scales.resize(static_cast<size_t>(N * nb));
+  p.zero_points.resize(static_cast<size_t>(N * nb));
+  // Row by row (k), so that the [K, N] matrix is read in memory order; lo/hi per column.
+  // The padded tail counts as zeros: starting from 0 keeps 0 inside every range.
+  std::vector<float> lo(static_cast<size_t>(N)), hi(static_cast<size_t>(N));
+  for (int64_t b = 0; b < nb; ++b) {
+    std::fill(lo.begin(), lo.end(), 0.0f);
+    std::fill(hi.begin(), hi.end(), 0.0f);
+    const int64_t k_end = std::min(K, (b + 1) * block);
+    for (int64_t k = b * block; k < k_end; ++k) {
+      const float* row = w + k * N;
+      for (int64_t n = 0; n < N; ++n) {
+        const float v = row[n];
         if (!std::isfinite(v)) return invalid_argument(what + ": non-finite value at [" + std::to_string(k) + ", " + std::to_string(n) + "]");
-        m.lo = std::min(m.lo, v);
-        m.hi = std::max(m.hi, v);
+        lo[static_cast<size_t>(n)] = std::min(lo[static_cast<size_t>(n)], v);
+        hi[static_cast<size_t>(n)] = std::max(hi[static_cast<size_t>(n)], v);
       }
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      MinMax m;
+      m.lo = lo[static_cast<size_t>(n)];
+      m.hi = hi[static_cast<size_t>(n)];
       m.absmax = std::max(std::fabs(m.lo), std::fabs(m.hi));
       HONE_ASSIGN_OR_RETURN(ScaleZp s, params_from(m, t, symmetric));
-      push(&p, s);
+      p.scales[static_cast<size_t>(n * nb + b)] = s.scale;
+      p.zero_points[static_cast<size_t>(n * nb + b)] = s.zero_point;
     }
   }
   return p;

@@ -14,7 +14,9 @@
 // [-127, 127]) and awq (activation-aware channel scaling searched on calibration data; the
 // scaling is undone by a Mul on A since MatMulNBits has no input for it).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 #include "quant/quant_graph.h"
 #include "quant/quant_math.h"
@@ -147,7 +149,9 @@ class WeightOnlyQuantizer {
           if (other.w_name == t.w_name) why = "weight shared with node " + other.label;
       if (why.empty() && in_ && !in_->find(t.w->name)) why = "no rule for weight '" + t.w->name + "'";
       if (!why.empty()) {
-        detail::report_skip(o_.report, t.label, why);
+        // A Gather on computed data (shapes, attention heads) is no embedding table: not worth a line.
+        if (!(n.op_type == "Gather" && why == "data is not a constant float initializer"))
+          detail::report_skip(o_.report, t.label, why);
         continue;
       }
       targets.push_back(t);
@@ -159,6 +163,7 @@ class WeightOnlyQuantizer {
     const bool any_matmul = std::any_of(targets.begin(), targets.end(), [](const Target& t) { return !t.gather; });
     if (!in_ && o_.algo == "awq" && any_matmul) {
       HONE_ASSIGN_OR_RETURN(stats, calibrate(targets));
+      search_all(targets, stats);
     }
 
     // Rebuild the node list, replacing targets in place.
@@ -335,8 +340,10 @@ class WeightOnlyQuantizer {
       probe.graph.outputs.push_back(v);
     }
     for (size_t i = 0; i < probe.graph.outputs.size(); ++i) output_index[probe.graph.outputs[i].name] = i;
+    // One thread: a kernel may split a reduction differently with more threads, and an ulp of
+    // difference in an activation would change AWQ's factors and so the output bytes.
     SessionOptions so;
-    so.threads = o_.threads;
+    so.threads = 1;
     HONE_ASSIGN_OR_RETURN(Session session, create_session(std::move(probe), so));
     // Session inputs may exclude initializer-backed graph inputs: map by name.
     std::map<std::string, size_t> feed_index;
@@ -374,6 +381,33 @@ class WeightOnlyQuantizer {
     }
     if (o_.progress) o_.progress("awq calibration", samples, samples);
     return stats;
+  }
+
+  // AWQ's search for every MatMul, in parallel over weights (each search is independent and
+  // single-threaded inside, so the result does not depend on the thread count).
+  void search_all(const std::vector<Target>& targets, const std::map<std::string, ActStats>& stats) {
+    std::vector<const Target*> work;
+    for (const auto& t : targets)
+      if (!t.gather && stats.count(m_.graph.nodes[t.node_index].inputs[0])) work.push_back(&t);
+    std::vector<std::vector<float>> found(work.size());
+    std::atomic<size_t> next{0}, done{0};
+    const QType qt = o_.bits == 4 ? QType::kInt4 : QType::kInt8;
+    auto worker = [&] {
+      for (size_t i; (i = next++) < work.size();) {
+        const Target& t = *work[i];
+        double err = 0;
+        found[i] = awq_search(stats.at(m_.graph.nodes[t.node_index].inputs[0]), weight_kn(t), t.K, t.N, qt, &err);
+        ++done;
+      }
+    };
+    unsigned n = o_.threads > 0 ? static_cast<unsigned>(o_.threads) : std::max(1u, std::thread::hardware_concurrency());
+    n = std::min<unsigned>(n, static_cast<unsigned>(std::max<size_t>(work.size(), 1)));
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < n; ++i) pool.emplace_back(worker);
+    worker();
+    for (auto& th : pool) th.join();
+    for (size_t i = 0; i < work.size(); ++i) awq_factors_[work[i]->w_name] = std::move(found[i]);
+    if (o_.progress) o_.progress("awq search", static_cast<int64_t>(done), static_cast<int64_t>(work.size()));
   }
 
   // Chooses AWQ's per-input-channel factors s (K values) for one weight.
@@ -437,8 +471,10 @@ class WeightOnlyQuantizer {
     }
     const QType qt = bits == 4 ? QType::kInt4 : QType::kInt8;
     double awq_err = 0;
-    if (!r && method == "awq" && act) {
-      channel = awq_search(*act, kn, t.K, t.N, qt, &awq_err);
+    (void)act;
+    (void)awq_err;
+    if (!r && method == "awq") {
+      if (auto f = awq_factors_.find(t.w_name); f != awq_factors_.end()) channel = f->second;
       bool identity = std::all_of(channel.begin(), channel.end(), [](float v) { return v == 1.0f; });
       if (identity) channel.clear();
     }
@@ -527,6 +563,7 @@ class WeightOnlyQuantizer {
   Rules* out_;
   detail::NameGen names_;
   std::map<std::string, int> uses_;
+  std::map<std::string, std::vector<float>> awq_factors_;  // by weight name
 };
 
 }  // namespace
