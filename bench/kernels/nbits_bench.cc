@@ -1,8 +1,11 @@
 // Blockwise int4 GEMV (token generation: M = 1, K = N = 4096, block 32) against the memory it
 // has to stream. The weights cycle through enough distinct matrices to exceed 4x the L3 cache, so
 // every call reads them from DRAM, as a large model's layers do. Reported next to each other:
-//   BM_Q4Gemv/<variant>   every nbits GEMV variant this CPU runs, GB/s on the bytes of codes +
-//                         scales it reads (and "code_GB/s" on the codes alone)
+//   BM_Q4Gemv/<variant>/<dram>  every fp32-activation GEMV variant this CPU runs, GB/s on the
+//                         bytes of codes + scales it reads (and "code_GB/s" on the codes alone);
+//                         dram=0 repeats one matrix (in L3): the kernel's compute ceiling
+//   BM_Q4GemvS8/<variant>/<dram>  the int8-activation (accuracy_level 4, VNNI) kernel, codes +
+//                         scales + zero points of its repacked weights
 //   BM_MemRead            a plain sum over a buffer as large as the weight set, same threads:
 //                         the read bandwidth the GEMV is measured against
 //   BM_OneDnnGemvF32      oneDNN fp32 GEMV 1x4096x4096 (4 bytes per weight, 8x the codes),
@@ -17,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <string>
@@ -33,10 +37,9 @@ namespace nb = hone::kernels::nbits;
 int g_threads = 2;
 constexpr int64_t kK = 4096, kN = 4096, kBlock = 32;
 
-// L3 size in bytes: sysconf, else sysfs, else 32 MiB.
+// L3 size in bytes: sysfs, else sysconf, else 32 MiB. sysfs first: under some hypervisors glibc's
+// sysconf derives it from CPUID leaves the host fills in oddly (320 MiB for a 32 MiB L3 here).
 int64_t l3_bytes() {
-  long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  if (v > 0) return v;
   std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index3/size");
   std::string s;
   if (in >> s && !s.empty()) {
@@ -45,7 +48,26 @@ int64_t l3_bytes() {
     if (s.back() == 'M') n <<= 20;
     if (n > 0) return n;
   }
+  long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (v > 0) return v;
   return int64_t{32} << 20;
+}
+
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// GB/s on wall time (the usual rate) and "GB/s_cpu": bytes over the process CPU time divided by
+// the thread count. On a machine shared with other work the wall rate includes time slices lost to
+// other processes; the CPU rate does not (it does include OpenMP's spin-waiting, so it is no
+// overestimate of the kernel).
+void set_rates(benchmark::State& state, double bytes_per_iter, double cpu_seconds) {
+  state.counters["GB/s"] = benchmark::Counter(bytes_per_iter * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  if (cpu_seconds > 0)
+    state.counters["GB/s_cpu"] =
+        bytes_per_iter * static_cast<double>(state.iterations()) * 1e-9 / (cpu_seconds / g_threads);
 }
 
 int64_t working_set_bytes() { return 4 * l3_bytes(); }
@@ -105,17 +127,46 @@ void BM_Q4Gemv(benchmark::State& state) {
   }
   const auto a = random_values(kK, 2);
   std::vector<float> y(static_cast<size_t>(kN));
+  // range(1) == 0: one matrix over and over (it fits in L3): the kernel's compute ceiling.
+  const size_t cycle = state.range(1) ? set.w.size() : 1;
   size_t i = 0;
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     nb::gemm(v, set.w[i], a.data(), kK, 1, y.data(), kN, g_threads);
     benchmark::DoNotOptimize(y.data());
-    i = (i + 1) % set.w.size();
+    i = (i + 1) % cycle;
   }
-  state.SetLabel(std::string(v.name) + " matrices=" + std::to_string(set.w.size()));
-  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(set.matrix_bytes) * 1e-9,
-                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(v.name) + " matrices=" + std::to_string(cycle));
+  set_rates(state, static_cast<double>(set.matrix_bytes), process_cpu_seconds() - cpu0);
   state.counters["code_GB/s"] =
       benchmark::Counter(static_cast<double>(set.code_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The int8-activation kernel (accuracy_level 4) on the same matrices, repacked once (c16).
+void BM_Q4GemvS8(benchmark::State& state) {
+  const nb::S8GemmVariant& v = nb::s8_gemm_variants()[static_cast<size_t>(state.range(0))];
+  if (!v.available()) {
+    state.SkipWithError("variant not available on this CPU");
+    return;
+  }
+  const Q4Set& set = q4_set();
+  static std::vector<nb::PackedC16> packed;
+  if (packed.empty())
+    for (const auto& w : set.w) packed.push_back(nb::pack_c16(w));
+  const double bytes = static_cast<double>(packed[0].codes.size() + packed[0].scales.size() * sizeof(float) +
+                                           packed[0].zp.size());
+  const auto a = random_values(kK, 2);
+  std::vector<float> y(static_cast<size_t>(kN));
+  const size_t cycle = state.range(1) ? packed.size() : 1;
+  size_t i = 0;
+  const double cpu0 = process_cpu_seconds();
+  for (auto _ : state) {
+    nb::s8_gemm(v, packed[i], a.data(), kK, 1, y.data(), kN, g_threads);
+    benchmark::DoNotOptimize(y.data());
+    i = (i + 1) % cycle;
+  }
+  state.SetLabel(std::string(v.name) + " matrices=" + std::to_string(cycle));
+  set_rates(state, bytes, process_cpu_seconds() - cpu0);
 }
 
 // Sum of 64-bit words over the whole buffer, split over the threads like the GEMV's columns.
@@ -129,6 +180,7 @@ void BM_MemRead(benchmark::State& state) {
   // A chunk the size of one GEMV's weights per iteration, cycling through the buffer.
   const int64_t chunk = q4_set().matrix_bytes / 8;
   int64_t start = 0;
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     if (start + chunk > words) start = 0;
     uint64_t total = 0;
@@ -138,8 +190,7 @@ void BM_MemRead(benchmark::State& state) {
     benchmark::DoNotOptimize(total);
     start += chunk;
   }
-  state.counters["GB/s"] =
-      benchmark::Counter(static_cast<double>(chunk * 8) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  set_rates(state, static_cast<double>(chunk * 8), process_cpu_seconds() - cpu0);
 }
 
 void BM_OneDnnGemvF32(benchmark::State& state) {
@@ -165,14 +216,14 @@ void BM_OneDnnGemvF32(benchmark::State& state) {
   strm.wait();
   matmul prim(pd);
   size_t i = 0;
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     prim.execute(strm, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, weights[i]}, {DNNL_ARG_DST, c_mem}});
     strm.wait();
     i = (i + 1) % weights.size();
   }
   state.SetLabel(std::string(pd.impl_info_str()) + " matrices=" + std::to_string(count));
-  state.counters["GB/s"] =
-      benchmark::Counter(static_cast<double>(bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  set_rates(state, static_cast<double>(bytes), process_cpu_seconds() - cpu0);
 }
 
 void configure(benchmark::internal::Benchmark* b) {
@@ -181,11 +232,18 @@ void configure(benchmark::internal::Benchmark* b) {
 
 void q4_variants(benchmark::internal::Benchmark* b) {
   for (size_t i = 0; i < nb::gemm_variants().size(); ++i)
-    if (nb::gemm_variants()[i].bits == 4) b->Arg(static_cast<int64_t>(i));
+    if (nb::gemm_variants()[i].bits == 4)
+      for (int64_t from_dram : {1, 0}) b->Args({static_cast<int64_t>(i), from_dram});
+}
+
+void s8_variants(benchmark::internal::Benchmark* b) {
+  for (size_t i = 0; i < nb::s8_gemm_variants().size(); ++i)
+    for (int64_t from_dram : {1, 0}) b->Args({static_cast<int64_t>(i), from_dram});
 }
 
 BENCHMARK(BM_MemRead)->Apply(configure);
 BENCHMARK(BM_Q4Gemv)->Apply(q4_variants)->Apply(configure);
+BENCHMARK(BM_Q4GemvS8)->Apply(s8_variants)->Apply(configure);
 BENCHMARK(BM_OneDnnGemvF32)->Apply(configure);
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -33,8 +34,10 @@ bool isa_available(NBitsIsa isa) {
 const std::vector<GemmVariant>& gemm_variants() {
   static const std::vector<GemmVariant> v = {
 #define HONE_NBITS_GEMM(name, isa, bits, prep) {#name, NBitsIsa::isa, bits, APrep::prep, &name},
+#define HONE_NBITS_S8_GEMM(name, available)
 #include "kernels/x86/nbits_kernels.inc"
 #undef HONE_NBITS_GEMM
+#undef HONE_NBITS_S8_GEMM
   };
   return v;
 }
@@ -103,6 +106,114 @@ void gemm(const GemmVariant& v, const NBitsWeights& w, const float* a, int64_t l
     const int64_t g0 = groups * id / nt, g1 = groups * (id + 1) / nt;
     const int64_t n0 = g0 * 8, n1 = std::min(w.n, g1 * 8);
     if (n0 < n1) v.fn(w, a, lda, m, y, ldy, n0, n1);
+  }
+}
+
+// ---- int8 activations ----
+
+namespace {
+bool has_avx512vnni() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+}
+}  // namespace
+
+const std::vector<S8GemmVariant>& s8_gemm_variants() {
+  static const std::vector<S8GemmVariant> v = {
+#define HONE_NBITS_GEMM(name, isa, bits, prep)
+#define HONE_NBITS_S8_GEMM(name, available) {#name, &available, &name},
+#include "kernels/x86/nbits_kernels.inc"
+#undef HONE_NBITS_GEMM
+#undef HONE_NBITS_S8_GEMM
+  };
+  return v;
+}
+
+const S8GemmVariant* best_s8_gemm() {
+  const auto& all = s8_gemm_variants();
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    if (it->available()) return &*it;
+  return nullptr;
+}
+
+bool c16_packable(const NBitsWeights& w) {
+  return w.bits == 4 && w.zp_f32 == nullptr && w.block_size % 8 == 0 && w.block_size <= 4096;
+}
+
+PackedC16 pack_c16(const NBitsWeights& w) {
+  PackedC16 p;
+  p.k = w.k;
+  p.n = w.n;
+  p.block_size = w.block_size;
+  p.k_blocks = w.k_blocks;
+  p.groups = (w.n + 15) / 16;
+  const int64_t kb = w.k_blocks, oct = w.block_size / 8;
+  p.codes.assign(static_cast<size_t>(p.groups * kb * oct * 64), 0);
+  p.scales.assign(static_cast<size_t>(p.groups * kb * 16), 0.0f);
+  p.zp.assign(static_cast<size_t>(p.groups * kb * 16), static_cast<uint8_t>(default_zero_point(4)));
+  for (int64_t n = 0; n < w.n; ++n) {
+    const int64_t g = n / 16, c = n % 16;
+    for (int64_t b = 0; b < kb; ++b) {
+      const uint8_t* blob = w.b + (n * kb + b) * w.blob_size;
+      const size_t sb = static_cast<size_t>((g * kb + b) * 16 + c);
+      p.scales[sb] = w.scales[n * kb + b];
+      if (w.zp_u8) p.zp[sb] = w.zp_u8[n * kb + b];
+      for (int64_t o = 0; o < oct; ++o)
+        for (int64_t t = 0; t < 4; ++t) {
+          const int lo = code_at(blob, 4, 8 * o + t), hi = code_at(blob, 4, 8 * o + 4 + t);
+          p.codes[static_cast<size_t>(((g * kb + b) * oct + o) * 64 + c * 4 + t)] = static_cast<uint8_t>(lo | (hi << 4));
+        }
+    }
+  }
+  return p;
+}
+
+void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, QuantizedA* q) {
+  q->m = m;
+  q->k_blocks = (k + block_size - 1) / block_size;
+  q->kp = q->k_blocks * block_size;
+  q->a8.assign(static_cast<size_t>(m * q->kp), 0);
+  q->step.assign(static_cast<size_t>(m * q->k_blocks), 0.0f);
+  q->asum.assign(static_cast<size_t>(m * q->k_blocks), 0.0f);
+  for (int64_t r = 0; r < m; ++r) {
+    const float* src = a + r * lda;
+    for (int64_t b = 0; b < q->k_blocks; ++b) {
+      const int64_t k0 = b * block_size, k1 = std::min(k, k0 + block_size);
+      float amax = 0;
+      for (int64_t i = k0; i < k1; ++i) amax = std::max(amax, std::fabs(src[i]));
+      const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+      int32_t sum = 0;
+      int8_t* dst = q->a8.data() + r * q->kp;
+      for (int64_t i = k0; i < k1; ++i) {
+        const float v = std::nearbyint(src[i] * inv);
+        const int32_t c = static_cast<int32_t>(std::clamp(v, -127.0f, 127.0f));
+        dst[i] = static_cast<int8_t>(c);
+        sum += c;
+      }
+      q->step[static_cast<size_t>(r * q->k_blocks + b)] = amax / 127.0f;
+      q->asum[static_cast<size_t>(r * q->k_blocks + b)] = static_cast<float>(sum);
+    }
+  }
+}
+
+void s8_gemm(const S8GemmVariant& v, const PackedC16& w, const float* a, int64_t lda, int64_t m, float* y,
+             int64_t ldy, int threads) {
+  if (m <= 0 || w.n <= 0) return;
+  QuantizedA q;
+  quantize_a(a, lda, m, w.k, w.block_size, &q);
+  const C16View wv = w.view();
+  const A8View av = q.view();
+  // Groups of 16 columns are 64 bytes of a row of y: threads never share a cache line.
+  const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, w.groups)));
+  if (t == 1) {
+    v.fn(wv, av, y, ldy, 0, w.groups);
+    return;
+  }
+#pragma omp parallel num_threads(t)
+  {
+    const int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t g0 = w.groups * id / nt, g1 = w.groups * (id + 1) / nt;
+    if (g0 < g1) v.fn(wv, av, y, ldy, g0, g1);
   }
 }
 

@@ -64,11 +64,79 @@ void prepare_a(const GemmVariant& v, const NBitsWeights& w, const float* a, int6
 void gemm(const GemmVariant& v, const NBitsWeights& w, const float* a, int64_t lda, int64_t m, float* y, int64_t ldy,
           int threads);
 
-// The variants' functions (declared here for the table; defined in their ISA's file).
+// ---- int8 activations (ORT's accuracy_level 4) ----
+//
+// The fp32 kernels above spend about ten vector instructions per 16 bytes of codes, which caps
+// one core well below its memory bandwidth. With A quantized per block to int8 on the fly
+// (symmetric, scale max|a| / 127), one vpdpbusd multiplies 64 codes at once: ORT (MLAS CompInt8)
+// and llama.cpp do the same, and ORT does it only when the model asks with accuracy_level 4,
+// which is when hone does it too (docs/nbits.md). Error: each a_k moves by at most half its
+// block's step, so |y - y_exact| <= sum_blocks step_b / 2 * sum_{k in b} |w_k| (plus fp32 rounding).
+//
+// Weights are repacked once into column groups of 16 ("c16"): for group g, block b and each run
+// of 8 k, 64 bytes whose dword c holds column 16g + c's codes k..k+3 in the low nibbles and
+// k+4..k+7 in the high nibbles, so that one load + and/shift gives two vpdpbusd operands with one
+// column per lane; scales and zero points [g][b][16] likewise (padding columns: scale 0).
+// What the kernels see: plain pointers (an ISA file must not instantiate std:: inline functions:
+// the linker could keep its AVX-512 copy for scalar callers).
+struct C16View {
+  int64_t k = 0, n = 0, block_size = 0, k_blocks = 0, groups = 0;
+  const uint8_t* codes = nullptr;
+  const float* scales = nullptr;
+  const uint8_t* zp = nullptr;
+};
+struct PackedC16 {
+  int64_t k = 0, n = 0, block_size = 0, k_blocks = 0, groups = 0;
+  std::vector<uint8_t> codes;   // [groups][k_blocks][block_size / 8][64]
+  std::vector<float> scales;    // [groups][k_blocks][16]
+  std::vector<uint8_t> zp;      // [groups][k_blocks][16]
+  C16View view() const { return {k, n, block_size, k_blocks, groups, codes.data(), scales.data(), zp.data()}; }
+};
+// Whether w can be repacked for the int8 kernels: 4 bits, whole-number zero points, a block
+// whose int32 dot product stays exact in float (block_size <= 4096).
+bool c16_packable(const NBitsWeights& w);
+PackedC16 pack_c16(const NBitsWeights& w);
+
+// A quantized for the int8 kernels: per row r and block b, a8 = round(a / step), step =
+// max|a| / 127 over the block (0 for an all-zero block), asum = sum of the block's a8.
+struct A8View {
+  int64_t m = 0, kp = 0, k_blocks = 0;
+  const int8_t* a8 = nullptr;
+  const float* step = nullptr;
+  const float* asum = nullptr;
+};
+struct QuantizedA {
+  int64_t m = 0, kp = 0, k_blocks = 0;
+  std::vector<int8_t> a8;    // [m][kp], kp = k_blocks * block_size, zeros past K
+  std::vector<float> step;   // [m][k_blocks]
+  std::vector<float> asum;   // [m][k_blocks]
+  A8View view() const { return {m, kp, k_blocks, a8.data(), step.data(), asum.data()}; }
+};
+void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, QuantizedA* out);
+
+// y[r * ldy + n] for r < m and columns of groups [g0, g1) (clipped to N).
+using S8GemmFn = void (*)(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1);
+
+struct S8GemmVariant {
+  const char* name;  // "q4_s8_gemm_c16_avx512vnni"
+  bool (*available)();
+  S8GemmFn fn;
+};
+const std::vector<S8GemmVariant>& s8_gemm_variants();
+// The int8 variant this CPU runs; nullptr when none (no VNNI, or capped by HONE_ISA).
+const S8GemmVariant* best_s8_gemm();
+// The whole product with variant v: quantizes A, splits the column groups over `threads`.
+void s8_gemm(const S8GemmVariant& v, const PackedC16& w, const float* a, int64_t lda, int64_t m, float* y,
+             int64_t ldy, int threads);
+
+// The variants' functions (declared here for the tables; defined in their ISA's file).
 #define HONE_NBITS_GEMM(name, isa, bits, prep)                                                              \
   void name(const NBitsWeights& w, const float* a, int64_t lda, int64_t m, float* y, int64_t ldy, int64_t n0, \
             int64_t n1);
+#define HONE_NBITS_S8_GEMM(name, available) \
+  void name(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1);
 #include "kernels/x86/nbits_kernels.inc"
 #undef HONE_NBITS_GEMM
+#undef HONE_NBITS_S8_GEMM
 
 }  // namespace hone::kernels::nbits

@@ -8,7 +8,8 @@
 // Weights given at run time are checked and prepared on each run instead (errors exit 3).
 //
 // Run: few rows of A (token generation: M = 1) go to the streaming kernels of
-// kernels/x86/nbits_kernels.h, split over the session's threads by columns; many rows
+// kernels/x86/nbits_kernels.h, split over the session's threads by columns (fp32 activations;
+// int8 activations on VNNI when the node says accuracy_level 4, as ORT); many rows
 // (prompt processing) dequantize B a tile of columns at a time into fp32 and multiply through
 // oneDNN, where the dequantization is cheap next to the product.
 #include <omp.h>
@@ -205,6 +206,12 @@ class MatMulNBitsKernel final : public Kernel {
         if (!s.ok()) return Status(s.code(), node_label(n) + ": " + s.message());
       }
     k->dnnl_ = onednn::enabled();
+    // accuracy_level 4 lets ORT compute with int8 activations (MLAS CompInt8); hone then does the
+    // same where the CPU has VNNI, with the weights repacked once (nbits_kernels.h, PackedC16).
+    if (n.attr_int("accuracy_level", 0) >= 4 && k->weights_.b.defined() && nb::c16_packable(k->weights_.view)) {
+      k->s8_ = nb::best_s8_gemm();
+      if (k->s8_) k->c16_ = nb::pack_c16(k->weights_.view);
+    }
     return std::unique_ptr<Kernel>(std::move(k));
   }
 
@@ -246,7 +253,8 @@ class MatMulNBitsKernel final : public Kernel {
     Status s = Status(ErrorCode::kUnsupported, "");
     if (m >= kDnnlMinRows && dnnl_) s = run_dnnl(w->view, ap, m, bias.empty() ? nullptr : bias.data(), yp, threads);
     if (s.code() == ErrorCode::kUnsupported) {
-      nb::gemm(nb::best_gemm(w->view), w->view, ap, at_.k, m, yp, at_.n, threads);
+      if (s8_ && w == &weights_) nb::s8_gemm(*s8_, c16_, ap, at_.k, m, yp, at_.n, threads);
+      else nb::gemm(nb::best_gemm(w->view), w->view, ap, at_.k, m, yp, at_.n, threads);
       if (!bias.empty())
         for (int64_t r = 0; r < m; ++r)
           for (int64_t n = 0; n < at_.n; ++n) yp[r * at_.n + n] += bias[static_cast<size_t>(n)];
@@ -291,6 +299,8 @@ class MatMulNBitsKernel final : public Kernel {
   Weights weights_;  // prepared at creation when B, scales (and zero points) are constants
   bool dnnl_ = false;
   onednn::MatMulF32Dnnl bridge_;
+  const nb::S8GemmVariant* s8_ = nullptr;  // int8-activation kernel (accuracy_level 4), with c16_
+  nb::PackedC16 c16_;
 };
 
 }  // namespace

@@ -186,6 +186,56 @@ INSTANTIATE_TEST_SUITE_P(All, NbitsVariant, ::testing::Range<size_t>(0, gemm_var
                            return std::string(gemm_variants()[p.param].name);
                          });
 
+// int8 activations: the kernel against the product with A replaced by its int8 approximation
+// (step * a8, computed here in double from quantize_a's output: fp32 rounding only), and that
+// approximation against the exact product within the documented bound
+// sum_b step_b / 2 * sum_{k in b} |w_k|.
+class NbitsS8Variant : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(NbitsS8Variant, MatchesReferenceWithinTheInt8Bound) {
+  const S8GemmVariant& v = s8_gemm_variants()[GetParam()];
+  if (!v.available()) GTEST_SKIP() << v.name << ": this CPU (or HONE_ISA) lacks it";
+  uint32_t seed = 300;
+  int served = 0;
+  for (const Case& c : cases()) {
+    RandomWeights rw(c, seed++);
+    const auto a = random_a(c.m, c.k, seed++);
+    if (!c16_packable(rw.w)) continue;
+    ++served;
+    const auto hand = hand_matrix(rw);
+    const PackedC16 packed = pack_c16(rw.w);
+    QuantizedA q;
+    quantize_a(a.data(), c.k, c.m, c.k, c.block, &q);
+    for (int threads : {1, 2}) {
+      std::vector<float> y(static_cast<size_t>(c.m * c.n), std::nanf(""));
+      s8_gemm(v, packed, a.data(), c.k, c.m, y.data(), c.n, threads);
+      for (int64_t r = 0; r < c.m; ++r)
+        for (int64_t n = 0; n < c.n; ++n) {
+          double approx = 0, exact = 0, fp_bound = 0, q_bound = 0;
+          for (int64_t k = 0; k < c.k; ++k) {
+            const size_t ib = static_cast<size_t>(r * q.k_blocks + k / c.block);
+            const double wk = hand[static_cast<size_t>(n * c.k + k)];
+            const double ahat = static_cast<double>(q.step[ib]) * q.a8[static_cast<size_t>(r * q.kp + k)];
+            approx += ahat * wk;
+            exact += static_cast<double>(a[static_cast<size_t>(r * c.k + k)]) * wk;
+            const double s = rw.scales[static_cast<size_t>(n * rw.w.k_blocks + k / c.block)];
+            fp_bound += std::fabs(ahat) * (std::fabs(wk) + std::ldexp(std::fabs(s), c.bits));
+            q_bound += 0.5 * q.step[ib] * std::fabs(wk);
+          }
+          const float got = y[static_cast<size_t>(r * c.n + n)];
+          ASSERT_NEAR(got, approx, 1e-5 * fp_bound + 1e-30) << v.name << " " << describe(c) << " r=" << r << " n=" << n;
+          ASSERT_NEAR(approx, exact, 1.001 * q_bound + 1e-12) << describe(c) << " r=" << r << " n=" << n;
+        }
+    }
+  }
+  EXPECT_GT(served, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, NbitsS8Variant, ::testing::Range<size_t>(0, s8_gemm_variants().size()),
+                         [](const ::testing::TestParamInfo<size_t>& p) {
+                           return std::string(s8_gemm_variants()[p.param].name);
+                         });
+
 TEST(NbitsDispatch, PicksTheWidestAvailableVariantAndHonoursHoneIsa) {
   for (int bits : {2, 4, 8}) {
     for (int64_t block : {16, 32, 128}) {
@@ -215,6 +265,10 @@ TEST(NbitsDispatch, PicksTheWidestAvailableVariantAndHonoursHoneIsa) {
         EXPECT_NE(best.isa, NBitsIsa::kAvx512) << best.name;
       }
     }
+  }
+  const char* cap = std::getenv("HONE_ISA");
+  if (cap && (std::string(cap) == "scalar" || std::string(cap) == "avx2")) {
+    EXPECT_EQ(best_s8_gemm(), nullptr);
   }
   // 2-bit and block 16 (4-bit) have no fast kernel: the reference serves them.
   NBitsWeights two;

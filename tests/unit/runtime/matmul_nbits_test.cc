@@ -217,6 +217,29 @@ TEST(NbitsMatMulNBits, ManyRowsTakeTheDequantizedGemmPath) {
   expect_matmul(q, a, m, (*out)[0], bias);
 }
 
+// accuracy_level 4: ORT's licence to compute with int8 activations; hone does where VNNI is.
+// Each a_k moves by at most half its block's int8 step (max|a| / 127 / 2 <= 1 / 254 here).
+TEST(NbitsMatMulNBits, AccuracyLevel4StaysWithinTheInt8Bound) {
+  QMatrix q(4, 200, 37, 32, true, 30);
+  const int64_t m = 3;
+  const auto a = random_floats(m * 200, 31);
+  auto attrs = q.attrs();
+  attrs[4] = int_attr("accuracy_level", 4);
+  auto out = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {m, 200}, a), false}, {q.b}, {q.scales_t},
+                                              {q.zp_packed}},
+                              attrs));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t col = 0; col < q.n; ++col) {
+      double s = 0, bound = 1e-5;
+      for (int64_t kk = 0; kk < q.k; ++kk) {
+        s += a[static_cast<size_t>(r * q.k + kk)] * q.w(kk, col);
+        bound += std::fabs(q.w(kk, col)) / 254.0 * 1.01;
+      }
+      ASSERT_NEAR((*out)[0].data<float>()[r * q.n + col], s, bound) << "row " << r << " col " << col;
+    }
+}
+
 TEST(NbitsMatMulNBits, Float16Activations) {
   QMatrix q(4, 32, 3, 32, false, 13);
   std::vector<uint16_t> ah(32);
