@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -43,6 +44,65 @@ struct QuantizeArgs {
   int threads = 0;
   bool json = false;
 };
+
+// SHA-256 (FIPS 180-4) of a file, hex; "" when it cannot be read. Recorded in the rules so that
+// `--rules` can warn when it is applied to another model than the one it was made from.
+std::string sha256_file(const std::string& path) {
+  static const uint32_t k[64] = {
+      0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+      0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+      0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+      0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+      0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+      0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+      0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+      0xc67178f2};
+  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  auto rotr = [](uint32_t x, int n) { return (x >> n) | (x << (32 - n)); };
+  auto block = [&](const unsigned char* p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; ++i)
+      w[i] = (uint32_t{p[4 * i]} << 24) | (uint32_t{p[4 * i + 1]} << 16) | (uint32_t{p[4 * i + 2]} << 8) | p[4 * i + 3];
+    for (int i = 16; i < 64; ++i) {
+      const uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < 64; ++i) {
+      const uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+      const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  };
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "";
+  std::vector<unsigned char> buf(1 << 20);
+  uint64_t total = 0;
+  size_t got = 0, have = 0;  // `have` bytes of a partial block kept at the front of buf
+  while ((got = std::fread(buf.data() + have, 1, buf.size() - have, f)) > 0) {
+    total += got;
+    have += got;
+    size_t off = 0;
+    for (; off + 64 <= have; off += 64) block(buf.data() + off);
+    std::memmove(buf.data(), buf.data() + off, have - off);
+    have -= off;
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return "";
+  unsigned char tail[128] = {};
+  std::memcpy(tail, buf.data(), have);
+  tail[have] = 0x80;
+  const size_t len = have + 1 + 8 <= 64 ? 64 : 128;
+  const uint64_t bits = total * 8;
+  for (int i = 0; i < 8; ++i) tail[len - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
+  for (size_t off = 0; off < len; off += 64) block(tail + off);
+  char hex[65];
+  for (int i = 0; i < 8; ++i) std::snprintf(hex + 8 * i, 9, "%08x", h[i]);
+  return std::string(hex, 64);
+}
 
 // Bytes of a model on disk: the file plus every external data file it names (each once).
 uint64_t model_bytes(const std::string& path, const ir::Model* m) {
@@ -158,7 +218,12 @@ int run_quantize(const QuantizeArgs& a) {
     o.calib = &*calib;
   }
 
+  const std::string sha = (rules_in && !rules_in->model_sha256.empty()) || !a.rules_out.empty() ? sha256_file(a.model) : "";
+  if (rules_in && !rules_in->model_sha256.empty() && !sha.empty() && sha != rules_in->model_sha256)
+    std::fprintf(stderr, "hone: quantize: warning: %s was made from another model (sha256 %s, this one is %s); the "
+                 "output is not the one the rules were recorded with\n", a.rules_in.c_str(), rules_in->model_sha256.c_str(), sha.c_str());
   quant::Rules rules_out;
+  rules_out.model_sha256 = sha;
   auto q = quant::quantize(*model, o, rules_in ? &*rules_in : nullptr, a.rules_out.empty() ? nullptr : &rules_out);
   if (!q.ok()) return fail("quantize", q.status().with_context(a.model));
 

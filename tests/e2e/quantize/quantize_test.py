@@ -10,7 +10,7 @@ Structure is read back with onnx; numerics run through `hone run` and are compar
 """
 import argparse
 import filecmp
-import glob
+import hashlib
 import json
 import os
 import shutil
@@ -159,6 +159,7 @@ def tiny(model, tmp):
         with open(rules) as f:
             j = json.load(f)
         check(j.get("version") == 1 and len(j.get("tensors", [])) == 2, f"{name} rules content")
+        check(j.get("model_sha256") == hashlib.sha256(open(model, "rb").read()).hexdigest(), f"{name} rules model_sha256")
         if name == "awq":
             check(any("channel_scale" in t.get("extra", {}) for t in j["tensors"]), "awq rules keep channel_scale")
 
