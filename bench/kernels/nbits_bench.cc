@@ -4,8 +4,9 @@
 //   BM_Q4Gemv/<variant>/<dram>  every fp32-activation GEMV variant this CPU runs, GB/s on the
 //                         bytes of codes + scales it reads (and "code_GB/s" on the codes alone);
 //                         dram=0 repeats one matrix (in L3): the kernel's compute ceiling
-//   BM_Q4GemvS8/<variant>/<dram>  the int8-activation (accuracy_level 4, VNNI) kernel, codes +
-//                         scales + zero points of its repacked weights
+//   BM_Q4GemvS8/<variant>/<dram>  the vpdpbusd (VNNI) kernels: A as 3 int8 digits (hone's
+//                         default on VNNI) or 1 (accuracy_level 4); GB/s on codes + scales + zero
+//                         points of the repacked weights
 //   BM_MemRead            a plain sum over a buffer as large as the weight set, same threads:
 //                         the read bandwidth the GEMV is measured against
 //   BM_OneDnnGemvF32      oneDNN fp32 GEMV 1x4096x4096 (4 bytes per weight, 8x the codes),
@@ -150,7 +151,7 @@ void BM_Q4GemvS8(benchmark::State& state) {
     return;
   }
   const Q4Set& set = q4_set();
-  static std::vector<nb::PackedC16> packed;
+  static std::vector<nb::PackedC16> packed;  // same layout for every variant
   if (packed.empty())
     for (const auto& w : set.w) packed.push_back(nb::pack_c16(w));
   const double bytes = static_cast<double>(packed[0].codes.size() + packed[0].scales.size() * sizeof(float) +

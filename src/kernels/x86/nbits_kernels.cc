@@ -34,7 +34,7 @@ bool isa_available(NBitsIsa isa) {
 const std::vector<GemmVariant>& gemm_variants() {
   static const std::vector<GemmVariant> v = {
 #define HONE_NBITS_GEMM(name, isa, bits, prep) {#name, NBitsIsa::isa, bits, APrep::prep, &name},
-#define HONE_NBITS_S8_GEMM(name, available)
+#define HONE_NBITS_S8_GEMM(name, limbs, available)
 #include "kernels/x86/nbits_kernels.inc"
 #undef HONE_NBITS_GEMM
 #undef HONE_NBITS_S8_GEMM
@@ -121,7 +121,7 @@ bool has_avx512vnni() {
 const std::vector<S8GemmVariant>& s8_gemm_variants() {
   static const std::vector<S8GemmVariant> v = {
 #define HONE_NBITS_GEMM(name, isa, bits, prep)
-#define HONE_NBITS_S8_GEMM(name, available) {#name, &available, &name},
+#define HONE_NBITS_S8_GEMM(name, limbs, available) {#name, limbs, &available, &name},
 #include "kernels/x86/nbits_kernels.inc"
 #undef HONE_NBITS_GEMM
 #undef HONE_NBITS_S8_GEMM
@@ -129,10 +129,10 @@ const std::vector<S8GemmVariant>& s8_gemm_variants() {
   return v;
 }
 
-const S8GemmVariant* best_s8_gemm() {
+const S8GemmVariant* best_s8_gemm(int limbs) {
   const auto& all = s8_gemm_variants();
   for (auto it = all.rbegin(); it != all.rend(); ++it)
-    if (it->available()) return &*it;
+    if (it->limbs == limbs && it->available()) return &*it;
   return nullptr;
 }
 
@@ -168,30 +168,47 @@ PackedC16 pack_c16(const NBitsWeights& w) {
   return p;
 }
 
-void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, QuantizedA* q) {
+void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, int limbs, QuantizedA* q) {
   q->m = m;
+  q->limbs = limbs;
   q->k_blocks = (k + block_size - 1) / block_size;
   q->kp = q->k_blocks * block_size;
-  q->a8.assign(static_cast<size_t>(m * q->kp), 0);
+  q->a8.assign(static_cast<size_t>(m * limbs * q->kp), 0);
   q->step.assign(static_cast<size_t>(m * q->k_blocks), 0.0f);
-  q->asum.assign(static_cast<size_t>(m * q->k_blocks), 0.0f);
+  q->asum.assign(static_cast<size_t>(m * q->k_blocks * limbs), 0.0f);
+  const double top = limbs == 3 ? 127.0 * 65536.0 : 127.0;
   for (int64_t r = 0; r < m; ++r) {
     const float* src = a + r * lda;
     for (int64_t b = 0; b < q->k_blocks; ++b) {
       const int64_t k0 = b * block_size, k1 = std::min(k, k0 + block_size);
       float amax = 0;
       for (int64_t i = k0; i < k1; ++i) amax = std::max(amax, std::fabs(src[i]));
-      const float inv = amax > 0 ? 127.0f / amax : 0.0f;
-      int32_t sum = 0;
-      int8_t* dst = q->a8.data() + r * q->kp;
+      const float step = static_cast<float>(amax / top);
+      // Digits of a / step where step is the float the kernels multiply by.
+      const double inv = step > 0 ? 1.0 / static_cast<double>(step) : 0.0;
+      int64_t sums[3] = {0, 0, 0};
       for (int64_t i = k0; i < k1; ++i) {
-        const float v = std::nearbyint(src[i] * inv);
-        const int32_t c = static_cast<int32_t>(std::clamp(v, -127.0f, 127.0f));
-        dst[i] = static_cast<int8_t>(c);
-        sum += c;
+        const int64_t v =
+            static_cast<int64_t>(std::clamp(std::nearbyint(static_cast<double>(src[i]) * inv), -top, top));
+        int64_t digit[3];
+        if (limbs == 3) {
+          // Signed base-256 digits: l, m in [-128, 127], h in [-127, 127] since |v| <= 127 * 2^16.
+          const int64_t l = ((v + 128) & 255) - 128, v1 = (v - l) / 256;
+          const int64_t mid = ((v1 + 128) & 255) - 128;
+          digit[0] = (v1 - mid) / 256;
+          digit[1] = mid;
+          digit[2] = l;
+        } else {
+          digit[0] = v;
+        }
+        for (int d = 0; d < limbs; ++d) {
+          q->a8[static_cast<size_t>((r * limbs + d) * q->kp + i)] = static_cast<int8_t>(digit[d]);
+          sums[d] += digit[d];
+        }
       }
-      q->step[static_cast<size_t>(r * q->k_blocks + b)] = amax / 127.0f;
-      q->asum[static_cast<size_t>(r * q->k_blocks + b)] = static_cast<float>(sum);
+      q->step[static_cast<size_t>(r * q->k_blocks + b)] = step;
+      for (int d = 0; d < limbs; ++d)
+        q->asum[static_cast<size_t>((r * q->k_blocks + b) * limbs + d)] = static_cast<float>(sums[d]);
     }
   }
 }
@@ -200,7 +217,7 @@ void s8_gemm(const S8GemmVariant& v, const PackedC16& w, const float* a, int64_t
              int64_t ldy, int threads) {
   if (m <= 0 || w.n <= 0) return;
   QuantizedA q;
-  quantize_a(a, lda, m, w.k, w.block_size, &q);
+  quantize_a(a, lda, m, w.k, w.block_size, v.limbs, &q);
   const C16View wv = w.view();
   const A8View av = q.view();
   // Groups of 16 columns are 64 bytes of a row of y: threads never share a cache line.

@@ -97,34 +97,42 @@ struct PackedC16 {
 bool c16_packable(const NBitsWeights& w);
 PackedC16 pack_c16(const NBitsWeights& w);
 
-// A quantized for the int8 kernels: per row r and block b, a8 = round(a / step), step =
-// max|a| / 127 over the block (0 for an all-zero block), asum = sum of the block's a8.
+// A quantized for the int8 kernels: per row r and block b, V = round(a / step) with step =
+// max|a| / 127 (limbs = 1) or max|a| / (127 * 2^16) (limbs = 3), 0 for an all-zero block. With
+// 3 limbs V is written in signed base-256 digits h * 65536 + m * 256 + l (each an int8), one
+// vpdpbusd per digit: A keeps 23 bits per block, so the product is as accurate as fp32
+// accumulation (|a - step * V| <= step / 2 = max|a| * 2^-24 / 1.98) at three times the int8
+// kernel's multiplies, still far fewer instructions per weight than converting codes to floats.
+// asum = per digit, the sum of the block's digits.
 struct A8View {
   int64_t m = 0, kp = 0, k_blocks = 0;
+  int limbs = 1;
   const int8_t* a8 = nullptr;
   const float* step = nullptr;
   const float* asum = nullptr;
 };
 struct QuantizedA {
   int64_t m = 0, kp = 0, k_blocks = 0;
-  std::vector<int8_t> a8;    // [m][kp], kp = k_blocks * block_size, zeros past K
+  int limbs = 1;
+  std::vector<int8_t> a8;    // [m][limbs][kp], kp = k_blocks * block_size, zeros past K; digit 0 most significant
   std::vector<float> step;   // [m][k_blocks]
-  std::vector<float> asum;   // [m][k_blocks]
-  A8View view() const { return {m, kp, k_blocks, a8.data(), step.data(), asum.data()}; }
+  std::vector<float> asum;   // [m][k_blocks][limbs]
+  A8View view() const { return {m, kp, k_blocks, limbs, a8.data(), step.data(), asum.data()}; }
 };
-void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, QuantizedA* out);
+void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, int limbs, QuantizedA* out);
 
 // y[r * ldy + n] for r < m and columns of groups [g0, g1) (clipped to N).
 using S8GemmFn = void (*)(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1);
 
 struct S8GemmVariant {
   const char* name;  // "q4_s8_gemm_c16_avx512vnni"
+  int limbs;         // int8 digits per activation: 1 (accuracy_level 4) or 3 (fp32-level)
   bool (*available)();
   S8GemmFn fn;
 };
 const std::vector<S8GemmVariant>& s8_gemm_variants();
-// The int8 variant this CPU runs; nullptr when none (no VNNI, or capped by HONE_ISA).
-const S8GemmVariant* best_s8_gemm();
+// The variant with `limbs` digits this CPU runs; nullptr when none (no VNNI, or HONE_ISA).
+const S8GemmVariant* best_s8_gemm(int limbs);
 // The whole product with variant v: quantizes A, splits the column groups over `threads`.
 void s8_gemm(const S8GemmVariant& v, const PackedC16& w, const float* a, int64_t lda, int64_t m, float* y,
              int64_t ldy, int threads);
@@ -133,7 +141,7 @@ void s8_gemm(const S8GemmVariant& v, const PackedC16& w, const float* a, int64_t
 #define HONE_NBITS_GEMM(name, isa, bits, prep)                                                              \
   void name(const NBitsWeights& w, const float* a, int64_t lda, int64_t m, float* y, int64_t ldy, int64_t n0, \
             int64_t n1);
-#define HONE_NBITS_S8_GEMM(name, available) \
+#define HONE_NBITS_S8_GEMM(name, limbs, available) \
   void name(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1);
 #include "kernels/x86/nbits_kernels.inc"
 #undef HONE_NBITS_GEMM

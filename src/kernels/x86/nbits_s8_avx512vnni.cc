@@ -34,7 +34,7 @@ void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t
     const int8_t* ab[R];
     for (int r = 0; r < R; ++r) {
       i0[r] = i1[r] = _mm512_setzero_si512();
-      ab[r] = a.a8 + (r0 + r) * a.kp + b * bs;
+      ab[r] = a.a8 + (r0 + r) * a.kp + b * bs;  // limbs == 1
     }
     for (int64_t o = 0; o < oct; ++o, cp += 64) {
       const __m512i x = _mm512_loadu_si512(cp);
@@ -60,7 +60,77 @@ void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t
   for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (r0 + r) * ldy + n0, mask, acc[r]);
 }
 
+// Three int8 digits per activation (A8View::limbs == 3): one accumulator per digit, the zero
+// point subtracted per digit in float (all integers below 2^24, so exact), then
+// t = (t_h * 65536 + t_m * 256) + t_l rounded once.
+template <int R>
+void group_rows3(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t ldy, int64_t g) {
+  const int64_t kb = w.k_blocks, oct = w.block_size / 8, bs = w.block_size;
+  const uint8_t* cp = w.codes + g * kb * oct * 64;
+  const float* sp = w.scales + g * kb * 16;
+  const uint8_t* zp = w.zp + g * kb * 16;
+  const __m512i m15 = _mm512_set1_epi8(0x0F);
+  const __m512 k256 = _mm512_set1_ps(256.0f), k65536 = _mm512_set1_ps(65536.0f);
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < kb; ++b) {
+    // Low and high nibbles into separate accumulators: six chains of block_size / 8 vpdpbusd
+    // each, short enough for their latency to hide behind the others.
+    __m512i ih[R], im[R], il[R], jh[R], jm[R], jl[R];
+    const int8_t *ah[R], *am[R], *al[R];
+    for (int r = 0; r < R; ++r) {
+      ih[r] = im[r] = il[r] = jh[r] = jm[r] = jl[r] = _mm512_setzero_si512();
+      ah[r] = a.a8 + ((r0 + r) * 3) * a.kp + b * bs;
+      am[r] = ah[r] + a.kp;
+      al[r] = am[r] + a.kp;
+    }
+    for (int64_t o = 0; o < oct; ++o, cp += 64) {
+      const __m512i x = _mm512_loadu_si512(cp);
+      const __m512i lo = _mm512_and_si512(x, m15);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m15);
+      for (int r = 0; r < R; ++r) {
+        ih[r] = _mm512_dpbusd_epi32(ih[r], lo, bcast4(ah[r] + 8 * o));
+        im[r] = _mm512_dpbusd_epi32(im[r], lo, bcast4(am[r] + 8 * o));
+        il[r] = _mm512_dpbusd_epi32(il[r], lo, bcast4(al[r] + 8 * o));
+        jh[r] = _mm512_dpbusd_epi32(jh[r], hi, bcast4(ah[r] + 8 * o + 4));
+        jm[r] = _mm512_dpbusd_epi32(jm[r], hi, bcast4(am[r] + 8 * o + 4));
+        jl[r] = _mm512_dpbusd_epi32(jl[r], hi, bcast4(al[r] + 8 * o + 4));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      ih[r] = _mm512_add_epi32(ih[r], jh[r]);
+      im[r] = _mm512_add_epi32(im[r], jm[r]);
+      il[r] = _mm512_add_epi32(il[r], jl[r]);
+    }
+    const __m512 s = _mm512_loadu_ps(sp + b * 16);
+    const __m512 zpf =
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + b * 16))));
+    for (int r = 0; r < R; ++r) {
+      const size_t ia = static_cast<size_t>((r0 + r) * kb + b);
+      const float* as = a.asum + ia * 3;
+      const __m512 th = _mm512_fnmadd_ps(zpf, _mm512_set1_ps(as[0]), _mm512_cvtepi32_ps(ih[r]));
+      const __m512 tm = _mm512_fnmadd_ps(zpf, _mm512_set1_ps(as[1]), _mm512_cvtepi32_ps(im[r]));
+      const __m512 tl = _mm512_fnmadd_ps(zpf, _mm512_set1_ps(as[2]), _mm512_cvtepi32_ps(il[r]));
+      const __m512 t = _mm512_add_ps(_mm512_fmadd_ps(th, k65536, _mm512_mul_ps(tm, k256)), tl);
+      acc[r] = _mm512_fmadd_ps(t, _mm512_mul_ps(s, _mm512_set1_ps(a.step[ia])), acc[r]);
+    }
+  }
+  const int64_t n0 = g * 16, count = w.n - n0 < 16 ? w.n - n0 : 16;
+  const __mmask16 mask = static_cast<__mmask16>((1u << count) - 1);
+  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (r0 + r) * ldy + n0, mask, acc[r]);
+}
+
 }  // namespace
+
+void q4_s8x3_gemm_c16_avx512vnni(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0,
+                                 int64_t g1) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t r = 0;
+    // Two rows at a time: 6 accumulators per row must fit the 32 zmm registers.
+    for (; r + 2 <= a.m; r += 2) group_rows3<2>(w, a, r, y, ldy, g);
+    if (r < a.m) group_rows3<1>(w, a, r, y, ldy, g);
+  }
+}
 
 void q4_s8_gemm_c16_avx512vnni(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0,
                                int64_t g1) {

@@ -8,8 +8,8 @@
 // Weights given at run time are checked and prepared on each run instead (errors exit 3).
 //
 // Run: few rows of A (token generation: M = 1) go to the streaming kernels of
-// kernels/x86/nbits_kernels.h, split over the session's threads by columns (fp32 activations;
-// int8 activations on VNNI when the node says accuracy_level 4, as ORT); many rows
+// kernels/x86/nbits_kernels.h, split over the session's threads by columns (on VNNI, 4-bit
+// weights take the vpdpbusd kernels: A as 3 int8 digits, or 1 with accuracy_level 4); many rows
 // (prompt processing) dequantize B a tile of columns at a time into fp32 and multiply through
 // oneDNN, where the dequantization is cheap next to the product.
 #include <omp.h>
@@ -206,10 +206,12 @@ class MatMulNBitsKernel final : public Kernel {
         if (!s.ok()) return Status(s.code(), node_label(n) + ": " + s.message());
       }
     k->dnnl_ = onednn::enabled();
-    // accuracy_level 4 lets ORT compute with int8 activations (MLAS CompInt8); hone then does the
-    // same where the CPU has VNNI, with the weights repacked once (nbits_kernels.h, PackedC16).
-    if (n.attr_int("accuracy_level", 0) >= 4 && k->weights_.b.defined() && nb::c16_packable(k->weights_.view)) {
-      k->s8_ = nb::best_s8_gemm();
+    // Where the CPU has VNNI, constant 4-bit weights are repacked once (nbits_kernels.h,
+    // PackedC16) for the vpdpbusd kernels: activations as 3 int8 digits (fp32-level accuracy) by
+    // default; as 1 int8 digit when the node says accuracy_level 4, ORT's licence to compute
+    // with int8 activations (MLAS CompInt8).
+    if (k->weights_.b.defined() && nb::c16_packable(k->weights_.view)) {
+      k->s8_ = nb::best_s8_gemm(n.attr_int("accuracy_level", 0) >= 4 ? 1 : 3);
       if (k->s8_) k->c16_ = nb::pack_c16(k->weights_.view);
     }
     return std::unique_ptr<Kernel>(std::move(k));
@@ -299,7 +301,7 @@ class MatMulNBitsKernel final : public Kernel {
   Weights weights_;  // prepared at creation when B, scales (and zero points) are constants
   bool dnnl_ = false;
   onednn::MatMulF32Dnnl bridge_;
-  const nb::S8GemmVariant* s8_ = nullptr;  // int8-activation kernel (accuracy_level 4), with c16_
+  const nb::S8GemmVariant* s8_ = nullptr;  // vpdpbusd kernel over c16_, when chosen at creation
   nb::PackedC16 c16_;
 };
 

@@ -205,7 +205,7 @@ TEST_P(NbitsS8Variant, MatchesReferenceWithinTheInt8Bound) {
     const auto hand = hand_matrix(rw);
     const PackedC16 packed = pack_c16(rw.w);
     QuantizedA q;
-    quantize_a(a.data(), c.k, c.m, c.k, c.block, &q);
+    quantize_a(a.data(), c.k, c.m, c.k, c.block, v.limbs, &q);
     for (int threads : {1, 2}) {
       std::vector<float> y(static_cast<size_t>(c.m * c.n), std::nanf(""));
       s8_gemm(v, packed, a.data(), c.k, c.m, y.data(), c.n, threads);
@@ -215,16 +215,25 @@ TEST_P(NbitsS8Variant, MatchesReferenceWithinTheInt8Bound) {
           for (int64_t k = 0; k < c.k; ++k) {
             const size_t ib = static_cast<size_t>(r * q.k_blocks + k / c.block);
             const double wk = hand[static_cast<size_t>(n * c.k + k)];
-            const double ahat = static_cast<double>(q.step[ib]) * q.a8[static_cast<size_t>(r * q.kp + k)];
+            double digits = 0;  // the digits' value, most significant first
+            for (int d = 0; d < q.limbs; ++d)
+              digits = digits * 256 + q.a8[static_cast<size_t>((r * q.limbs + d) * q.kp + k)];
+            const double ahat = static_cast<double>(q.step[ib]) * digits;
             approx += ahat * wk;
             exact += static_cast<double>(a[static_cast<size_t>(r * c.k + k)]) * wk;
             const double s = rw.scales[static_cast<size_t>(n * rw.w.k_blocks + k / c.block)];
             fp_bound += std::fabs(ahat) * (std::fabs(wk) + std::ldexp(std::fabs(s), c.bits));
-            q_bound += 0.5 * q.step[ib] * std::fabs(wk);
+            // Half a step, plus the rounding of a / step in float.
+            q_bound += (0.5 * q.step[ib] + std::ldexp(std::fabs(a[static_cast<size_t>(r * c.k + k)]), -23)) *
+                       std::fabs(wk);
           }
           const float got = y[static_cast<size_t>(r * c.n + n)];
           ASSERT_NEAR(got, approx, 1e-5 * fp_bound + 1e-30) << v.name << " " << describe(c) << " r=" << r << " n=" << n;
           ASSERT_NEAR(approx, exact, 1.001 * q_bound + 1e-12) << describe(c) << " r=" << r << " n=" << n;
+          // With 3 digits the result is also within the fp32 kernels' bound of the exact product.
+          if (v.limbs == 3) {
+            ASSERT_NEAR(got, exact, 1e-5 * fp_bound + 1e-30) << v.name << " " << describe(c) << " r=" << r;
+          }
         }
     }
   }
@@ -268,7 +277,8 @@ TEST(NbitsDispatch, PicksTheWidestAvailableVariantAndHonoursHoneIsa) {
   }
   const char* cap = std::getenv("HONE_ISA");
   if (cap && (std::string(cap) == "scalar" || std::string(cap) == "avx2")) {
-    EXPECT_EQ(best_s8_gemm(), nullptr);
+    EXPECT_EQ(best_s8_gemm(1), nullptr);
+    EXPECT_EQ(best_s8_gemm(3), nullptr);
   }
   // 2-bit and block 16 (4-bit) have no fast kernel: the reference serves them.
   NBitsWeights two;
