@@ -55,6 +55,18 @@ bool numeric(DType t) {
 
 }  // namespace
 
+std::string quantized_view(const ir::Graph& cand, const std::string& value) {
+  // QuantizeLinear(value) -> q, then DequantizeLinear(q) -> dq: consumers read dq.
+  for (const auto& q : cand.nodes) {
+    if (q.op_type != "QuantizeLinear" || !q.domain.empty() || q.input(0) != value || q.outputs.empty()) continue;
+    for (const auto& dq : cand.nodes)
+      if (dq.op_type == "DequantizeLinear" && dq.domain.empty() && dq.input(0) == q.outputs[0] && !dq.outputs.empty() &&
+          !dq.outputs[0].empty())
+        return dq.outputs[0];
+  }
+  return value;
+}
+
 const LayerError* LayerReport::find(const std::string& value) const {
   for (const auto& l : layers)
     if (l.value == value) return &l;
@@ -76,11 +88,13 @@ std::vector<std::string> shared_values(const ir::Graph& ref, const ir::Graph& ca
 Result<LayerReport> compare_layers(const ir::Model& ref, const ir::Model& cand, int64_t samples, const SampleFn& sample,
                                    const LayerCompareOptions& options) {
   const std::vector<std::string> values = shared_values(ref.graph, cand.graph);
+  std::vector<std::string> cand_values;  // what the candidate's consumers of each value read
+  for (const auto& v : values) cand_values.push_back(quantized_view(cand.graph, v));
   SessionOptions so;
   so.threads = options.threads;
   auto ref_session = create_session(with_outputs(ref, values), so);
   if (!ref_session.ok()) return ref_session.status().with_context("reference model");
-  auto cand_session = create_session(with_outputs(cand, values), so);
+  auto cand_session = create_session(with_outputs(cand, cand_values), so);
   if (!cand_session.ok()) return cand_session.status().with_context("candidate model");
 
   // The candidate's inputs in the reference's order (same names required).
@@ -119,7 +133,7 @@ Result<LayerReport> compare_layers(const ir::Model& ref, const ir::Model& cand, 
     for (size_t v = 0; v < values.size(); ++v) {
       if (!acc[v]) continue;
       const Tensor& rt = (*r)[ref_idx.at(values[v])];
-      const Tensor& ct = (*c)[cand_idx.at(values[v])];
+      const Tensor& ct = (*c)[cand_idx.at(cand_values[v])];
       if (!numeric(rt.dtype()) || !numeric(ct.dtype()) || rt.shape() != ct.shape()) {
         why[v] = describe(rt) + " vs " + describe(ct);
         acc[v].reset();
@@ -145,6 +159,7 @@ Result<LayerReport> compare_layers(const ir::Model& ref, const ir::Model& cand, 
     }
     LayerError l;
     l.value = values[v];
+    l.cand_value = cand_values[v];
     const ir::Node* rn = ref_producers.at(values[v]);
     l.node = rn->name;
     l.ref_op = rn->qualified_op();

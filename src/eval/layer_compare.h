@@ -6,6 +6,9 @@
 // every value produced by a top-level node in both graphs, adds those values as extra graph
 // outputs to both models, runs both on the same inputs one sample at a time, and accumulates
 // ErrorMetrics per value (only values whose runtime shapes agree and are numeric count).
+// In a QDQ candidate (static quantization) a value v is followed by QuantizeLinear ->
+// DequantizeLinear, and v's consumers read the dequantized copy: that copy is what is compared
+// with the reference's v (quantized_view), so the error of quantizing v counts where v is made.
 //
 // Ranking: a value's error is its relative RMS error against the reference (ErrorMetrics::
 // rel_rms_error; scale-free, so a layer with large activations does not win by size alone). The
@@ -28,6 +31,7 @@ namespace hone::eval {
 
 struct LayerError {
   std::string value;                 // the compared value's name
+  std::string cand_value;            // the candidate value compared with it: `value`, or its QDQ copy
   std::string node;                  // reference node that produces it (its name, may be "")
   std::string ref_op;                // that node's op type
   std::string cand_op;               // op type of the candidate node that produces the value
@@ -60,6 +64,10 @@ using SampleFn = std::function<Result<std::vector<Tensor>>(int64_t i)>;
 // Errors: invalid_argument when the inputs differ; whatever a session or a run reports otherwise.
 Result<LayerReport> compare_layers(const ir::Model& ref, const ir::Model& cand, int64_t samples, const SampleFn& sample,
                                    const LayerCompareOptions& options = {});
+
+// `value`, or the output of DequantizeLinear(QuantizeLinear(value)) when the candidate has that
+// pattern (the first one found).
+std::string quantized_view(const ir::Graph& cand, const std::string& value);
 
 // The names of the values compare_layers would look at: produced by a top-level node in both
 // graphs (or a graph output of both), in reference graph order.

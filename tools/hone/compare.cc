@@ -257,6 +257,7 @@ int run_compare(const CompareArgs& a) {
         const eval::LayerError& l = layers->layers[layers->ranking[r]];
         nlohmann::json lj = metrics_json(l.metrics);
         lj["value"] = l.value;
+        lj["cand_value"] = l.cand_value;
         lj["node"] = l.node;
         lj["ref_op"] = l.ref_op;
         lj["cand_op"] = l.cand_op;

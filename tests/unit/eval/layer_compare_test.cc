@@ -113,6 +113,32 @@ TEST(LayerCompare, QuantizedStyleNodeKeepsName) {
   EXPECT_EQ(worst.cand_op, "Mul");
 }
 
+TEST(LayerCompare, QdqCopyIsComparedWhereTheValueIsMade) {
+  // Static (QDQ) style: h2 -> QuantizeLinear -> DequantizeLinear -> h2_dq, which fc3 reads. The
+  // quantization error of h2 must count at fc2 (value h2), not at fc3.
+  ir::Model ref = mlp(0), cand = mlp(0);
+  ir::Graph& g = cand.graph;
+  Tensor scale = Tensor::create(DType::kFloat32, {}).value();
+  scale.data<float>()[0] = 0.05f;
+  Tensor zp = Tensor::create(DType::kUInt8, {}).value();
+  zp.data<uint8_t>()[0] = 128;
+  g.initializers.push_back({"h2_scale", scale, {}, std::nullopt});
+  g.initializers.push_back({"h2_zp", zp, {}, std::nullopt});
+  g.nodes.insert(g.nodes.begin() + 3, node("QuantizeLinear", {"h2", "h2_scale", "h2_zp"}, {"h2_q"}, "h2_Q"));
+  g.nodes.insert(g.nodes.begin() + 4, node("DequantizeLinear", {"h2_q", "h2_scale", "h2_zp"}, {"h2_dq"}, "h2_DQ"));
+  g.nodes[5].inputs[0] = "h2_dq";
+  EXPECT_EQ(quantized_view(g, "h2"), "h2_dq");
+  EXPECT_EQ(quantized_view(g, "r1"), "r1");
+  auto r = compare_layers(ref, cand, 3, random_samples(ref), {1});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const LayerError& worst = r->layers[r->ranking[0]];
+  EXPECT_EQ(worst.value, "h2");
+  EXPECT_EQ(worst.cand_value, "h2_dq");
+  EXPECT_GT(worst.metrics.max_abs_error, 0);
+  EXPECT_LE(worst.metrics.max_abs_error, 0.025 + 1e-6);  // half a quantization step (no clipping here)
+  EXPECT_LT(std::fabs(r->find("Y")->added_error), 1e-5);
+}
+
 TEST(LayerCompare, ShapeMismatchIsSkippedNotFatal) {
   // The candidate's h1 is reshaped to [kN, 1] under the same name (and back, so Y still fits).
   ir::Model ref = mlp(0), cand = mlp(0);
