@@ -1,10 +1,12 @@
 // ConvInteger and QLinearConv: quantized (uint8/int8) convolution. Both subtract the zero points
 // (per tensor, or per output channel for the weights), run the exact integer convolution of the
 // reference kernel with 64-bit accumulators, then ConvInteger wraps the sums to int32 and
-// QLinearConv requantizes them: round half to even, add y_zero_point, saturate.
+// QLinearConv requantizes them: round half to even, add y_zero_point, saturate. With constant
+// int8 weights both run on oneDNN's int8 convolution instead (Int8ConvKernel below).
 #include <cmath>
 #include <limits>
 
+#include "kernels/dnnl/conv_int8_dnnl.h"
 #include "kernels/ref/conv_ref.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/conv_util.h"
@@ -166,9 +168,129 @@ Status qlinear_conv(KernelContext& ctx) {
   return Status::Ok();
 }
 
+namespace onednn = kernels::onednn;
+
+// The oneDNN int8 path (u8s8_conv_dnnl) of ConvInteger and QLinearConv: 2-D, W a constant int8
+// initializer with zero points 0, x uint8 with a per-tensor zero point; for QLinearConv also
+// constant scales, y zero point and int32 bias (the output scale x_scale * w_scale[m] / y_scale
+// is fixed in the primitive). Anything else, and HONE_DNNL=0, runs the reference above, which
+// stays the oracle of the tests. Requantized outputs may differ from the reference by one step on
+// rounding ties (oneDNN rounds in float after adding the zero point; the reference in double).
+class Int8ConvKernel final : public Kernel {
+ public:
+  static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx, bool qlinear) {
+    auto k = std::make_unique<Int8ConvKernel>();
+    k->qlinear_ = qlinear;
+    if (!onednn::enabled()) return std::unique_ptr<Kernel>(std::move(k));
+    const size_t w_in = qlinear ? 3 : 1, w_zp_in = qlinear ? 5 : 3;
+    const Tensor* w = ctx.constant_input(w_in);
+    if (!w || w->dtype() != DType::kInt8 || w->rank() != 4 || w->dim(0) == 0) return std::unique_ptr<Kernel>(std::move(k));
+    if (!ctx.node().input(w_zp_in).empty()) {
+      const Tensor* zp = ctx.constant_input(w_zp_in);
+      if (!zp || zp->dtype() != DType::kInt8) return std::unique_ptr<Kernel>(std::move(k));
+      for (int64_t i = 0; i < zp->numel(); ++i)
+        if (zp->data<int8_t>()[i] != 0) return std::unique_ptr<Kernel>(std::move(k));
+    }
+    const int64_t m = w->dim(0);
+    onednn::ConvInt8Desc d;
+    d.dst = onednn::Int8Dst::kS32;
+    if (qlinear) {
+      const Tensor* xs = ctx.constant_input(1);
+      const Tensor* ws = ctx.constant_input(4);
+      const Tensor* ys = ctx.constant_input(6);
+      const Tensor* yzp = ctx.constant_input(7);
+      if (!xs || !ws || !ys || !yzp) return std::unique_ptr<Kernel>(std::move(k));
+      if (xs->dtype() != DType::kFloat32 || xs->numel() != 1 || ys->dtype() != DType::kFloat32 || ys->numel() != 1 ||
+          ws->dtype() != DType::kFloat32 || ws->rank() > 1 || (ws->numel() != 1 && ws->numel() != m) ||
+          !is_8bit(yzp->dtype()) || yzp->numel() != 1)
+        return std::unique_ptr<Kernel>(std::move(k));
+      for (int64_t j = 0; j < ws->numel(); ++j) {
+        const float mult = xs->data<float>()[0] * ws->data<float>()[j] / ys->data<float>()[0];
+        if (!std::isfinite(mult)) return std::unique_ptr<Kernel>(std::move(k));
+        d.out_scales.push_back(mult);
+      }
+      d.dst = yzp->dtype() == DType::kUInt8 ? onednn::Int8Dst::kU8 : onednn::Int8Dst::kS8;
+      d.y_zero_point = static_cast<int32_t>(value_at(*yzp, 0));
+      if (!ctx.node().input(8).empty()) {
+        const Tensor* b = ctx.constant_input(8);
+        if (!b || b->dtype() != DType::kInt32 || b->rank() != 1 || b->dim(0) != m)
+          return std::unique_ptr<Kernel>(std::move(k));
+        k->bias_ = *b;
+      }
+    }
+    k->w_ = *w;
+    k->desc_ = d;
+    k->dnnl_ = std::make_unique<onednn::ConvU8S8Dnnl>();
+    k->dnnl_->set_weights(k->w_.data<int8_t>());
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+
+  Status run(KernelContext& ctx) override {
+    if (dnnl_) {
+      Status s = run_dnnl(ctx);
+      if (s.code() != ErrorCode::kUnsupported) return s;
+    }
+    return qlinear_ ? qlinear_conv(ctx) : conv_integer(ctx);
+  }
+
+ private:
+  // kUnsupported (nothing allocated: prepare() comes first) when this run's operands are not
+  // what the bridge serves.
+  Status run_dnnl(KernelContext& ctx) {
+    const Tensor* x = ctx.input(0);
+    const Tensor* w = ctx.input(qlinear_ ? 3 : 1);
+    const Tensor* x_zp = ctx.input(2);
+    if (!x || !w || w->data<int8_t>() != w_.data<int8_t>()) return unsupported("not the constant weights");
+    if (x->dtype() != DType::kUInt8 || x->rank() != 4 || x->dim(1) != w_.dim(1) * ctx.node().attr_int("group", 1))
+      return unsupported("x not served");
+    if (x_zp && (x_zp->dtype() != DType::kUInt8 || x_zp->numel() != 1 || x_zp->rank() > 1))
+      return unsupported("x zero point not served");
+    const std::vector<int64_t> kernel(w_.shape().begin() + 2, w_.shape().end());
+    if (ctx.node().attr("kernel_shape") && ctx.node().attr_ints("kernel_shape") != kernel) return unsupported("kernel_shape");
+    const Shape in_spatial(x->shape().begin() + 2, x->shape().end());
+    auto geometry = make_window_geometry(ctx.node(), in_spatial, kernel, false);
+    if (!geometry.ok()) return unsupported("geometry");  // the reference reports it
+    onednn::ConvInt8Desc d = desc_;
+    onednn::ConvDesc& g = d.geometry;
+    g.batch = x->dim(0);
+    g.in_channels = x->dim(1);
+    g.out_channels = w_.dim(0);
+    g.groups = ctx.node().attr_int("group", 1);
+    g.in_spatial = in_spatial;
+    g.kernel = kernel;
+    g.out_spatial = geometry->out;
+    g.strides = geometry->strides;
+    g.dilations = geometry->dilations;
+    g.pads_begin = geometry->pads_begin;
+    g.pads_end = geometry->pads_end;
+    g.has_bias = bias_.defined();
+    const int32_t zp = x_zp ? x_zp->data<uint8_t>()[0] : 0;
+    d.x_zero_point = zp != 0;
+    if (Status ready = dnnl_->prepare(d); !ready.ok())
+      return ready.code() == ErrorCode::kUnsupported ? ready : ready.with_context(node_label(ctx.node()));
+    Shape y_shape{g.batch, g.out_channels, g.out_spatial[0], g.out_spatial[1]};
+    const DType y_type = d.dst == onednn::Int8Dst::kS32 ? DType::kInt32
+                         : d.dst == onednn::Int8Dst::kU8 ? DType::kUInt8
+                                                         : DType::kInt8;
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, y_type, y_shape));
+    Status s = dnnl_->run(d, x->data<uint8_t>(), zp, bias_.defined() ? bias_.data<int32_t>() : nullptr, y->raw());
+    return s.ok() ? s : s.with_context(node_label(ctx.node()));
+  }
+
+  bool qlinear_ = false;
+  Tensor w_, bias_;  // constants, kept alive (oneDNN reads w_ when packing)
+  onednn::ConvInt8Desc desc_;
+  std::unique_ptr<onednn::ConvU8S8Dnnl> dnnl_;
+};
+
+Result<std::unique_ptr<Kernel>> create_conv_integer(const KernelCreateContext& ctx) { return Int8ConvKernel::create(ctx, false); }
+Result<std::unique_ptr<Kernel>> create_qlinear_conv(const KernelCreateContext& ctx) { return Int8ConvKernel::create(ctx, true); }
+
 }  // namespace
 
-HONE_REGISTER_FN("", ConvInteger, 10, kMaxOpset, conv_integer);
-HONE_REGISTER_FN("", QLinearConv, 10, kMaxOpset, qlinear_conv);
+static const bool kConvIntegerRegistered =
+    OpRegistry::global().add({"", "ConvInteger", 10, kMaxOpset, &create_conv_integer});
+static const bool kQLinearConvRegistered =
+    OpRegistry::global().add({"", "QLinearConv", 10, kMaxOpset, &create_qlinear_conv});
 
 }  // namespace hone::rt

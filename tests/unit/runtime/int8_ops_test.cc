@@ -151,5 +151,114 @@ TEST(Int8Ops, DynamicQuantizeLinearOpMatchesFormula) {
               static_cast<uint8_t>(std::clamp(std::nearbyint(a.data<float>()[i] / scale) + zp, 0.0f, 255.0f)));
 }
 
+
+// Plain 2-D convolution sums of (x - xzp) * w, y[N, M, OH, OW], with symmetric pads.
+std::vector<int32_t> ref_conv(const Tensor& x, int32_t xzp, const Tensor& w, int64_t group, int64_t stride, int64_t pad,
+                              Shape* y_shape) {
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
+  const int64_t m = w.dim(0), cg = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+  const int64_t oh = (h + 2 * pad - kh) / stride + 1, ow = (wd + 2 * pad - kw) / stride + 1;
+  *y_shape = {n, m, oh, ow};
+  std::vector<int32_t> y(static_cast<size_t>(n * m * oh * ow), 0);
+  const int64_t mg = m / group;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t o = 0; o < m; ++o)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          int32_t acc = 0;
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t u = 0; u < kh; ++u)
+              for (int64_t v = 0; v < kw; ++v) {
+                const int64_t r = i * stride - pad + u, q = j * stride - pad + v;
+                if (r < 0 || r >= h || q < 0 || q >= wd) continue;
+                const int64_t cin = (o / mg) * cg + ci;
+                acc += (x.data<uint8_t>()[((b * c + cin) * h + r) * wd + q] - xzp) *
+                       w.data<int8_t>()[((o * cg + ci) * kh + u) * kw + v];
+              }
+          y[static_cast<size_t>(((b * m + o) * oh + i) * ow + j)] = acc;
+        }
+  return y;
+}
+
+ir::Attribute int_attr(const char* name, int64_t v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInt;
+  a.i = v;
+  return a;
+}
+
+ir::Attribute ints_attr(const char* name, std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+struct ConvCase {
+  int64_t n, c, h, w, m, k, group, stride, pad;
+};
+
+TEST(Int8Ops, ConvIntegerConstantWeightsExact) {
+  for (const ConvCase& cc : {ConvCase{1, 8, 9, 7, 16, 3, 1, 1, 1}, ConvCase{2, 6, 10, 10, 9, 3, 3, 2, 1},
+                             ConvCase{1, 5, 6, 6, 4, 1, 1, 1, 0}}) {
+    for (int32_t xzp : {0, 113}) {
+      ir::Node n = node("ConvInteger", {"A", "W", "xzp"}, {"Y"});
+      n.attrs = {int_attr("group", cc.group), ints_attr("strides", {cc.stride, cc.stride}),
+                 ints_attr("pads", {cc.pad, cc.pad, cc.pad, cc.pad})};
+      Graph1 g = one_node(n, DType::kUInt8, {cc.n, cc.c, cc.h, cc.w}, DType::kInt32);
+      Tensor w = random_tensor<int8_t>(DType::kInt8, {cc.m, cc.c / cc.group, cc.k, cc.k}, 8, -127, 127);
+      g.init("W", w);
+      g.init("xzp", scalar(DType::kUInt8, xzp));
+      Tensor x = random_tensor<uint8_t>(DType::kUInt8, {cc.n, cc.c, cc.h, cc.w}, 9, 0, 255);
+      Tensor y = run1(g.m, x);
+      Shape want_shape;
+      const auto want = ref_conv(x, xzp, w, cc.group, cc.stride, cc.pad, &want_shape);
+      ASSERT_EQ(y.shape(), want_shape);
+      EXPECT_EQ(std::vector<int32_t>(y.data<int32_t>(), y.data<int32_t>() + y.numel()), want)
+          << "c " << cc.c << " group " << cc.group << " xzp " << xzp;
+    }
+  }
+}
+
+TEST(Int8Ops, QLinearConvConstantWeightsWithinOneStep) {
+  const ConvCase cc{1, 8, 11, 9, 12, 3, 2, 1, 1};
+  for (bool per_channel : {false, true}) {
+    ir::Node n = node("QLinearConv", {"A", "xs", "xzp", "W", "ws", "wzp", "ys", "yzp", "B"}, {"Y"});
+    n.attrs = {int_attr("group", cc.group), ints_attr("pads", {1, 1, 1, 1})};
+    Graph1 g = one_node(n, DType::kUInt8, {cc.n, cc.c, cc.h, cc.w}, DType::kUInt8);
+    Tensor w = random_tensor<int8_t>(DType::kInt8, {cc.m, cc.c / cc.group, cc.k, cc.k}, 10, -127, 127);
+    g.init("W", w);
+    g.init("xs", scalar(DType::kFloat32, 0.03));
+    g.init("xzp", scalar(DType::kUInt8, 120));
+    Tensor ws = Tensor::create(DType::kFloat32, per_channel ? Shape{cc.m} : Shape{}).value();
+    for (int64_t j = 0; j < ws.numel(); ++j) ws.data<float>()[j] = 0.002f + 0.0003f * static_cast<float>(j);
+    g.init("ws", ws);
+    g.init("wzp", Tensor::create(DType::kInt8, per_channel ? Shape{cc.m} : Shape{}).value());
+    g.init("ys", scalar(DType::kFloat32, 0.2));
+    g.init("yzp", scalar(DType::kUInt8, 90));
+    Tensor b = random_tensor<int32_t>(DType::kInt32, {cc.m}, 11, -3000, 3000);
+    g.init("B", b);
+    Tensor x = random_tensor<uint8_t>(DType::kUInt8, {cc.n, cc.c, cc.h, cc.w}, 12, 0, 255);
+    Tensor y = run1(g.m, x);
+    Shape want_shape;
+    const auto acc = ref_conv(x, 120, w, cc.group, 1, 1, &want_shape);
+    ASSERT_EQ(y.shape(), want_shape);
+    const int64_t plane = want_shape[2] * want_shape[3];
+    int64_t off_by_one = 0;
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      const int64_t o = (i / plane) % cc.m;
+      const double mult = 0.03f * ws.data<float>()[per_channel ? o : 0] / 0.2f;
+      const double want =
+          std::clamp(std::nearbyint(double(acc[static_cast<size_t>(i)] + b.data<int32_t>()[o]) * mult) + 90.0, 0.0, 255.0);
+      const double diff = std::fabs(double(y.data<uint8_t>()[i]) - want);
+      EXPECT_LE(diff, 1.0) << i;
+      off_by_one += diff > 0;
+    }
+    EXPECT_LE(off_by_one, y.numel() / 50) << "rounding differences should be rare ties";
+  }
+}
+
 }  // namespace
 }  // namespace hone
