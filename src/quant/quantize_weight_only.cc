@@ -51,6 +51,7 @@ struct ActStats {
   int64_t rows = 0;             // rows summed
   std::vector<float> kept;      // up to kAwqMaxRows rows of [K]
   int64_t kept_rows = 0;
+  int64_t stride = 0;           // keep every stride-th row (0: not yet known)
 };
 
 std::vector<float> weight_kn(const Target& t) {
@@ -90,17 +91,19 @@ double awq_error(const ActStats& a, const std::vector<float>& kn, const std::vec
       diff[i] = kn[i] - deq;
     }
   double err = 0;
-  std::vector<double> row(static_cast<size_t>(N));
+  // Float rows (they vectorize); the sum of squares in double.
+  std::vector<float> row(static_cast<size_t>(N));
   for (int64_t r = 0; r < a.kept_rows; ++r) {
-    std::fill(row.begin(), row.end(), 0.0);
+    std::fill(row.begin(), row.end(), 0.0f);
     const float* x = a.kept.data() + r * K;
+    float* out = row.data();
     for (int64_t k = 0; k < K; ++k) {
-      const double xv = x[k];
+      const float xv = x[k];
       if (xv == 0) continue;
       const float* d = diff.data() + k * N;
-      for (int64_t n = 0; n < N; ++n) row[static_cast<size_t>(n)] += xv * d[n];
+      for (int64_t n = 0; n < N; ++n) out[n] += xv * d[n];
     }
-    for (double v : row) err += v * v;
+    for (float v : row) err += static_cast<double>(v) * v;
   }
   return err;
 }
@@ -369,9 +372,12 @@ class WeightOnlyQuantizer {
         if (static_cast<int64_t>(a.sum_abs.size()) != K) return runtime_error("MatMul input '" + name + "' changed its last dim");
         const int64_t rows = t->numel() / K;
         const float* x = t->data<float>();
+        // Rows kept for the error search are spread over all samples: a stride fixed from the
+        // first sample's row count (deterministic for a given data set).
+        if (a.stride == 0) a.stride = std::max<int64_t>(1, rows * samples / kAwqMaxRows);
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t k = 0; k < K; ++k) a.sum_abs[static_cast<size_t>(k)] += std::fabs(static_cast<double>(x[r * K + k]));
-          if (a.kept_rows < kAwqMaxRows) {
+          if (a.kept_rows < kAwqMaxRows && (a.rows + r) % a.stride == 0) {
             a.kept.insert(a.kept.end(), x + r * K, x + (r + 1) * K);
             ++a.kept_rows;
           }
