@@ -63,8 +63,33 @@ struct WeightQ {
 class StaticQuantizer {
  public:
   // `original` is the float model as given: calibration runs it, not the copy being rewritten.
+  // With rules, the node selection they were made with (their "ops" / "exclude" options) wins over
+  // `o`'s, as docs/formats.md promises: the rules alone decide the output.
   StaticQuantizer(const ir::Model& original, ir::Model& m, const QuantizeOptions& o, const Rules* in, Rules* out)
-      : original_(original), m_(m), o_(o), in_(in), out_(out), names_(m) {}
+      : original_(original), m_(m), o_(effective(o, in)), in_(in), out_(out), names_(m) {}
+
+  static QuantizeOptions effective(const QuantizeOptions& o, const Rules* in) {
+    QuantizeOptions e = o;
+    if (!in) return e;
+    auto split = [](const std::string& s) {
+      std::vector<std::string> v;
+      size_t start = 0;
+      while (start <= s.size() && !s.empty()) {
+        size_t comma = s.find(',', start);
+        if (comma == std::string::npos) comma = s.size();
+        if (comma > start) v.push_back(s.substr(start, comma - start));
+        start = comma + 1;
+      }
+      return v;
+    };
+    if (auto it = in->options.find("ops"); it != in->options.end()) e.ops = split(it->second);
+    if (auto it = in->options.find("exclude"); it != in->options.end()) e.exclude = split(it->second);
+    // Per-channel weights need opset 13 whatever the command line said.
+    e.per_channel = false;
+    for (const auto& t : in->tensors)
+      if (t.role == "weight" && t.axis >= 0) e.per_channel = true;
+    return e;
+  }
 
   Status run() {
     if (o_.mode != Mode::kStatic) return invalid_argument("quantize_static called for another mode");
@@ -483,7 +508,7 @@ class StaticQuantizer {
 
   const ir::Model& original_;
   ir::Model& m_;
-  const QuantizeOptions& o_;
+  const QuantizeOptions o_;
   const Rules* in_;
   Rules* out_;
   detail::NameGen names_;

@@ -246,6 +246,8 @@ TEST(QuantizeStatic, RulesReapplyByteIdentical) {
     ASSERT_TRUE(parsed.ok()) << parsed.status().message();
     QuantizeOptions o2 = o;
     o2.calib = nullptr;  // no calibration at all
+    o2.exclude = {"Conv"};  // ignored: the rules' own selection decides
+    o2.per_channel = false;
     Rules again;
     auto q2 = quantize(f, o2, &*parsed, &again);
     ASSERT_TRUE(q2.ok()) << q2.status().message();
