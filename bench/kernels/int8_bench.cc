@@ -6,6 +6,8 @@
 //     through a Session at level 2 (fused into hone.DynQuantMatMul) vs oneDNN's u8s8 matmul on
 //     already-quantized activations with the same float epilogue (so hone's extra is the
 //     quantization of x, which the direct figure does not pay);
+//   ResNet-50 conv shapes (batch 1): QLinearConv through a Session (NCHW at the op boundary) vs
+//     oneDNN's int8 convolution on NHWC activations with the same attributes;
 //   DynamicQuantizeLinear over 128x3072 floats: each ISA variant of hone's kernel, one thread.
 // Every benchmark reports GOP/s (2 * MACs) or GB/s of input read. --threads N (default 2).
 // Read the "min" of --benchmark_repetitions=N on a shared machine (see gemm_conv_bench.cc).
@@ -276,6 +278,107 @@ void BM_DynQuantLayer_OneDnnDirect(benchmark::State& state) {
   set_gops(state, 2.0 * kTokens * l.k * l.n);
 }
 
+
+// ---- ResNet-50 conv shapes (batch 1), QLinearConv ----
+
+struct ConvShape {
+  int64_t c, m, hw, k, stride;
+};
+constexpr ConvShape kConvs[] = {{64, 64, 56, 3, 1}, {256, 64, 56, 1, 1}, {256, 256, 14, 3, 1}, {1024, 256, 14, 1, 1},
+                                {3, 64, 224, 7, 2}};
+
+int64_t conv_out(const ConvShape& c) { return (c.hw + 2 * (c.k / 2) - c.k) / c.stride + 1; }
+double conv_ops(const ConvShape& c) { return 2.0 * c.m * c.c * c.k * c.k * conv_out(c) * conv_out(c); }
+std::string conv_label(const ConvShape& c) {
+  return std::to_string(c.k) + "x" + std::to_string(c.k) + " " + std::to_string(c.c) + "->" + std::to_string(c.m) + " " +
+         std::to_string(c.hw) + "^2/" + std::to_string(c.stride);
+}
+
+void BM_QLinearConv_HoneSession(benchmark::State& state) {
+  const ConvShape& c = kConvs[state.range(0)];
+  const int64_t o = conv_out(c);
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets.push_back({"", 13});
+  ir::Graph& g = m.graph;
+  g.inputs.push_back({"X", tensor_type(DType::kUInt8, {1, c.c, c.hw, c.hw}), {}});
+  g.outputs.push_back({"Y", tensor_type(DType::kUInt8, {1, c.m, o, o}), {}});
+  auto init = [&](const char* name, Tensor t) { g.initializers.push_back({name, std::move(t), {}, std::nullopt}); };
+  init("W", random_tensor<int8_t>(DType::kInt8, {c.m, c.c, c.k, c.k}, 2, -127, 127));
+  init("xs", scalar_tensor(DType::kFloat32, 0.02f));
+  init("xzp", scalar_tensor(DType::kUInt8, 128));
+  Tensor ws = Tensor::create(DType::kFloat32, {c.m}).value();
+  const auto cs = column_scales(c.m);
+  std::copy(cs.begin(), cs.end(), ws.data<float>());
+  init("ws", ws);
+  init("wzp", Tensor::create(DType::kInt8, {c.m}).value());
+  init("ys", scalar_tensor(DType::kFloat32, 0.5f));
+  init("yzp", scalar_tensor(DType::kUInt8, 10));
+  init("B", random_tensor<int32_t>(DType::kInt32, {c.m}, 3, -1000, 1000));
+  ir::Node n = make_node("QLinearConv", {"X", "xs", "xzp", "W", "ws", "wzp", "ys", "yzp", "B"}, {"Y"});
+  ir::Attribute strides, pads;
+  strides.name = "strides";
+  strides.type = ir::AttrType::kInts;
+  strides.ints = {c.stride, c.stride};
+  pads.name = "pads";
+  pads.type = ir::AttrType::kInts;
+  pads.ints = {c.k / 2, c.k / 2, c.k / 2, c.k / 2};
+  n.attrs = {strides, pads};
+  g.nodes.push_back(n);
+  hone::Session s = make_session(std::move(m), 2);
+  state.SetLabel(conv_label(c));
+  run_session(state, s, random_tensor<uint8_t>(DType::kUInt8, {1, c.c, c.hw, c.hw}, 1, 0, 255), conv_ops(c));
+}
+
+// oneDNN's int8 convolution alone, activations already in its NHWC layout (hone's op keeps NCHW
+// at its boundary and reorders on both sides: the difference is that cost).
+void BM_QLinearConv_OneDnnDirect(benchmark::State& state) {
+  using dnnl::memory;
+  const ConvShape& c = kConvs[state.range(0)];
+  const int64_t o = conv_out(c);
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  const memory::desc x_md({1, c.c, c.hw, c.hw}, memory::data_type::u8, memory::format_tag::nhwc);
+  const memory::desc w_any({c.m, c.c, c.k, c.k}, memory::data_type::s8, memory::format_tag::any);
+  const memory::desc b_md({c.m}, memory::data_type::s32, memory::format_tag::a);
+  const memory::desc y_md({1, c.m, o, o}, memory::data_type::u8, memory::format_tag::nhwc);
+  dnnl::primitive_attr attr;
+  std::vector<float> scales = column_scales(c.m);
+  for (float& v : scales) v = 0.02f * v / 0.5f;
+  attr.set_output_scales(2, scales);
+  attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+  const dnnl::convolution_forward::primitive_desc pd(
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_md,
+                                      w_any, b_md, y_md, {c.stride, c.stride}, {0, 0}, {c.k / 2, c.k / 2},
+                                      {c.k / 2, c.k / 2}),
+      attr, eng);
+  Tensor x = random_tensor<uint8_t>(DType::kUInt8, {1, c.hw, c.hw, c.c}, 1, 0, 255);
+  Tensor w = random_tensor<int8_t>(DType::kInt8, {c.m, c.c, c.k, c.k}, 2, -127, 127);
+  Tensor b = random_tensor<int32_t>(DType::kInt32, {c.m}, 3, -1000, 1000);
+  std::vector<uint8_t> y(static_cast<size_t>(c.m * o * o));
+  memory w_user({{c.m, c.c, c.k, c.k}, memory::data_type::s8, memory::format_tag::oihw}, eng, w.raw());
+  memory w_packed(pd.weights_desc(), eng);
+  dnnl::reorder(w_user, w_packed).execute(strm, w_user, w_packed);
+  int32_t xzp = 128, yzp = 10;
+  memory x_m(x_md, eng, x.raw()), y_m(y_md, eng, y.data()), b_m(b_md, eng, b.raw());
+  memory xzp_m({{1}, memory::data_type::s32, memory::format_tag::a}, eng, &xzp);
+  memory yzp_m({{1}, memory::data_type::s32, memory::format_tag::a}, eng, &yzp);
+  const dnnl::convolution_forward conv(pd);
+  for (auto _ : state) {
+    conv.execute(strm, {{DNNL_ARG_SRC, x_m},
+                        {DNNL_ARG_WEIGHTS, w_packed},
+                        {DNNL_ARG_BIAS, b_m},
+                        {DNNL_ARG_DST, y_m},
+                        {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, xzp_m},
+                        {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, yzp_m}});
+    strm.wait();
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(conv_label(c) + " " + pd.impl_info_str());
+  set_gops(state, conv_ops(c));
+}
+
 // ---- DynamicQuantizeLinear kernel, one thread per variant ----
 
 void BM_DynamicQuantize(benchmark::State& state) {
@@ -308,6 +411,9 @@ BENCHMARK(BM_QLinearMatMul_OneDnnDirect)->Apply(configure);
 BENCHMARK(BM_DynQuantLayer_HoneSession)->DenseRange(0, kNumLayers - 1)->Apply(configure);
 BENCHMARK(BM_DynQuantLayer_OneDnnDirect)->DenseRange(0, kNumLayers - 1)->Apply(configure);
 BENCHMARK(BM_DynQuantLayer_HoneUnfused)->DenseRange(0, kNumLayers - 1)->Apply(configure);
+constexpr int kNumConvs = static_cast<int>(std::size(kConvs));
+BENCHMARK(BM_QLinearConv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_QLinearConv_OneDnnDirect)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_DynamicQuantize)->DenseRange(0, 2)->Apply(configure);
 
 }  // namespace
