@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <ostream>
 #include <string>
 
 #include "eval/compare.h"
@@ -58,6 +59,9 @@ struct Case {
   const char* pass;  // one pass, or "" for the whole of level 2
   std::map<std::string, int> ops_after;
 };
+
+// gtest prints the parameter in test listings: the model's name, not the struct's bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model; }
 
 class FusedFp32Ops : public ::testing::TestWithParam<Case> {};
 
