@@ -27,6 +27,7 @@ constexpr int64_t kDefaultRandomSamples = 8;
 struct CompareArgs {
   std::string ref, cand;
   std::string data;
+  std::string preprocess;  // for an image-folder --data
   bool random = false;
   uint64_t seed = 0;
   std::vector<std::string> shapes;
@@ -115,7 +116,13 @@ Result<Sampler> make_sampler(const CompareArgs& a, const std::vector<IoInfo>& in
   s.inputs = inputs;
   s.seed = a.seed;
   if (!a.data.empty()) {
-    HONE_ASSIGN_OR_RETURN(eval::Dataset ds, eval::Dataset::open(a.data, inputs));
+    std::optional<eval::Preprocess> pre;
+    if (!a.preprocess.empty()) {
+      auto p = eval::parse_preprocess(a.preprocess);
+      if (!p.ok()) return p.status();
+      pre = *p;
+    }
+    HONE_ASSIGN_OR_RETURN(eval::Dataset ds, eval::Dataset::open(a.data, inputs, pre));
     s.count = a.limit > 0 ? std::min(a.limit, ds.size()) : ds.size();
     if (s.count == 0) return invalid_argument(a.data + ": the data set has no samples");
     s.dataset = std::move(ds);
@@ -147,6 +154,8 @@ struct OutputResult {
 int run_compare(const CompareArgs& a) {
   const std::string cmd = "compare";
   if (!a.data.empty() && a.random) return fail(cmd, invalid_argument("--data and --random exclude each other"));
+  if (a.data.empty() && !a.preprocess.empty())
+    return fail(cmd, invalid_argument("--preprocess applies to an image-folder --data"));
   if (!a.data.empty() && (!a.shapes.empty()))
     return fail(cmd, invalid_argument("--shape applies to --random inputs; a data set has its own shapes"));
   auto ref = onnxio::load_model(a.ref);
@@ -317,6 +326,8 @@ Command add_compare(CLI::App& root) {
   app->add_option("REF", args->ref, "Reference ONNX model (the float one)")->required();
   app->add_option("CAND", args->cand, "Candidate ONNX model (quantized, optimized ...)")->required();
   app->add_option("--data", args->data, "Data set: .npz or folder of .npy files (one array per input, first axis = samples)");
+  app->add_option("--preprocess", args->preprocess,
+                  "Image preprocessing for an image-folder --data, e.g. resize=224x224,scale=1/255,mean=...,std=...");
   app->add_flag("--random", args->random, "Seeded random inputs of the declared shapes (the default without --data)");
   app->add_option("--seed", args->seed, "Seed for random inputs (default 0)");
   app->add_option("--shape", args->shapes, "Shape for a symbolic input with random data, NAME=1x3x224x224 (repeatable)");
