@@ -87,11 +87,26 @@ std::string tick_label(double v) {
   return fmt("%.3g", v);
 }
 
-// Linear map from [d0, d1] to [r0, r1].
+// Map from [d0, d1] to [r0, r1]: linear, or logarithmic (d0, d1 then are log10 of the range).
 struct Scale {
   double d0, d1, r0, r1;
-  double operator()(double v) const { return d1 == d0 ? (r0 + r1) / 2 : r0 + (v - d0) / (d1 - d0) * (r1 - r0); }
+  bool log = false;
+  double operator()(double v) const {
+    if (log) v = std::log10(std::max(v, 1e-12));
+    return d1 == d0 ? (r0 + r1) / 2 : r0 + (v - d0) / (d1 - d0) * (r1 - r0);
+  }
 };
+
+// 1, 2, 5 x 10^k inside [10^lo, 10^hi] (a log axis).
+std::vector<double> log_ticks(double lo, double hi) {
+  std::vector<double> t;
+  for (int k = static_cast<int>(std::floor(lo)); k <= static_cast<int>(std::ceil(hi)); ++k)
+    for (double f : {1.0, 2.0, 5.0}) {
+      double v = f * std::pow(10.0, k);
+      if (std::log10(v) >= lo - 1e-9 && std::log10(v) <= hi + 1e-9) t.push_back(v);
+    }
+  return t;
+}
 
 // Padded data range; a single value gets a small window around it.
 std::pair<double, double> padded(double lo, double hi, double frac, bool from_zero) {
@@ -111,7 +126,7 @@ void axes(std::ostringstream& o, const Scale& x, const Scale& y, const std::stri
       << "\" class=\"grid\"/><text x=\"" << num(kL - 6) << "\" y=\"" << num(py + 4) << "\" text-anchor=\"end\">"
       << tick_label(t) << "</text>";
   }
-  for (double t : ticks(x.d0, x.d1, 6)) {
+  for (double t : x.log ? log_ticks(x.d0, x.d1) : ticks(x.d0, x.d1, 6)) {
     double px = x(t);
     o << "<line x1=\"" << num(px) << "\" x2=\"" << num(px) << "\" y1=\"" << num(kT) << "\" y2=\"" << num(kH - kB)
       << "\" class=\"grid\"/><text x=\"" << num(px) << "\" y=\"" << num(kH - kB + 16) << "\" text-anchor=\"middle\">"
@@ -136,21 +151,25 @@ std::vector<size_t> measured(const ModelReport& m) {
 std::string pareto_chart(const ModelReport& m) {
   std::vector<size_t> idx = measured(m);
   std::vector<size_t> front = pareto_front(m);
-  double xmax = 0, ymin = INFINITY, ymax = -INFINITY;
+  double xmin = INFINITY, xmax = 0, ymin = INFINITY, ymax = -INFINITY;
   for (size_t i : idx) {
+    xmin = std::min(xmin, m.variants[i].latency_ms);
     xmax = std::max(xmax, m.variants[i].latency_ms);
     double y = metric_plot(m, m.variants[i].metric);
     ymin = std::min(ymin, y);
     ymax = std::max(ymax, y);
   }
-  auto [x0, x1] = padded(0, xmax, 0.08, true);
+  // Latencies more than 20x apart (a slow kernel path next to fast ones) go on a log axis, or the
+  // fast variants would all sit in one corner.
+  const bool xlog = xmin > 0 && xmax / xmin > 20;
+  auto [x0, x1] = xlog ? padded(std::log10(xmin), std::log10(xmax), 0.06, false) : padded(0, xmax, 0.08, true);
   auto [y0, y1] = padded(ymin, ymax, 0.15, false);
-  Scale x{x0, x1, kL, kW - kR}, y{y0, y1, kH - kB, kT};
+  Scale x{x0, x1, kL, kW - kR, xlog}, y{y0, y1, kH - kB, kT};
   std::ostringstream o;
   o << "<svg data-chart=\"pareto\" data-model=\"" << esc(m.name) << "\" data-points=\"" << idx.size()
     << "\" viewBox=\"0 0 " << num(kW) << " " << num(kH) << "\" width=\"" << num(kW) << "\" height=\"" << num(kH)
     << "\" role=\"img\" aria-label=\"" << esc(metric_axis(m)) << " against latency\">";
-  axes(o, x, y, "latency, ms (median, batch 1)", metric_axis(m));
+  axes(o, x, y, xlog ? "latency, ms (median, batch 1; log scale)" : "latency, ms (median, batch 1)", metric_axis(m));
   if (front.size() > 1) {
     o << "<polyline class=\"front\" points=\"";
     for (size_t i : front) o << num(x(m.variants[i].latency_ms)) << "," << num(y(metric_plot(m, m.variants[i].metric))) << " ";
@@ -261,7 +280,7 @@ std::string histogram_chart(const ModelReport& m, const ReportHistogram& hgram) 
   o << "<svg data-chart=\"histogram\" data-kind=\"" << esc(hgram.kind) << "\" data-model=\"" << esc(m.name)
     << "\" data-points=\"" << drawn << "\" viewBox=\"0 0 " << num(kW) << " " << num(kH) << "\" width=\"" << num(kW)
     << "\" height=\"" << num(kH) << "\" role=\"img\" aria-label=\"" << esc(hgram.title) << "\">";
-  axes(o, x, Scale{0, 1, kH - kB, top}, "value", "log10(1 + count)");
+  axes(o, x, y, "value", "log10(1 + count)");
   const size_t n = hgram.counts.size();
   const double bw = n ? (hgram.hi - hgram.lo) / static_cast<double>(n) : 0;
   for (size_t i = 0; i < n; ++i) {

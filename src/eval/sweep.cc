@@ -356,17 +356,32 @@ void Sweeper::histograms() {
       r_.histograms.push_back(std::move(h));
     }
   }
-  // Activations: the first activation a static variant recorded a histogram for, with the range
-  // each calibration method chose for it.
+  // Activations: of those a static variant recorded a histogram for, the one whose clipping range
+  // the calibration methods disagree on most (widest / narrowest range), with every method's range.
   const quant::TensorRule* arule = nullptr;
+  double best_spread = 0;
   for (const auto& [name, rules] : rules_)
-    for (const auto& t : rules.tensors)
-      if (!arule && t.role == "activation" && t.stats.histogram.size() > 1 && t.stats.hist_max > t.stats.hist_min)
+    for (const auto& t : rules.tensors) {
+      if (t.role != "activation" || t.stats.histogram.size() < 2 || !(t.stats.hist_max > t.stats.hist_min)) continue;
+      double narrow = INFINITY, wide = 0;
+      for (const auto& [other, orules] : rules_)
+        if (other.rfind("static", 0) == 0)
+          if (const quant::TensorRule* r = orules.find(t.tensor))
+            if (auto c = clip_of(*r, other)) {
+              narrow = std::min(narrow, c->hi - c->lo);
+              wide = std::max(wide, c->hi - c->lo);
+            }
+      double spread = narrow > 0 && std::isfinite(narrow) ? wide / narrow : 1.0;
+      if (!arule || spread > best_spread) {
         arule = &t;
+        best_spread = spread;
+      }
+    }
   if (arule) {
     ReportHistogram h;
     h.kind = "activation";
-    h.title = "activation " + arule->tensor + " (" + std::to_string(arule->stats.count) +
+    h.title = "activation " + arule->tensor + " (where the calibration methods disagree most; " +
+              std::to_string(arule->stats.count) +
               " values seen in calibration, observed range [" + std::to_string(arule->stats.min) + ", " +
               std::to_string(arule->stats.max) + "])";
     h.lo = arule->stats.hist_min;

@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 struct DemoArgs {
   std::string out = "hone-demo";
   std::string models;  // "" = found next to the binary or in ./models
-  int threads = 0;
+  // One thread by default: the demo models are so small that a second thread buys little at batch
+  // 1, and on a loaded machine OpenMP's barriers turn it into a large slowdown (docs/demo.md).
+  int threads = 1;
   bool json = false;
   bool quick = false;
   double max_drop = std::numeric_limits<double>::quiet_NaN();
@@ -155,7 +157,8 @@ Command add_demo(CLI::App& root) {
       "Exit codes: 0 ok, 2 cannot load models or arguments, 3 failed while running.");
   app->add_option("--out", args->out, "Folder for report.html and the variants (default ./hone-demo)");
   app->add_option("--models", args->models, "Folder holding the demo models (default: ./models or beside the binary)");
-  app->add_option("--threads", args->threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  app->add_option("--threads", args->threads, "Threads (default 1: the demo models are small; 0 = physical cores)")
+      ->check(CLI::Range(0, 1024));
   app->add_option("--max-drop", args->max_drop,
                   "Best trade-off: allowed loss vs fp32, accuracy points (default 1) / perplexity percent (default 3)")
       ->check(CLI::NonNegativeNumber);
