@@ -2,6 +2,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <cctype>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "core/file_util.h"
@@ -144,6 +147,71 @@ uint64_t total_initializer_bytes(const ir::Model& m) {
   return total;
 }
 
+// 16 hex digits of a 64-bit hash of every initializer that goes to the external data file (dtype,
+// shape and bytes, in graph order). Not cryptographic: it only has to tell two saves apart.
+std::string external_content_tag(const ir::Model& m, uint64_t threshold) {
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  auto mix = [&h](uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+  };
+  ir::for_each_graph(m.graph, [&](const ir::Graph& g, int) {
+    for (const auto& i : g.initializers) {
+      const Tensor& t = i.tensor;
+      if (t.dtype() == DType::kString || t.nbytes() < threshold) continue;
+      mix(static_cast<uint64_t>(t.dtype()));
+      for (int64_t d : t.shape()) mix(static_cast<uint64_t>(d));
+      const auto* b = static_cast<const unsigned char*>(t.raw());
+      size_t n = t.nbytes(), k = 0;
+      for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        std::memcpy(&w, b + k, 8);
+        mix(w);
+      }
+      uint64_t tail = 0;
+      for (size_t j = 0; k + j < n; ++j) tail |= static_cast<uint64_t>(b[k + j]) << (8 * j);
+      mix(tail ^ n);
+    }
+  });
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+bool is_content_data_name(const std::string& name, const std::string& model_file) {
+  // "<model_file>.<16 hex>.data"
+  if (name.size() != model_file.size() + 1 + 16 + 5 || name.compare(0, model_file.size(), model_file) != 0) return false;
+  if (name[model_file.size()] != '.' || name.compare(name.size() - 5, 5, ".data") != 0) return false;
+  for (size_t i = model_file.size() + 1; i < model_file.size() + 17; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(name[i]))) return false;
+  return true;
+}
+
+// After a save, data files an earlier save of this output wrote ("<model>.<hex>.data", a name only
+// hone's writer uses) are no longer referenced: remove them. Never a file the input model reads.
+// Best effort: a failure leaves an unused file behind, never a broken model.
+void remove_stale_data_files(const ir::Model& m, const std::filesystem::path& dir, const std::string& model_file,
+                             const std::string& keep) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == keep || !is_content_data_name(name, model_file)) continue;
+    bool input_file = false;
+    if (!m.source_dir.empty())
+      ir::for_each_graph(m.graph, [&](const ir::Graph& g, int) {
+        for (const auto& i : g.initializers)
+          if (i.external && same_file(it->path().string(), (fs::path(m.source_dir) / i.external->location).string()))
+            input_file = true;
+      });
+    if (!input_file) {
+      std::error_code rm_ec;
+      fs::remove(it->path(), rm_ec);
+    }
+  }
+}
+
 }  // namespace
 
 Status save_model(const ir::Model& m, const std::string& path, const SaveOptions& options) {
@@ -166,8 +234,14 @@ Status save_model(const ir::Model& m, const std::string& path, const SaveOptions
       return invalid_argument(path + ": model is larger than protobuf's 2 GiB limit");
     return write_file_atomic(path, p.SerializeAsString());
   }
-  const std::string data_name = fs::path(path).filename().string() + ".data";
-  const std::string data_path = (fs::path(path).has_parent_path() ? fs::path(path).parent_path() / data_name : fs::path(data_name)).string();
+  // The data file is named after its content ("<model>.<16 hex>.data"), so saving never renames
+  // over the data file an existing output points at: the model file's rename is the one commit
+  // point. A kill at any moment leaves the old (model, data) pair or the new one, never the old
+  // model reading new data. Content naming also keeps the output deterministic.
+  const std::string model_file = fs::path(path).filename().string();
+  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+  const std::string data_name = model_file + "." + external_content_tag(m, options.external_threshold_bytes) + ".data";
+  const std::string data_path = (dir / data_name).string();
   HONE_ASSIGN_OR_RETURN(AtomicFile data, AtomicFile::open(data_path));
   uint64_t offset = 0;
   Status write_status;
@@ -198,8 +272,15 @@ Status save_model(const ir::Model& m, const std::string& path, const SaveOptions
   HONE_RETURN_IF_ERROR(write_status);
   if (p.ByteSizeLong() > kMaxModelFileBytes) return invalid_argument(path + ": model graph alone passes the 2 GiB limit");
   // Data first, then the model that points at it: a reader never sees a model whose data is missing.
+  std::error_code ec;
+  const bool data_existed = fs::exists(data_path, ec);  // same content saved before: an older model may read it
   HONE_RETURN_IF_ERROR(data.commit());
-  return write_file_atomic(path, p.SerializeAsString());
+  if (Status st = write_file_atomic(path, p.SerializeAsString()); !st.ok()) {
+    if (!data_existed) fs::remove(data_path, ec);  // nothing points at it: leave no orphan behind
+    return st;
+  }
+  remove_stale_data_files(m, dir, model_file, data_name);
+  return Status::Ok();
 }
 
 }  // namespace hone::onnxio

@@ -12,7 +12,7 @@ namespace hone::onnxio {
 
 struct SaveOptions {
   // Initializers of at least this many bytes go to an external data file beside the model
-  // ("<model file name>.data") when external data is used. External data is used when
+  // ("<model file name>.<16 hex digits of a content hash>.data") when external data is used. External data is used when
   // `external_data` is set, or when the model would not fit protobuf's 2 GiB limit.
   bool external_data = false;
   uint64_t external_threshold_bytes = 1024;

@@ -20,6 +20,7 @@ Exit 77 (skipped) when the hone binary has no `quantize` command.
 usage: reliability_test.py --hone PATH [--kills N] [--seed N] [--modes a,b] [--case all|swap]
 """
 import argparse
+import glob
 import hashlib
 import os
 import random
@@ -96,9 +97,30 @@ def hashes(files):
     return {f: sha(f) for f in files}
 
 
+def data_files_of(out):
+    """The external-data files the output model at `out` reads (hone names them after their content:
+    "<model>.<16 hex>.data"); [] when the model is absent or has none."""
+    if not os.path.exists(out):
+        return []
+    try:
+        return [f for f in input_files(out) if f != out]
+    except Exception:  # a model that does not parse has no data files we could name
+        return []
+
+
+def content_data_files(out):
+    """Every file in out's folder that hone's writer would name as out's external data."""
+    return sorted(glob.glob(glob.escape(out) + ".????????????????.data"))
+
+
 def output_files(out):
-    """The output model and, when it has one, its external-data file."""
-    return [out] + ([out + ".data"] if os.path.exists(out + ".data") else [])
+    """The output model and, when it has one, the external-data files it reads."""
+    return ([out] if os.path.exists(out) else []) + data_files_of(out)
+
+
+def remove_outputs(out):
+    for f in set(output_files(out) + content_data_files(out)):
+        os.remove(f)
 
 
 class Quantize:
@@ -147,8 +169,17 @@ def determinism(q, d, model, modes):
 
 
 def snapshot(out):
-    """(model bytes or None, external-data bytes or None) of an output path."""
-    return tuple(read(f) if os.path.exists(f) else None for f in (out, out + ".data"))
+    """(model bytes or None, bytes of the external data it reads or None) of an output path. When the
+    model is absent, the second item is the bytes of any orphan data file a killed run left."""
+    model = read(out) if os.path.exists(out) else None
+    files = data_files_of(out) if model is not None else content_data_files(out)
+    data = b"".join(read(f) for f in files if os.path.exists(f)) if files else None
+    return model, data
+
+
+def save_files(out):
+    """{path: bytes} of the output and its data files, to put back later."""
+    return {f: read(f) for f in output_files(out)}
 
 
 def kill_test(q, d, models, kills, seed):
@@ -165,8 +196,8 @@ def kill_test(q, d, models, kills, seed):
         # The old output, then the reference (an uninterrupted run, timed to spread the kills over it).
         check(q.run(model, out, "weight-only").returncode == 0, f"kill: weight-only run of {model}")
         old = snapshot(out)
-        for f in output_files(out):
-            os.remove(f)
+        old_files = save_files(out)
+        remove_outputs(out)
         t0 = time.monotonic()
         r = q.run(model, out, "dynamic")
         duration = time.monotonic() - t0
@@ -174,16 +205,14 @@ def kill_test(q, d, models, kills, seed):
         print(f"kill: uninterrupted dynamic run of {os.path.basename(model)}: {duration:.3f} s; kills spread over 0 .. {duration * 1.05:.3f} s")
         new = snapshot(out)
         check(new != old, "kill: the old and the new output should differ")
-        for f in output_files(out):
-            os.remove(f)
+        remove_outputs(out)
         known = set(os.listdir(d))
         for k in range(kills // len(models)):
             replace = k % 2 == 1
             if replace:
-                for f, b in zip((out, out + ".data"), old):
-                    if b is not None:
-                        with open(f, "wb") as fh:
-                            fh.write(b)
+                for f, b in old_files.items():
+                    with open(f, "wb") as fh:
+                        fh.write(b)
             delay = rng.uniform(0, duration * 1.05)
             p = subprocess.Popen(q.args(model, out, "dynamic", 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
@@ -209,13 +238,13 @@ def kill_test(q, d, models, kills, seed):
                              f"{None if now[1] is None else len(now[1])} bytes; "
                              f"{'model old' if now[0] == old[0] else 'model new' if now[0] == new[0] else 'model other'}, "
                              f"{'data old' if now[1] == old[1] else 'data new' if now[1] == new[1] else 'data other'})")
-            for name in leftovers(d, known | {os.path.basename(out), os.path.basename(out) + ".data"}):
+            # Data files of the output (referenced, or orphans of a run killed before its model's rename,
+            # named so that the next save removes them) are accounted for above.
+            for name in leftovers(d, known | {os.path.basename(out)} | {os.path.basename(f) for f in content_data_files(out)}):
                 check(temp_like(name, {os.path.basename(out)}), f"{where}: leftover {name!r} could be taken for an output")
                 stats["temps"].add(name.split(".tmp-")[0] + ".tmp-XXXXXX" if ".tmp-" in name else name)
                 os.remove(os.path.join(d, name))
-            for f in (out, out + ".data"):
-                if os.path.exists(f):
-                    os.remove(f)
+            remove_outputs(out)
     return stats
 
 

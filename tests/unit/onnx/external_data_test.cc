@@ -23,17 +23,35 @@ using testing_models::ScratchDir;
 
 constexpr int64_t kWidth = 300;  // W: 1200 bytes, above the default 1024-byte threshold
 
-// Saves add_mul_model with external data as dir/model.onnx (+ model.onnx.data).
+void point_weight_at(const ScratchDir& dir, const std::string& location, const std::string& offset = "",
+                     const std::string& length = "");
+
+// The data files save_model wrote for dir/<model_file> ("<model_file>.<16 hex>.data").
+std::vector<std::string> content_data_files(const ScratchDir& dir, const std::string& model_file) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    const std::string n = e.path().filename().string();
+    if (n.size() == model_file.size() + 22 && n.rfind(model_file + ".", 0) == 0 && n.ends_with(".data")) out.push_back(n);
+  }
+  return out;
+}
+
+// Saves add_mul_model with external data as dir/model.onnx, then renames its content-named data
+// file to the fixed name model.onnx.data so that the hostile-path cases below can point at it.
 void save_external(const ScratchDir& dir) {
   SaveOptions options;
   options.external_data = true;
   Status s = save_model(testing_models::add_mul_model(kWidth), dir / "model.onnx", options);
   ASSERT_TRUE(s.ok()) << s.message();
+  auto files = content_data_files(dir, "model.onnx");
+  ASSERT_EQ(files.size(), 1u);
+  fs::rename(dir / files[0], dir / "model.onnx.data");
+  point_weight_at(dir, "model.onnx.data", "0", std::to_string(kWidth * 4));
 }
 
 // Rewrites W's external_data entries in dir/model.onnx (location, and offset/length when given).
-void point_weight_at(const ScratchDir& dir, const std::string& location, const std::string& offset = "",
-                     const std::string& length = "") {
+void point_weight_at(const ScratchDir& dir, const std::string& location, const std::string& offset,
+                     const std::string& length) {
   auto bytes = read_file(dir / "model.onnx", 1 << 20);
   ASSERT_TRUE(bytes.ok());
   onnx::ModelProto p;
@@ -84,6 +102,33 @@ TEST(ExternalData, SaveThenReloadIsBitIdentical) {
   auto again = parse_model(*inline_bytes, "");
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_TRUE(again->graph.find_initializer("W")->tensor.bit_equal(w->tensor));
+}
+
+// The data file is named after its content and the model's rename is the only commit point: saving
+// new weights over an existing output never renames over the data file the old model reads, and
+// the old data file is removed once the new model is in place.
+TEST(ExternalData, ResavingWritesANewContentNamedDataFile) {
+  ScratchDir dir;
+  SaveOptions options;
+  options.external_data = true;
+  ir::Model first = testing_models::add_mul_model(kWidth);
+  ASSERT_TRUE(save_model(first, dir / "out.onnx", options).ok());
+  auto before = content_data_files(dir, "out.onnx");
+  ASSERT_EQ(before.size(), 1u);
+  ASSERT_TRUE(save_model(first, dir / "out.onnx", options).ok());
+  EXPECT_EQ(content_data_files(dir, "out.onnx"), before) << "same content, same name: saving is deterministic";
+
+  ir::Model second = testing_models::add_mul_model(kWidth);
+  ir::Initializer* w = second.graph.find_initializer("W");
+  ASSERT_NE(w, nullptr);
+  w->tensor.data<float>()[0] += 1.0f;
+  ASSERT_TRUE(save_model(second, dir / "out.onnx", options).ok());
+  auto after = content_data_files(dir, "out.onnx");
+  ASSERT_EQ(after.size(), 1u) << "the old data file should be gone";
+  EXPECT_NE(after[0], before[0]);
+  auto loaded = load_model(dir / "out.onnx");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_TRUE(loaded->graph.find_initializer("W")->tensor.bit_equal(w->tensor));
 }
 
 TEST(ExternalData, RefusesToOverwriteItsOwnDataFile) {
