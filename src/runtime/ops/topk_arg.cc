@@ -47,9 +47,12 @@ Status topk_with(KernelContext& ctx, int64_t k) {
       const T* base = src + o * dim * inner + in;
       std::vector<int64_t> order(static_cast<size_t>(dim));
       std::iota(order.begin(), order.end(), 0);
+      // A copy local to the loop body: clang 16 refuses a lambda naming `largest` directly inside
+      // an OpenMP region of a generic lambda ("reference to local variable declared in enclosing function").
+      const bool descending = largest;
       auto before = [&](int64_t a, int64_t b) {
         const auto va = key(base[a * inner]), vb = key(base[b * inner]);
-        if (va != vb) return largest ? va > vb : va < vb;
+        if (va != vb) return descending ? va > vb : va < vb;
         return a < b;
       };
       std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
