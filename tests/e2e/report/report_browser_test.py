@@ -67,7 +67,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="hone-report-") as tmp:
         out = os.path.join(tmp, "rep")
         cmd = [args.hone, "report", model, "--data", data, "--calib", calib, "--limit", str(args.limit),
-               "--layer-samples", "4", "--threads", "2", "--out", out, "--json"]
+               "--layer-samples", "4", "--threads", "1", "--out", out, "--json"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if r.returncode != 0:
             fail(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()}")
