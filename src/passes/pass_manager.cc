@@ -24,6 +24,8 @@ const std::vector<PassInfo>& all_passes() {
       {"fuse_dynamic_quant_matmul", 2,
        "DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ Add) into one int8 GEMM with its epilogue (session only)",
        &fuse_dynamic_quant_matmul},
+      {"fuse_qdq", 2, "DequantizeLinear -> Conv/MatMul -> QuantizeLinear into QLinearConv/QLinearMatMul (oneDNN int8)",
+       &fuse_qdq},
       {"dead_code", 1, "remove nodes whose outputs are unused, unused initializers and stale value_info", &dead_code},
   };
   return kPasses;

@@ -22,6 +22,7 @@ Status fuse_matmul_bias(ir::Model& m);
 Status fuse_conv_activation(ir::Model& m);
 // int8 fusions into nodes of hone's internal domain (session only, never exported).
 Status fuse_dynamic_quant_matmul(ir::Model& m);
+Status fuse_qdq(ir::Model& m);
 
 // The domain of the fused nodes that exist only inside a Session (src/runtime/ops/qlinear_fused.cc).
 inline constexpr const char* kHoneDomain = "hone";

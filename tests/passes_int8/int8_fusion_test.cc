@@ -6,6 +6,7 @@
 // test allows 1e-5 relative (+1e-6 absolute) there, though it measures 0 on this machine.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -106,6 +107,56 @@ INSTANTIATE_TEST_SUITE_P(
         Golden{"dynq_matmul_kept", "fuse_dynamic_quant_matmul",
                {{"DynamicQuantizeLinear", 1}, {"MatMulInteger", 1}, {"Cast", 1}, {"Mul", 2}, {"Add", 1}}}),
     [](const ::testing::TestParamInfo<Golden>& info) { return std::string(info.param.model); });
+
+// Static QDQ: the integer ops compute exact sums and requantize once, the QDQ graph computes in
+// float on dequantized values; a rounding tie can land one quantization step away, and a step in
+// one layer moves the next layer's sums a little. Tolerance per model: at most `max_steps` of the
+// output's quantization step anywhere, and at most 5% of the elements off at all.
+struct QdqGolden {
+  const char* model;
+  std::map<std::string, int> ops_after;  // after fuse_qdq + dead_code
+  float step;                            // the output's quantization step (or its scale)
+  float max_steps;
+};
+
+class QdqFusionTest : public ::testing::TestWithParam<QdqGolden> {};
+
+TEST_P(QdqFusionTest, OpCountsAndOutputsWithinOneStep) {
+  const QdqGolden& q = GetParam();
+  ir::Model before = load(q.model);
+  ir::Model after = before;
+  ASSERT_TRUE(run_pass(after, "fuse_qdq", true).ok());
+  ASSERT_TRUE(run_pass(after, "dead_code", true).ok());
+  EXPECT_EQ(op_counts(after), q.ops_after);
+  for (uint64_t seed : {1u, 42u, 977u}) {
+    auto want = run(before, seed), got = run(after, seed);
+    ASSERT_EQ(want.size(), 1u);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(want[0].shape(), got[0].shape());
+    int64_t off = 0;
+    float worst = 0;
+    for (int64_t j = 0; j < want[0].numel(); ++j) {
+      const float d = std::fabs(want[0].data<float>()[j] - got[0].data<float>()[j]);
+      worst = std::max(worst, d);
+      off += d > 1e-6f;
+    }
+    EXPECT_LE(worst, q.max_steps * q.step) << "seed " << seed;
+    EXPECT_LE(off, want[0].numel() / 20) << "seed " << seed << ": " << off << " of " << want[0].numel() << " differ";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Int8, QdqFusionTest,
+    ::testing::Values(
+        // Both convs fuse; the Relu between them stays in QDQ form (DQ -> Relu -> Q).
+        QdqGolden{"qdq_conv",
+                  {{"QuantizeLinear", 2}, {"QLinearConv", 2}, {"DequantizeLinear", 2}, {"Relu", 1}, {"Identity", 1}},
+                  0.1f, 1.0f},
+        // The MatMul whose float output is the graph output stays as it is.
+        QdqGolden{"qdq_matmul",
+                  {{"QuantizeLinear", 1}, {"QLinearMatMul", 1}, {"DequantizeLinear", 2}, {"MatMul", 1}},
+                  0.08f * 4.0f, 1.0f}),
+    [](const ::testing::TestParamInfo<QdqGolden>& info) { return std::string(info.param.model); });
 
 TEST(Int8Fusion, AddsTheInternalOpsetOnlyWhenItFuses) {
   ir::Model kept = load("dynq_matmul_kept");

@@ -71,4 +71,72 @@ save("dynq_matmul_wzp", nodes, [vi("x", [4, 33])], [vi("y", [4, 20])], inits)
 # The Cast's output is also a graph output: the chain must stay as it is.
 nodes, inits, y = chain("q_", "x", 16, 8, out="y")
 save("dynq_matmul_kept", nodes, [vi("x", [2, 16])], [vi("y", [2, 8]), vi("q_f", [2, 8])], inits)
+
+
+# ---- static QDQ (hone's and ONNX Runtime's QDQ form), opset 17 ----
+
+def qdq(p, x, scale, zp, dtype=np.uint8):
+    """x -> QuantizeLinear -> DequantizeLinear; returns (nodes, inits, dequantized name)."""
+    inits = [numpy_helper.from_array(np.array(scale, np.float32), p + "s"),
+             numpy_helper.from_array(np.array(zp, dtype), p + "z")]
+    return ([helper.make_node("QuantizeLinear", [x, p + "s", p + "z"], [p + "q"]),
+             helper.make_node("DequantizeLinear", [p + "q", p + "s", p + "z"], [p + "d"])], inits, p + "d")
+
+
+def weight_dq(p, w, axis, per_channel):
+    """Symmetric int8 weights behind a DequantizeLinear (per channel along `axis`)."""
+    if per_channel:
+        red = tuple(i for i in range(w.ndim) if i != axis)
+        s = (np.abs(w).max(axis=red) / 127).astype(np.float32)
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        q = np.clip(np.round(w / s.reshape(shape)), -127, 127).astype(np.int8)
+        z = np.zeros(s.shape, np.int8)
+    else:
+        s = np.array(np.abs(w).max() / 127, np.float32)
+        q = np.clip(np.round(w / s), -127, 127).astype(np.int8)
+        z = np.array(0, np.int8)
+    inits = [numpy_helper.from_array(q, p + "wq"), numpy_helper.from_array(s, p + "ws"),
+             numpy_helper.from_array(z, p + "wz")]
+    return [helper.make_node("DequantizeLinear", [p + "wq", p + "ws", p + "wz"], [p + "wd"], axis=axis)], inits, s
+
+
+def save17(name, nodes, inputs, outputs, inits):
+    g = helper.make_graph(nodes, name, inputs, outputs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="make_golden_int8.py")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, name + ".onnx"))
+
+
+# Conv (per-channel weights, int32 bias behind DQ) -> Q -> DQ -> Relu -> Q -> DQ -> Conv (per-tensor,
+# float bias, stride 2, group 2) -> Q -> DQ: both convs fuse.
+n0, i0, xd = qdq("x_", "x", 0.02, 128)
+w1 = rng.standard_normal((8, 4, 3, 3)).astype(np.float32) * 0.3
+n1, i1, s1 = weight_dq("c1_", w1, 0, True)
+b1 = np.round(rng.standard_normal(8) / (0.02 * s1)).astype(np.int32)
+i1 += [numpy_helper.from_array(b1, "c1_bq"), numpy_helper.from_array((0.02 * s1).astype(np.float32), "c1_bs")]
+n1 += [helper.make_node("DequantizeLinear", ["c1_bq", "c1_bs"], ["c1_bd"], axis=0),
+       helper.make_node("Conv", [xd, "c1_wd", "c1_bd"], ["c1"], pads=[1, 1, 1, 1])]
+n2, i2, yd = qdq("y1_", "c1", 0.05, 120)
+n2.append(helper.make_node("Relu", [yd], ["r1"]))
+n3, i3, rd = qdq("r1_", "r1", 0.03, 0)
+w2 = rng.standard_normal((6, 4, 3, 3)).astype(np.float32) * 0.2
+n4, i4, _ = weight_dq("c2_", w2, 0, False)
+i4.append(numpy_helper.from_array(rng.standard_normal(6).astype(np.float32), "c2_b"))
+n4.append(helper.make_node("Conv", [rd, "c2_wd", "c2_b"], ["c2"], strides=[2, 2], group=2, pads=[1, 1, 1, 1]))
+n5, i5, _ = qdq("y2_", "c2", 0.1, 100)
+n5.append(helper.make_node("Identity", ["y2_d"], ["y"]))
+save17("qdq_conv", n0 + n1 + n2 + n3 + n4 + n5, [vi("x", [1, 4, 9, 11])], [vi("y", [1, 6, 5, 6])],
+       i0 + i1 + i2 + i3 + i4 + i5)
+
+# MatMul with per-column weights -> Q -> DQ; and a second MatMul whose float output is a graph
+# output (no Q after it): only the first fuses.
+n0, i0, xd = qdq("x_", "x", 0.01, 110)
+n1, i1, _ = weight_dq("m1_", rng.standard_normal((24, 16)).astype(np.float32), 1, True)
+n1.append(helper.make_node("MatMul", [xd, "m1_wd"], ["m1"]))
+n2, i2, yd = qdq("y_", "m1", 0.08, 128)
+n3, i3, _ = weight_dq("m2_", rng.standard_normal((16, 5)).astype(np.float32), 1, False)
+n3.append(helper.make_node("MatMul", [yd, "m2_wd"], ["y"]))
+save17("qdq_matmul", n0 + n1 + n2 + n3, [vi("x", [3, 24])], [vi("y", [3, 5])], i0 + i1 + i2 + i3)
 print("wrote golden models to", OUT)

@@ -1,0 +1,186 @@
+// fuse_qdq (level 2): static QDQ chains around Conv and MatMul become ONNX's integer ops, which
+// run on oneDNN's int8 kernels (src/runtime/ops/conv_integer.cc, quantize.cc):
+//
+//   DQ(xq, sx, zx) ─► Conv ◄─ DQ(Wq int8 const, sw, zw) ; bias ◄─ DQ(int32 const, sx*sw) | float const
+//                      └─► QuantizeLinear(sy, zy) ─► yq
+//   becomes yq = QLinearConv(xq, sx, zx, Wq, sw, zw, sy, zy, bias_int32)
+//
+//   DQ(xq, sx, zx) ─► MatMul ◄─ DQ(Wq int8 const [K, N], sw (1 or N, axis 1), zw) ─► Q(sy, zy) ─► yq
+//   becomes yq = QLinearMatMul(xq, sx, zx, Wq, sw, zw, sy, zy)
+//
+// This is the form hone's own static quantizer writes (src/quant/quantize_static.cc) and ONNX
+// Runtime's QDQ quantizer writes. Only when the Conv/MatMul output feeds nothing but the
+// QuantizeLinear, every scale and zero point is a constant (activations per tensor), and a float
+// bias fits int32 once divided by sx * sw. The integer op computes the exact int32 sums and
+// requantizes once, where the QDQ graph computes in float on dequantized values and rounds the
+// same way: outputs agree to one quantization step (float sums round differently near ties), the
+// tolerance documented in docs/int8.md. The DequantizeLinear nodes stay for their other readers;
+// dead_code removes those left unread. Gemm, float outputs (no Q after the op) and activations
+// between the op and its Q are not fused yet.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+#include "passes/passes.h"
+
+namespace hone::passes {
+
+namespace {
+
+bool scalar_const(const ir::Graph& g, const std::string& name, DType dtype) {
+  const Tensor* t = constant_value(g, name);
+  return t && t->dtype() == dtype && t->numel() == 1;
+}
+
+// New initializers wait here until the scan is over: pointers into g.initializers (the scan
+// holds several) must stay valid.
+struct NewInits {
+  std::vector<ir::Initializer> list;
+  std::string add(const ir::Graph& g, const std::string& base, Tensor t) {
+    std::string name = unique_name(g, base);
+    for (int k = 1; std::any_of(list.begin(), list.end(), [&](const ir::Initializer& i) { return i.name == name; }); ++k)
+      name = unique_name(g, base + "_" + std::to_string(k));
+    list.push_back({name, std::move(t), {}, std::nullopt});
+    return name;
+  }
+  // A constant zero point input, or a new tensor of zeros of `dtype` shaped like `like`.
+  std::string zero_point_or_zeros(const ir::Graph& g, const std::string& zp, DType dtype, const Shape& like,
+                                  const std::string& base) {
+    if (!zp.empty()) return zp;
+    auto t = Tensor::create(dtype, like);
+    return t.ok() ? add(g, base, std::move(t).value()) : std::string();
+  }
+};
+
+struct Producers {
+  std::unordered_map<std::string, size_t> index;
+  const ir::Node* of(const ir::Graph& g, const std::string& v) const {
+    auto it = index.find(v);
+    return it == index.end() ? nullptr : &g.nodes[it->second];
+  }
+};
+
+}  // namespace
+
+Status fuse_qdq(ir::Model& m) {
+  ir::Graph& g = m.graph;
+  Producers prod;
+  std::unordered_map<std::string, std::vector<size_t>> readers;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (const auto& o : g.nodes[i].outputs)
+      if (!o.empty()) prod.index[o] = i;
+    for (const auto& in : g.nodes[i].inputs)
+      if (!in.empty()) readers[in].push_back(i);
+  }
+  const auto uses = use_counts(g);
+  std::vector<bool> remove(g.nodes.size(), false);
+  std::vector<std::pair<size_t, ir::Node>> fused;
+  NewInits added;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& op = g.nodes[i];
+    const bool conv = is_onnx_op(op, "Conv"), matmul = is_onnx_op(op, "MatMul");
+    if ((!conv && !matmul) || op.outputs.size() != 1 || op.inputs.size() < 2) continue;
+    // The only reader of the output: a QuantizeLinear with constant per-tensor parameters.
+    const std::string& y = op.outputs[0];
+    auto u = uses.find(y);
+    if (u == uses.end() || u->second != 1 || is_graph_output(g, y) || readers[y].size() != 1) continue;
+    const size_t qi = readers[y][0];
+    const ir::Node& q = g.nodes[qi];
+    if (!is_onnx_op(q, "QuantizeLinear") || q.input(0) != y || q.outputs.size() != 1 || q.input(2).empty()) continue;
+    if (!scalar_const(g, q.input(1), DType::kFloat32)) continue;
+    const Tensor* zy = constant_value(g, q.input(2));
+    if (!zy || zy->numel() != 1 || (zy->dtype() != DType::kUInt8 && zy->dtype() != DType::kInt8)) continue;
+    // x: DequantizeLinear of an 8-bit tensor with per-tensor constants.
+    const ir::Node* dqx = prod.of(g, op.input(0));
+    if (!dqx || !is_onnx_op(*dqx, "DequantizeLinear") || !scalar_const(g, dqx->input(1), DType::kFloat32)) continue;
+    const Tensor* zx = dqx->input(2).empty() ? nullptr : constant_value(g, dqx->input(2));
+    if (!dqx->input(2).empty() && (!zx || zx->numel() != 1 || (zx->dtype() != DType::kUInt8 && zx->dtype() != DType::kInt8)))
+      continue;
+    // W: DequantizeLinear of a constant int8 tensor, per tensor or per output channel.
+    const ir::Node* dqw = prod.of(g, op.input(1));
+    if (!dqw || !is_onnx_op(*dqw, "DequantizeLinear")) continue;
+    const Tensor* wq = constant_value(g, dqw->input(0));
+    const Tensor* sw = constant_value(g, dqw->input(1));
+    if (!wq || wq->dtype() != DType::kInt8 || !sw || sw->dtype() != DType::kFloat32 || sw->rank() > 1) continue;
+    if (conv && wq->rank() < 3) continue;
+    if (matmul && wq->rank() != 2) continue;
+    const int64_t channels = conv ? wq->dim(0) : wq->dim(1);
+    if (sw->numel() != 1) {
+      const int64_t axis = dqw->attr_int("axis", 1);
+      const int64_t want = conv ? 0 : 1;
+      if (sw->numel() != channels || (axis != want && axis != want - wq->rank())) continue;
+    }
+    const Tensor* zw = dqw->input(2).empty() ? nullptr : constant_value(g, dqw->input(2));
+    if (!dqw->input(2).empty() && (!zw || zw->dtype() != DType::kInt8 || zw->numel() != sw->numel())) continue;
+    // Conv's bias: int32 with scale sx * sw already, or a float constant quantized here.
+    std::string bias;
+    if (conv && !op.input(2).empty()) {
+      const float sx = constant_value(g, dqx->input(1))->data<float>()[0];
+      auto scale_of = [&](int64_t c) { return sx * sw->data<float>()[sw->numel() == 1 ? 0 : c]; };
+      const ir::Node* dqb = prod.of(g, op.input(2));
+      const Tensor* bf = constant_value(g, op.input(2));
+      if (dqb && is_onnx_op(*dqb, "DequantizeLinear")) {
+        const Tensor* bq = constant_value(g, dqb->input(0));
+        const Tensor* sb = constant_value(g, dqb->input(1));
+        const Tensor* zb = dqb->input(2).empty() ? nullptr : constant_value(g, dqb->input(2));
+        if (!bq || bq->dtype() != DType::kInt32 || bq->rank() != 1 || bq->dim(0) != channels || !sb ||
+            sb->dtype() != DType::kFloat32 || (sb->numel() != 1 && sb->numel() != channels))
+          continue;
+        bool zero = true, same_scale = true;
+        if (!dqb->input(2).empty()) {
+          if (!zb || zb->dtype() != DType::kInt32) continue;
+          for (int64_t c = 0; c < zb->numel(); ++c) zero &= zb->data<int32_t>()[c] == 0;
+        }
+        for (int64_t c = 0; c < channels; ++c) {
+          const float s = sb->data<float>()[sb->numel() == 1 ? 0 : c], want = scale_of(c);
+          same_scale &= std::fabs(s - want) <= 1e-6f * std::fabs(want);
+        }
+        if (!zero || !same_scale) continue;
+        bias = dqb->input(0);
+      } else if (bf && bf->dtype() == DType::kFloat32 && bf->rank() == 1 && bf->dim(0) == channels) {
+        auto t = Tensor::create(DType::kInt32, {channels});
+        if (!t.ok()) continue;
+        bool fits = true;
+        for (int64_t c = 0; c < channels; ++c) {
+          const double v = std::nearbyint(static_cast<double>(bf->data<float>()[c]) / scale_of(c));
+          fits &= std::isfinite(v) && std::fabs(v) <= std::numeric_limits<int32_t>::max();
+          if (fits) t->data<int32_t>()[c] = static_cast<int32_t>(v);
+        }
+        if (!fits) continue;
+        bias = added.add(g, op.input(2) + "_int32", std::move(t).value());
+      } else {
+        continue;
+      }
+    }
+    const std::string zx_name = added.zero_point_or_zeros(g, dqx->input(2), DType::kUInt8,
+                                                          constant_value(g, dqx->input(1))->shape(), dqx->input(0) + "_zp");
+    const std::string zw_name =
+        added.zero_point_or_zeros(g, dqw->input(2), DType::kInt8, sw->shape(), dqw->input(0) + "_zp");
+    if (zx_name.empty() || zw_name.empty()) continue;
+    ir::Node f;
+    f.name = op.name.empty() ? q.outputs[0] + "_qlinear" : op.name;
+    f.op_type = conv ? "QLinearConv" : "QLinearMatMul";
+    f.inputs = {dqx->input(0), dqx->input(1), zx_name, dqw->input(0), dqw->input(1), zw_name, q.input(1), q.input(2)};
+    if (!bias.empty()) f.inputs.push_back(bias);
+    if (conv) f.attrs = op.attrs;  // auto_pad, dilations, group, kernel_shape, pads, strides
+    f.outputs = {q.outputs[0]};
+    remove[i] = remove[qi] = true;
+    erase_value_info(g, y);
+    fused.emplace_back(qi, std::move(f));
+  }
+  if (fused.empty()) return Status::Ok();
+  for (auto& init : added.list) g.initializers.push_back(std::move(init));
+  std::vector<ir::Node> out;
+  out.reserve(g.nodes.size());
+  std::sort(fused.begin(), fused.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  size_t next = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!remove[i]) out.push_back(std::move(g.nodes[i]));
+    while (next < fused.size() && fused[next].first == i) out.push_back(std::move(fused[next++].second));
+  }
+  g.nodes = std::move(out);
+  return Status::Ok();
+}
+
+}  // namespace hone::passes
