@@ -198,27 +198,40 @@ def kill_test(q, d, models, kills, seed):
         old = snapshot(out)
         old_files = save_files(out)
         remove_outputs(out)
-        t0 = time.monotonic()
-        r = q.run(model, out, "dynamic")
-        duration = time.monotonic() - t0
-        check(r.returncode == 0, f"kill: uninterrupted run of {model}: {r.stderr}")
-        print(f"kill: uninterrupted dynamic run of {os.path.basename(model)}: {duration:.3f} s; kills spread over 0 .. {duration * 1.05:.3f} s")
+        # The shortest of 3 uninterrupted runs: on a loaded machine one slow run would otherwise
+        # put most kill moments after the end of the next, faster runs.
+        times = []
+        for _ in range(3):
+            remove_outputs(out)
+            t0 = time.monotonic()
+            r = q.run(model, out, "dynamic")
+            times.append(time.monotonic() - t0)
+            check(r.returncode == 0, f"kill: uninterrupted run of {model}: {r.stderr}")
+        duration = min(times)
+        print(f"kill: uninterrupted dynamic runs of {os.path.basename(model)}: {', '.join(f'{t:.3f}' for t in times)} s; "
+              f"kills spread over 0 .. {duration:.3f} s")
         new = snapshot(out)
         check(new != old, "kill: the old and the new output should differ")
         remove_outputs(out)
         known = set(os.listdir(d))
-        for k in range(kills // len(models)):
+        # Runs that finish before their kill moment still get every check but do not count: go on
+        # (same seeded sequence of moments) until `kills / models` runs were really killed.
+        want = kills // len(models) + (1 if models.index(model) < kills % len(models) else 0)
+        killed_here, k = 0, -1
+        while killed_here < want and k < 4 * want:
+            k += 1
             replace = k % 2 == 1
             if replace:
                 for f, b in old_files.items():
                     with open(f, "wb") as fh:
                         fh.write(b)
-            delay = rng.uniform(0, duration * 1.05)
+            delay = rng.uniform(0, duration)
             p = subprocess.Popen(q.args(model, out, "dynamic", 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 stats["killed"] += 1
+                killed_here += 1
             else:
                 stats["finished"] += 1
             p.wait()
@@ -391,7 +404,7 @@ def main():
               f"{stats['absent']} absent ({stats['orphan_data']} of them with a complete .data file beside), "
               f"{stats['old']} old output intact, {stats['new']} complete; "
               f"temp names seen: {sorted(stats['temps']) or 'none'}")
-        check(stats["killed"] >= a.kills * 0.8, f"only {stats['killed']} of {a.kills} runs were killed mid-run")
+        check(stats["killed"] >= a.kills, f"only {stats['killed']} of {a.kills} runs were killed mid-run")
         ref_size = os.path.getsize(outs["dynamic"])
         full_disk(q, d, inline, ref_size)
         same_path(q, d, inline, ext)
