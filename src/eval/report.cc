@@ -376,14 +376,28 @@ void model_section(std::ostringstream& o, const ModelReport& m) {
 
   o << "<h3>Per-layer sensitivity</h3>\n";
   if (!m.layers.empty()) {
+    // A long model shows its kMaxLayers most damaged values (lowest SQNR), still in graph order.
+    constexpr size_t kMaxLayers = 40;
+    std::vector<size_t> keep(m.layers.size());
+    for (size_t i = 0; i < keep.size(); ++i) keep[i] = i;
+    if (keep.size() > kMaxLayers) {
+      std::stable_sort(keep.begin(), keep.end(),
+                       [&](size_t a, size_t b) { return m.layers[a].sqnr_db < m.layers[b].sqnr_db; });
+      keep.resize(kMaxLayers);
+      std::sort(keep.begin(), keep.end());
+    }
     std::vector<std::pair<std::string, double>> rows;
     std::vector<std::string> tips;
-    for (const auto& l : m.layers) {
+    for (size_t i : keep) {
+      const auto& l = m.layers[i];
       rows.emplace_back(l.value + " (" + l.op + ")", l.sqnr_db);
       tips.push_back(fmt("; adds %.4f relative RMS error", l.added_error));
     }
-    o << "<p>Each value of <b>" << esc(m.sensitivity_variant) << "</b> against the same value of the fp32 model. "
-      << esc(m.sensitivity_note) << "</p>\n" << sqnr_bars("layer", m.name, rows, tips) << "\n";
+    o << "<p>Each value of <b>" << esc(m.sensitivity_variant) << "</b> against the same value of the fp32 model"
+      << (keep.size() < m.layers.size()
+              ? " (the " + std::to_string(keep.size()) + " most damaged of " + std::to_string(m.layers.size()) + ")"
+              : std::string())
+      << ". " << esc(m.sensitivity_note) << "</p>\n" << sqnr_bars("layer", m.name, rows, tips) << "\n";
   } else {
     std::vector<std::pair<std::string, double>> rows;
     for (size_t i = 1; i < m.variants.size(); ++i)

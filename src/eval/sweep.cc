@@ -286,7 +286,8 @@ void Sweeper::per_layer() {
   }
   r_.sensitivity_variant = pick->first;
   for (const LayerError& l : rep->layers)
-    r_.layers.push_back({l.value, l.ref_op, l.metrics.sqnr_db, l.added_error});
+    if (l.ref_op != "Constant" && l.ref_op != "Shape")  // constants: exact by construction, noise in a chart
+      r_.layers.push_back({l.value, l.ref_op, l.metrics.sqnr_db, l.added_error});
   r_.sensitivity_note = "Compared on the first " + std::to_string(n) +
                         " evaluation samples, both models unoptimized (hone compare --per-layer).";
 }
@@ -384,9 +385,15 @@ void Sweeper::histograms() {
               std::to_string(arule->stats.count) +
               " values seen in calibration, observed range [" + std::to_string(arule->stats.min) + ", " +
               std::to_string(arule->stats.max) + "])";
+    // Calibration histograms have thousands of bins; a chart shows at most kHistogramBins * 2
+    // (neighbours summed, the range widened to a whole number of merged bins).
+    const auto& src = arule->stats.histogram;
+    const size_t merge = (src.size() + 2 * kHistogramBins - 1) / (2 * kHistogramBins);
+    const double width = (arule->stats.hist_max - arule->stats.hist_min) / static_cast<double>(src.size());
+    h.counts.assign((src.size() + merge - 1) / merge, 0);
+    for (size_t i = 0; i < src.size(); ++i) h.counts[i / merge] += static_cast<double>(src[i]);
     h.lo = arule->stats.hist_min;
-    h.hi = arule->stats.hist_max;
-    for (uint64_t c : arule->stats.histogram) h.counts.push_back(static_cast<double>(c));
+    h.hi = h.lo + width * static_cast<double>(h.counts.size() * merge);
     for (const auto& [name, rules] : rules_)
       if (name.rfind("static", 0) == 0)
         if (const quant::TensorRule* t = rules.find(arule->tensor))

@@ -110,6 +110,20 @@ TEST(Report, PerLayerChartWhenLayersGiven) {
   EXPECT_NE(html.find("exact"), std::string::npos);
 }
 
+TEST(Report, LongModelsShowTheMostDamagedLayers) {
+  ModelReport m = sample_model();
+  m.sensitivity_variant = "a";
+  for (int i = 0; i < 50; ++i) m.layers.push_back({"v" + std::to_string(i) + "_", "MatMul", 100.0 - i, 0.0});
+  Report r;
+  r.models.push_back(m);
+  std::string html = report_html(r);
+  EXPECT_EQ(chart_attr(html, "sensitivity", "data-points"), "40");
+  EXPECT_EQ(html.find(">v9_ (MatMul)<"), std::string::npos);  // SQNR 91 dB: among the 10 best, left out
+  EXPECT_NE(html.find(">v10_ (MatMul)<"), std::string::npos);
+  EXPECT_NE(html.find(">v49_ (MatMul)<"), std::string::npos);
+  EXPECT_NE(html.find("the 40 most damaged of 50"), std::string::npos);
+}
+
 TEST(Report, NamesAreEscaped) {
   ModelReport m = sample_model();
   m.name = "<script>alert(1)</script>";
