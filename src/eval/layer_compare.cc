@@ -53,6 +53,17 @@ bool numeric(DType t) {
   return i.is_float || i.is_integer || t == DType::kBool;
 }
 
+// Element-wise arithmetic and data movement: they pass their inputs' error on rather than make
+// their own. Seen through them, an input's error is the largest along the chain: the scores behind
+// `scores + mask` keep their error although the exact, huge mask makes the sum's relative error
+// tiny — so the Softmax after it does not look like the layer that hurts.
+bool pass_through(const std::string& op, const std::string& domain) {
+  static const std::set<std::string> kOps = {"Add",   "Sub",     "Mul",     "Div",     "Neg",   "Reshape", "Transpose",
+                                             "Squeeze", "Unsqueeze", "Flatten", "Identity", "Cast", "Expand", "Concat",
+                                             "Slice", "Split",   "Gather",  "Where",   "Pad",   "Tile"};
+  return domain.empty() && kOps.count(op) > 0;
+}
+
 }  // namespace
 
 std::string quantized_view(const ir::Graph& cand, const std::string& value) {
@@ -152,6 +163,7 @@ Result<LayerReport> compare_layers(const ir::Model& ref, const ir::Model& cand, 
   std::set<std::string> ref_outputs;
   for (const auto& o : ref.graph.outputs) ref_outputs.insert(o.name);
   std::unordered_map<std::string, size_t> layer_of;
+  std::vector<double> upstream_error;  // per layer: its error, or its inputs' if it only passes them on
   for (size_t v = 0; v < values.size(); ++v) {
     if (!acc[v]) {
       report.skipped.emplace_back(values[v], why[v]);
@@ -166,19 +178,19 @@ Result<LayerReport> compare_layers(const ir::Model& ref, const ir::Model& cand, 
     l.cand_op = cand_producers.at(values[v])->qualified_op();
     l.is_output = ref_outputs.count(values[v]) > 0;
     l.metrics = acc[v]->result();
-    // Inputs: compared values produced earlier (graph order makes them already present).
-    l.input_sqnr_db = kInf;
+    // Inputs: compared values produced earlier (graph order makes them already present). Their
+    // error is seen through pass-through nodes (upstream_error).
     for (const auto& in : rn->inputs) {
       auto it = layer_of.find(in);
       if (in.empty() || it == layer_of.end()) continue;
       if (std::find(l.inputs.begin(), l.inputs.end(), in) != l.inputs.end()) continue;
-      const ErrorMetrics& im = report.layers[it->second].metrics;
       l.inputs.push_back(in);
-      l.input_rel_rms_error = std::max(l.input_rel_rms_error, im.rel_rms_error);
-      l.input_sqnr_db = std::min(l.input_sqnr_db, im.sqnr_db);
+      l.input_rel_rms_error = std::max(l.input_rel_rms_error, upstream_error[it->second]);
     }
+    l.input_sqnr_db = l.input_rel_rms_error > 0 ? -20.0 * std::log10(l.input_rel_rms_error) : kInf;
     const double out_err = l.metrics.rel_rms_error;
     l.added_error = out_err == l.input_rel_rms_error ? 0.0 : out_err - l.input_rel_rms_error;  // inf - inf stays 0
+    upstream_error.push_back(pass_through(rn->op_type, rn->domain) ? std::max(out_err, l.input_rel_rms_error) : out_err);
     layer_of[l.value] = report.layers.size();
     report.layers.push_back(std::move(l));
   }

@@ -13,8 +13,12 @@
 // Ranking: a value's error is its relative RMS error against the reference (ErrorMetrics::
 // rel_rms_error; scale-free, so a layer with large activations does not win by size alone). The
 // error a layer ADDS is its output's error minus the largest error among its inputs that are
-// compared too (graph inputs count as exact, weights are not values). Layers are ranked by that
-// added error, worst first: a layer that merely passes on the error of the one before it ranks low.
+// compared too (graph inputs count as exact, weights are not values). An input made by an
+// element-wise or data-movement node (Add, Mul, Reshape, Transpose, Concat, Gather ...) counts with
+// the largest error along that chain: adding an exact mask of huge values to attention scores
+// shrinks the sum's relative error, and the Softmax after it would otherwise seem to create the
+// scores' error. Layers are ranked by added error, worst first: a layer that merely passes on the
+// error of the one before it ranks low.
 #pragma once
 
 #include <cstdint>
@@ -38,9 +42,9 @@ struct LayerError {
   bool is_output = false;            // a graph output of the reference model
   std::vector<std::string> inputs;   // compared values among the reference node's inputs
   ErrorMetrics metrics;
-  double input_rel_rms_error = 0;    // max rel_rms_error over `inputs` (0 when none)
+  double input_rel_rms_error = 0;    // max error over `inputs`, seen through pass-through nodes (0: none)
   double added_error = 0;            // metrics.rel_rms_error - input_rel_rms_error
-  double input_sqnr_db = 0;          // min sqnr_db over `inputs` (+inf when none or exact)
+  double input_sqnr_db = 0;          // input_rel_rms_error in dB: -20 log10 (+inf when 0)
 };
 
 struct LayerReport {
