@@ -139,6 +139,40 @@ TEST(LayerCompare, QdqCopyIsComparedWhereTheValueIsMade) {
   EXPECT_LT(std::fabs(r->find("Y")->added_error), 1e-5);
 }
 
+// X -> MatMul W (scores) -> s -> Add mask (-1e6 on every other column) -> m -> Softmax -> Y.
+ir::Model masked_softmax(float w_delta) {
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets.push_back({"", 13});
+  ir::Graph& g = m.graph;
+  g.inputs.push_back({"X", tensor_type(DType::kFloat32, {ir::Dim::of(1), ir::Dim::of(kN)}), {}});
+  g.outputs.push_back({"Y", tensor_type(DType::kFloat32, {ir::Dim::of(1), ir::Dim::of(kN)}), {}});
+  Tensor w = random_matrix(5, 1.0f);
+  for (int64_t i = 0; i < w.numel(); i += 2) w.data<float>()[i] += w_delta;
+  Tensor mask = Tensor::create(DType::kFloat32, {1, kN}).value();
+  for (int64_t i = 0; i < kN; i += 2) mask.data<float>()[i] = -1e6f;
+  g.initializers.push_back({"W", w, {}, std::nullopt});
+  g.initializers.push_back({"mask", mask, {}, std::nullopt});
+  g.nodes.push_back(node("MatMul", {"X", "W"}, {"s"}, "scores"));
+  g.nodes.push_back(node("Add", {"s", "mask"}, {"m"}, "add_mask"));
+  g.nodes.push_back(node("Softmax", {"m"}, {"Y"}, "softmax"));
+  return m;
+}
+
+TEST(LayerCompare, ErrorIsSeenThroughPassThroughNodes) {
+  // The mask makes m's relative error tiny (1e6 dominates sum m^2); without looking through the
+  // Add, the Softmax would seem to add the scores' whole error.
+  ir::Model ref = masked_softmax(0), cand = masked_softmax(0.1f);
+  auto r = compare_layers(ref, cand, 4, random_samples(ref), {1});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->layers.size(), 3u);
+  EXPECT_LT(r->find("m")->metrics.rel_rms_error, 1e-4);
+  EXPECT_EQ(r->layers[r->ranking[0]].value, "s");
+  const LayerError* y = r->find("Y");
+  EXPECT_NEAR(y->input_rel_rms_error, r->find("s")->metrics.rel_rms_error, 1e-12);
+  EXPECT_LT(y->added_error, r->find("s")->added_error);
+}
+
 TEST(LayerCompare, ShapeMismatchIsSkippedNotFatal) {
   // The candidate's h1 is reshaped to [kN, 1] under the same name (and back, so Y still fits).
   ir::Model ref = mlp(0), cand = mlp(0);
