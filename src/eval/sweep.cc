@@ -436,7 +436,19 @@ Result<ModelReport> Sweeper::run() {
 
   const std::string eval_flags = " --data " + o_.data_path + " --metric " + r_.metric +
                                  (o_.eval_limit > 0 ? " --limit " + std::to_string(n_) : std::string());
-  for (const Plan& plan : plans()) {
+  std::vector<Plan> all = plans();
+  for (const std::string& name : o_.only) {
+    bool known = false;
+    for (const Plan& p : all) known |= p.name == name;
+    if (!known) {
+      std::string names;
+      for (const Plan& p : all) names += (names.empty() ? "" : ", ") + p.name;
+      return invalid_argument("unknown variant '" + name + "' (" + names + ")");
+    }
+  }
+  for (const Plan& plan : all) {
+    if (plan.options && !o_.only.empty() && std::find(o_.only.begin(), o_.only.end(), plan.name) == o_.only.end())
+      continue;
     ReportVariant v;
     v.name = plan.name;
     if (!plan.options) {

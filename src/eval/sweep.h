@@ -16,6 +16,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "eval/report.h"
 #include "hone/status.hpp"
@@ -40,6 +41,9 @@ struct SweepOptions {
   // percentage points, perplexity in percent. NaN = 1 point / 3 %.
   double max_drop = std::numeric_limits<double>::quiet_NaN();
   int64_t layer_samples = 16;  // samples for the per-layer comparison; 0 = skip it
+  // Variant names to make (fp32 is always measured: the others are judged against it); empty = all.
+  // An unknown name is an error.
+  std::vector<std::string> only;
   std::string hone = "hone";   // the binary's name in the printed commands
   // Progress: "<variant>: <stage>", done of total.
   std::function<void(const std::string& what, int64_t done, int64_t total)> progress;

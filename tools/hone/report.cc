@@ -1,5 +1,6 @@
 // hone report MODEL --data DATA [--out DIR] [--calib DATA] [--metric accuracy|top5|perplexity]
-//                   [--labels NAME] [--limit N] [--threads N] [--max-drop X] [--json]
+//                   [--labels NAME] [--limit N] [--layer-samples N] [--variants A,B] [--threads N]
+//                   [--max-drop X] [--json]
 // `hone demo`'s variant sweep for the user's own model: every quantization variant written to DIR,
 // measured on DATA, one table, and DIR/report.html.
 #include <chrono>
@@ -27,6 +28,7 @@ struct ReportArgs {
   std::string labels = "labels";
   int64_t limit = 0;
   int64_t layer_samples = 16;
+  std::vector<std::string> variants;
   int threads = 0;
   double max_drop = std::numeric_limits<double>::quiet_NaN();
   bool json = false;
@@ -50,6 +52,7 @@ int run_report(const ReportArgs& a) {
   o.threads = a.threads;
   o.eval_limit = a.limit;
   o.layer_samples = a.layer_samples;
+  o.only = a.variants;
   o.max_drop = a.max_drop;
   o.progress = [&](const std::string& what, int64_t done, int64_t total) { bar.update(what, done, total); };
   auto r = eval::run_sweep(o);
@@ -106,6 +109,10 @@ Command add_report(CLI::App& root) {
   app->add_option("--limit", args->limit, "Evaluate only the first N samples")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app->add_option("--layer-samples", args->layer_samples, "Samples for the per-layer comparison (default 16; 0 skips it)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app->add_option("--variants", args->variants,
+                  "Only these variants besides fp32, comma separated (dynamic-int8, static-int8-minmax, "
+                  "static-int8-percentile, static-int8-entropy, static-int8-mse, int4-rtn, int4-awq)")
+      ->delimiter(',');
   app->add_option("--threads", args->threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
   app->add_option("--max-drop", args->max_drop,
                   "Best trade-off: allowed loss vs fp32, accuracy points (default 1) / perplexity percent (default 3)")
