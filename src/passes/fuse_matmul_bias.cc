@@ -2,7 +2,9 @@
 // constant bias holding N values along the last dim and/or by an activation (Relu, LeakyRelu,
 // Clip, Sigmoid, Tanh, Gelu / hone.Gelu), becomes one internal hone.FusedMatMul(A, B, bias) node:
 // one oneDNN matmul with the bias and the activation as post-ops instead of two or three passes
-// over the output. (PyTorch exports nn.Linear on 3-D inputs this way: MatMul + Add.)
+// over the output. (PyTorch exports nn.Linear on 3-D inputs this way: MatMul + Add.) A Gemm
+// (alpha = beta = 1, no transA, constant fp32 B and C with C one value per column) followed by an
+// activation becomes the same node, with transB carried over.
 #include "passes/fusion_util.h"
 
 namespace hone::passes {
@@ -78,6 +80,40 @@ Status fuse_matmul_bias(ir::Model& m) {
       forget_values(g, dropped);
       changed = true;
     }
+  }
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& gemm = g.nodes[i];
+    if (!is_onnx_op(gemm, "Gemm") || remove[i] || gemm.inputs.size() < 2 || gemm.outputs.size() != 1) continue;
+    if (gemm.attr_float("alpha", 1.0f) != 1.0f || gemm.attr_int("transA", 0) != 0) continue;
+    const Tensor* b = constant_value(g, gemm.inputs[1]);
+    if (!b || b->dtype() != DType::kFloat32 || b->rank() != 2) continue;
+    const bool trans_b = gemm.attr_int("transB", 0) != 0;
+    const int64_t n = b->dim(trans_b ? 0 : 1);
+    std::string bias = gemm.input(2);
+    if (!bias.empty()) {
+      const Tensor* c = constant_value(g, bias);
+      if (gemm.attr_float("beta", 1.0f) != 1.0f || !c || c->dtype() != DType::kFloat32 || c->numel() != n ||
+          c->rank() < 1 || c->rank() > 2 || c->dim(c->rank() - 1) != n)
+        continue;
+    }
+    auto c = sole_consumer(g, ix, gemm.outputs[0]);
+    if (!c || remove[*c]) continue;
+    std::vector<ir::Attribute> act = activation_attrs(g, g.nodes[*c]);
+    if (act.empty()) continue;
+    ir::Node fused;
+    fused.name = gemm.name;
+    fused.op_type = "FusedMatMul";
+    fused.domain = kInternalDomain;
+    fused.inputs = {gemm.inputs[0], gemm.inputs[1]};
+    if (!bias.empty()) fused.inputs.push_back(bias);
+    fused.outputs = g.nodes[*c].outputs;
+    fused.attrs = act;
+    if (trans_b) fused.attrs.push_back(int_attr("transB", 1));
+    const std::string dropped = gemm.outputs[0];
+    remove[i] = true;
+    g.nodes[*c] = std::move(fused);
+    forget_values(g, {dropped});
+    changed = true;
   }
   if (changed) {
     erase_nodes(g, remove);

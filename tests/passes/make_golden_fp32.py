@@ -112,6 +112,13 @@ def fuse_matmul_bias():
         helper.make_node("Add", ["m4", "b2"], ["Y4"]),
         helper.make_node("MatMul", ["X", "w2"], ["m5"]),
         helper.make_node("Add", ["m5", "b5"], ["Y5"]),
+        # Gemm + activation: g1 (transB, bias) and g2 (no C) fuse; g3 stays (alpha != 1).
+        helper.make_node("Gemm", ["X2", "wg", "cg"], ["g1"], transB=1),
+        helper.make_node("Relu", ["g1"], ["Y6"]),
+        helper.make_node("Gemm", ["X2", "w1"], ["g2"]),
+        helper.make_node("Sigmoid", ["g2"], ["Y7"]),
+        helper.make_node("Gemm", ["X2", "w1"], ["g3"], alpha=0.5),
+        helper.make_node("Relu", ["g3"], ["Y8"]),
     ]
     inits = [init("w1", rng.standard_normal((k, n)).astype(np.float32)),
              init("b1", rng.standard_normal(n).astype(np.float32)),
@@ -119,9 +126,12 @@ def fuse_matmul_bias():
              init("b2", rng.standard_normal((1, n)).astype(np.float32)),
              init("w3", rng.standard_normal((k, n)).astype(np.float32)),
              init("b5", rng.standard_normal((7, 1)).astype(np.float32)),
+             init("wg", rng.standard_normal((n, k)).astype(np.float32)),
+             init("cg", rng.standard_normal(n).astype(np.float32)),
              scalar("zero", 0.0), scalar("six", 6.0)]
-    save("fuse_matmul_bias", nodes, [f32("X", [2, 7, k]), f32("W", [k, n])],
-         [f32("Y1", [2, 7, n]), f32("Y2", [2, 7, n]), f32("Y3", [2, 7, n]), f32("Y4", [2, 7, n]), f32("Y5", [2, 7, n])],
+    save("fuse_matmul_bias", nodes, [f32("X", [2, 7, k]), f32("W", [k, n]), f32("X2", [5, k])],
+         [f32("Y1", [2, 7, n]), f32("Y2", [2, 7, n]), f32("Y3", [2, 7, n]), f32("Y4", [2, 7, n]), f32("Y5", [2, 7, n]),
+          f32("Y6", [5, n]), f32("Y7", [5, n]), f32("Y8", [5, n])],
          inits)
 
 

@@ -1,9 +1,11 @@
 // hone.FusedMatMul: what the fuse_matmul_bias pass makes of MatMul(A, B) + Add(bias) (+ an
-// activation): Y = act(A x B + bias) with B 2-D [K, N] and bias one value per column (N values,
+// activation), or of Gemm(A, B, C) + an activation: Y = act(A x B + bias) with B 2-D [K, N] ([N, K]
+// when attribute transB is 1, as Gemm stores it) and bias one value per column (N values,
 // optional). Internal to a Session: passes of level 2 make it, nothing exports it.
 // fp32 runs as one oneDNN matmul with the bias and the activation as post-ops (B packed once when
 // constant); otherwise the reference GEMM, then the bias and the activation.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/dnnl/matmul_dnnl.h"
 #include "runtime/op_registry.h"
@@ -39,7 +41,8 @@ class FusedMatMulKernel final : public Kernel {
       return ctx.error("A, B and bias must be float32");
     if (a->rank() < 1 || b->rank() != 2) return ctx.error("A must have rank >= 1 and B rank 2, got " + shape_to_string(a->shape()) +
                                                           " and " + shape_to_string(b->shape()));
-    const int64_t k = b->dim(0), n = b->dim(1);
+    const bool trans_b = ctx.node().attr_int("transB", 0) != 0;
+    const int64_t k = b->dim(trans_b ? 1 : 0), n = b->dim(trans_b ? 0 : 1);
     if (a->dim(a->rank() - 1) != k)
       return ctx.error("inner dims differ: A is " + shape_to_string(a->shape()) + ", B is " + shape_to_string(b->shape()));
     if (bias && bias->numel() != n) return ctx.error("bias " + shape_to_string(bias->shape()) + " must hold N = " + std::to_string(n) + " values");
@@ -51,6 +54,7 @@ class FusedMatMulKernel final : public Kernel {
       d.m = m;
       d.n = n;
       d.k = k;
+      d.trans_b = trans_b;
       d.has_bias = bias != nullptr;
       d.b_constant = b_constant_.defined();
       append_post_op(activation_, d.post_ops);
@@ -63,9 +67,17 @@ class FusedMatMulKernel final : public Kernel {
     }
     // Reference path: A's rows as one [m, K] matrix times B.
     HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
-    auto plan = plan_matmul({m, k}, b->shape());
+    auto plan = plan_matmul({m, k}, {k, n});
     if (!plan.ok()) return ctx.error(plan.status().message());
-    run_matmul<float>(*plan, a->data<float>(), b->data<float>(), y->data<float>());
+    const float* bd = b->data<float>();
+    std::vector<float> b_kn;  // B as [K, N] when it is stored transposed
+    if (trans_b) {
+      b_kn.resize(static_cast<size_t>(k * n));
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t i = 0; i < k; ++i) b_kn[static_cast<size_t>(i * n + j)] = bd[j * k + i];
+      bd = b_kn.data();
+    }
+    run_matmul<float>(*plan, a->data<float>(), bd, y->data<float>());
     float* yd = y->data<float>();
     if (bias) {
       const float* bd = bias->data<float>();

@@ -90,7 +90,7 @@ INSTANTIATE_TEST_SUITE_P(
              {{"hone.LayerNormalization", 2}, {"ReduceMean", 2}, {"Sub", 1}, {"Pow", 1}, {"Add", 2}, {"Sqrt", 1},
               {"Div", 1}, {"Mul", 1}}},
         Case{"fuse_gelu", "fuse_gelu", {{"hone.Gelu", 2}, {"Div", 1}, {"Erf", 1}, {"Add", 1}, {"Mul", 2}}},
-        Case{"fuse_matmul_bias", "fuse_matmul_bias", {{"hone.FusedMatMul", 3}, {"MatMul", 2}, {"Add", 2}}},
+        Case{"fuse_matmul_bias", "fuse_matmul_bias", {{"hone.FusedMatMul", 5}, {"MatMul", 2}, {"Add", 2}, {"Gemm", 1}, {"Relu", 1}}},
         Case{"fuse_conv_activation", "fuse_conv_activation",
              {{"hone.FusedConv", 3}, {"Conv", 1}, {"Relu", 1}, {"Neg", 1}}},
         Case{"transformer_ffn", "", {{"hone.LayerNormalization", 1}, {"hone.FusedMatMul", 2}, {"Add", 1}}}),
