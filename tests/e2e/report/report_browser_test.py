@@ -4,7 +4,8 @@ in a real browser.
 
 1. `hone report models/digits_cnn.onnx --data models/digits_test.npz --calib models/digits_calib.npz
    --limit N --out TMP --json` must exit 0 with one JSON object (models[0].variants, best ...) and
-   write TMP/report.html plus one .onnx file per measured variant.
+   write TMP/report.html plus one .onnx file per measured variant; each variant's printed
+   `hone quantize` command, run again, must write the same bytes.
 2. The page must be self-contained (no http/https/src= references) and every per-variant chart
    (pareto, size) must declare as many points as the table has rows.
 3. Headless Chromium loads the page (--dump-dom); the page's own script measured every
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -90,6 +92,20 @@ def main():
         # 99.44 % on the whole test split (models/README.md); a 60-sample prefix has 2 misses.
         if measured[0]["accuracy"] < 0.95:
             fail(f"fp32 digits accuracy {measured[0]['accuracy']} < 0.95 on the first {args.limit} test samples")
+        # The printed command reproduces its variant byte for byte (same options, same calibration data).
+        for v in measured[1:]:
+            argv = shlex.split(v["command"])
+            if argv[:2] != ["hone", "quantize"] or "-o" not in argv:
+                fail(f"variant {v['name']}: unexpected command {v['command']!r}")
+            again = os.path.join(tmp, "again.onnx")
+            argv[0] = args.hone
+            argv[argv.index("-o") + 1] = again
+            rr = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            if rr.returncode != 0:
+                fail(f"{v['command']} exited {rr.returncode}: {rr.stderr.strip()}")
+            with open(again, "rb") as a, open(v["file"], "rb") as b:
+                if a.read() != b.read():
+                    fail(f"{v['command']} does not reproduce {v['file']} byte for byte")
         skipped = [f"{v['name']} ({v['skipped']})" for v in m["variants"] if "skipped" in v]
         print(f"measured {len(measured)} variants; not measured: {', '.join(skipped) or 'none'}")
 
