@@ -140,6 +140,20 @@ def main():
         r = hone("compare", ref, cand, "--data", data, "--per-layer", "--top", "2")
         check(r.returncode == 0 and "fc1" in r.stdout, f"--per-layer text: {r.returncode} {r.stdout}")
 
+        # --- per layer against a real static (QDQ) quantization: each value's dequantized copy ---
+        qdq = os.path.join(d, "qdq.onnx")
+        r = hone("quantize", ref, "-o", qdq, "--mode", "static", "--calib", data)
+        check(r.returncode == 0, f"quantize --mode static: exit {r.returncode}: {r.stderr}")
+        if r.returncode == 0:
+            r = hone("compare", ref, qdq, "--data", data, "--per-layer", "--json", "--threads", "1")
+            check(r.returncode == 0, f"--per-layer on a QDQ model: exit {r.returncode}: {r.stderr}")
+            j = json.loads(r.stdout) if r.returncode == 0 else {}
+            layers = j.get("layers", [])
+            check(any(l.get("cand_value") != l.get("value") for l in layers),
+                  f"QDQ: no layer compared through its dequantized copy: {[(l.get('value'), l.get('cand_value')) for l in layers]}")
+            check(all(0 < l.get("rel_rms_error", 0) < 0.1 for l in layers if l.get("value") in ("h", "logits")),
+                  f"QDQ: int8 error of h/logits should be small but present: {[(l.get('value'), l.get('rel_rms_error')) for l in layers]}")
+
         # --- eval: accuracy and top-5 against numpy ---
         r = hone("eval", ref, "--data", data, "--json", "--threads", "1")
         check(r.returncode == 0, f"eval exit {r.returncode}: {r.stderr}")
