@@ -10,6 +10,9 @@ const std::vector<PassInfo>& all_passes() {
   // parameters came from Constant nodes); dead code last sweeps up what the others orphaned.
   static const std::vector<PassInfo> kPasses = {
       {"eliminate_identity", 1, "remove Identity, and Dropout in inference whose mask is unused", &eliminate_identity},
+      // Before fold_constants, which would turn DequantizeLinear(int8 weights) into float weights.
+      {"fuse_qdq", 2, "DequantizeLinear -> Conv/MatMul -> QuantizeLinear into QLinearConv/QLinearMatMul (oneDNN int8)",
+       &fuse_qdq},
       {"fold_constants", 1, "evaluate nodes whose inputs are all constant (and Shape of static inputs) into initializers",
        &fold_constants},
       {"fold_batchnorm", 2, "fold BatchNormalization into the preceding Conv or Gemm", &fold_batchnorm},
@@ -24,8 +27,6 @@ const std::vector<PassInfo>& all_passes() {
       {"fuse_dynamic_quant_matmul", 2,
        "DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ Add) into one int8 GEMM with its epilogue (session only)",
        &fuse_dynamic_quant_matmul},
-      {"fuse_qdq", 2, "DequantizeLinear -> Conv/MatMul -> QuantizeLinear into QLinearConv/QLinearMatMul (oneDNN int8)",
-       &fuse_qdq},
       {"dead_code", 1, "remove nodes whose outputs are unused, unused initializers and stale value_info", &dead_code},
   };
   return kPasses;

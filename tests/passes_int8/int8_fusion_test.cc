@@ -10,6 +10,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <tuple>
 
 #include "eval/random_inputs.h"
 #include "ir/verifier.h"
@@ -157,6 +158,19 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"QuantizeLinear", 1}, {"QLinearMatMul", 1}, {"DequantizeLinear", 2}, {"MatMul", 1}},
                   0.08f * 4.0f, 1.0f}),
     [](const ::testing::TestParamInfo<QdqGolden>& info) { return std::string(info.param.model); });
+
+TEST(Int8Fusion, LevelTwoFusesQdqBeforeConstantFolding) {
+  // fold_constants would turn DequantizeLinear(int8 weights) into float weights first.
+  for (auto [model, op, count] : {std::tuple<const char*, const char*, int>{"qdq_conv", "QLinearConv", 2},
+                                  {"qdq_matmul", "QLinearMatMul", 1}}) {
+    ir::Model m = load(model);
+    PassOptions o;
+    o.level = 2;
+    o.verify_each = true;
+    ASSERT_TRUE(optimize(m, o).ok());
+    EXPECT_EQ(op_counts(m)[op], count) << model;
+  }
+}
 
 TEST(Int8Fusion, AddsTheInternalOpsetOnlyWhenItFuses) {
   ir::Model kept = load("dynq_matmul_kept");
