@@ -13,6 +13,10 @@
 namespace hone::kernels::nbits {
 namespace {
 
+// Codes are fetched this far ahead: per thread the hardware prefetchers alone left the kernels
+// well under the bandwidth oneDNN's fp32 GEMV reaches on the same machine (docs/nbits.md).
+constexpr int64_t kPrefetchBytes = 2048;
+
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -37,6 +41,7 @@ void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t
       ab[r] = a.a8 + (r0 + r) * a.kp + b * bs;  // limbs == 1
     }
     for (int64_t o = 0; o < oct; ++o, cp += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(cp) + kPrefetchBytes, _MM_HINT_T0);
       const __m512i x = _mm512_loadu_si512(cp);
       const __m512i lo = _mm512_and_si512(x, m15);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m15);
@@ -85,6 +90,7 @@ void group_rows3(const C16View& w, const A8View& a, int64_t r0, float* y, int64_
       al[r] = am[r] + a.kp;
     }
     for (int64_t o = 0; o < oct; ++o, cp += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(cp) + kPrefetchBytes, _MM_HINT_T0);
       const __m512i x = _mm512_loadu_si512(cp);
       const __m512i lo = _mm512_and_si512(x, m15);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m15);

@@ -34,9 +34,10 @@ namespace {
 namespace nb = kernels::nbits;
 namespace onednn = kernels::onednn;
 
-// From this many rows of A on, dequantize + oneDNN beats streaming the codes once per 4 rows.
-// Measured on the development machine (docs/nbits.md): the streaming kernels do 4 rows per pass
-// over B, so their cost grows as M/4 passes, while a dequantized tile feeds a blocked GEMM.
+// From this many rows of A on, B is dequantized and multiplied on oneDNN. The streaming kernels
+// re-read each column's codes (from L1) for every group of 2-4 rows, so their cost grows with M
+// while a dequantized tile feeds a blocked GEMM. 32 is a judgement, not a measured crossover
+// (docs/nbits.md lists it as open).
 constexpr int64_t kDnnlMinRows = 32;
 
 struct Attrs {
