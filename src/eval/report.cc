@@ -186,8 +186,9 @@ std::string pareto_chart(const ModelReport& m) {
       << ", " << fmt("%.3f ms", v.latency_ms) << (on_front ? " (Pareto front)" : "") << "</title></circle>";
     // Labels alternate above and below their points: variants of equal quality sit on one line.
     const bool above = (&i - idx.data()) % 2 == 0;
-    o << "<text class=\"ptlabel\" x=\"" << num(px + 7) << "\" y=\"" << num(above ? py - 8 : py + 16) << "\">"
-      << esc(v.name) << "</text>";
+    const bool left = px > kW - 130;  // near the right edge: label on the point's left
+    o << "<text class=\"ptlabel\" x=\"" << num(left ? px - 7 : px + 7) << "\" y=\"" << num(above ? py - 8 : py + 16)
+      << "\"" << (left ? " text-anchor=\"end\"" : "") << ">" << esc(v.name) << "</text>";
   }
   o << "</svg>";
   return o.str();
@@ -298,7 +299,10 @@ std::string histogram_chart(const ModelReport& m, const ReportHistogram& hgram) 
     for (double v : {c.lo, c.hi})
       o << "<line class=\"clip\" x1=\"" << num(x(v)) << "\" x2=\"" << num(x(v)) << "\" y1=\"" << num(yl) << "\" y2=\""
         << num(kH - kB) << "\" stroke=\"" << col << "\"/>";
-    o << "<text x=\"" << num(x(c.hi) + 3) << "\" y=\"" << num(yl + 4) << "\" fill=\"" << col << "\" class=\"small\">"
+    // Labels of ranges ending near the right edge go on the line's left, inside the chart.
+    const bool left = x(c.hi) > kW - 190;
+    o << "<text x=\"" << num(left ? x(c.hi) - 3 : x(c.hi) + 3) << "\" y=\"" << num(yl + 4) << "\" fill=\"" << col
+      << "\" class=\"small\"" << (left ? " text-anchor=\"end\"" : "") << ">"
       << esc(c.label) << " [" << tick_label(c.lo) << ", " << tick_label(c.hi) << "]</text>";
   }
   o << "</svg>";
@@ -308,7 +312,7 @@ std::string histogram_chart(const ModelReport& m, const ReportHistogram& hgram) 
 const char* kStyle = R"(
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 16px}
 h1{font-size:24px;margin-bottom:4px}h2{margin-top:40px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{margin-top:28px}
-.sub{color:#666}table{border-collapse:collapse;margin:12px 0}td,th{padding:4px 10px;text-align:right;border-bottom:1px solid #eee}
+.sub{color:#666}table{border-collapse:collapse;margin:12px 0}td,th{padding:4px 10px;text-align:right;border-bottom:1px solid #eee;white-space:nowrap}
 td:first-child,th:first-child{text-align:left}tr.best td{background:#eef7ee;font-weight:600}
 code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}pre{background:#f6f6f6;padding:6px 8px;overflow-x:auto;margin:2px 0 10px}
 svg{display:block;max-width:100%;height:auto;font-size:11px;margin:8px 0}
