@@ -11,7 +11,8 @@
            no temporary left, an existing output untouched, the input untouched.
   samepath an output path equal to the input, to a symlink to it, or to one of its external-data
            files is refused with exit 2 and the input is untouched.
-  determinism  every mode gives byte-identical output with --threads 1 and --threads 2, twice.
+  determinism  every mode gives byte-identical output with --threads 1 and --threads 2, twice; variants
+           (per-channel, awq, int8 weight-only, each static calibration method) with --threads 1 and 2.
   swap     (--case swap) a kill placed exactly between the rename of the output's external-data file
            and the rename of the model file (an LD_PRELOAD shim, kill_after_data_rename.c), while
            replacing an older output: the old (model, data) pair must survive, not old model + new data.
@@ -127,9 +128,17 @@ class Quantize:
     def __init__(self, hone, calib):
         self.hone, self.calib = hone, calib
 
-    def args(self, model, out, mode, threads):
+    # A variant is "mode[/option]...": pc = --per-channel, awq = --algo awq, int8 = --bits 8, and a
+    # static calibration method by name (percentile, entropy, mse).
+    OPTIONS = {"pc": ["--per-channel"], "awq": ["--algo", "awq"], "int8": ["--bits", "8"],
+               "percentile": ["--method", "percentile"], "entropy": ["--method", "entropy"], "mse": ["--method", "mse"]}
+
+    def args(self, model, out, variant, threads):
+        mode, *opts = variant.split("/")
         a = [self.hone, "quantize", model, "-o", out, "--mode", mode, "--threads", str(threads)]
-        if mode == "static":
+        for o in opts:
+            a += self.OPTIONS[o]
+        if mode == "static" or "awq" in opts:
             a += ["--calib", self.calib]
         return a
 
@@ -152,19 +161,21 @@ def temp_like(name, outputs):
 
 
 def determinism(q, d, model, modes):
+    """Each mode 4 times (--threads 1, 2, 1, 2); variants of a mode (mode/option) twice (1, 2)."""
     outs = {}
     for mode in modes:
         got = []
-        for threads in (1, 2, 1, 2):
-            out = os.path.join(d, f"det_{mode}_{threads}_{len(got)}.onnx")
+        runs = (1, 2, 1, 2) if "/" not in mode else (1, 2)
+        for threads in runs:
+            out = os.path.join(d, f"det_{mode.replace('/', '_')}_{threads}_{len(got)}.onnx")
             r = q.run(model, out, mode, threads)
             if not check(r.returncode == 0, f"determinism {mode} --threads {threads}: exit {r.returncode}: {r.stderr}"):
                 break
             got.append(b"".join(read(f) for f in output_files(out)))
             outs[mode] = out
-        check(len(got) == 4 and all(g == got[0] for g in got),
-              f"determinism {mode}: outputs differ between --threads 1/2 runs ({[hashlib.sha256(g).hexdigest()[:12] for g in got]})")
-        print(f"determinism {mode}: 4 runs (--threads 1, 2, 1, 2) byte-identical: {len(got) == 4 and all(g == got[0] for g in got)}")
+        same = len(got) == len(runs) and all(g == got[0] for g in got)
+        check(same, f"determinism {mode}: outputs differ between --threads 1/2 runs ({[hashlib.sha256(g).hexdigest()[:12] for g in got]})")
+        print(f"determinism {mode}: {len(runs)} runs (--threads {', '.join(map(str, runs))}) byte-identical: {same}")
     return outs
 
 
@@ -366,7 +377,9 @@ def main():
     ap.add_argument("--hone", required=True)
     ap.add_argument("--kills", type=int, default=50)
     ap.add_argument("--seed", type=int, default=20261127)
-    ap.add_argument("--modes", default="dynamic,weight-only,static")
+    ap.add_argument("--modes", default="dynamic,dynamic/pc,weight-only,weight-only/int8,weight-only/awq,"
+                                         "static,static/pc,static/percentile,static/entropy,static/mse",
+                    help="quantize variants checked for determinism (mode[/pc|awq|int8|percentile|entropy|mse])")
     ap.add_argument("--case", choices=["all", "swap"], default="all",
                     help="all: kill/fulldisk/samepath/determinism; swap: the deterministic kill between two renames")
     a = ap.parse_args()
