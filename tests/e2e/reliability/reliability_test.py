@@ -9,7 +9,7 @@
   fulldisk RLIMIT_FSIZE (SIGXFSZ ignored, so write() fails with EFBIG) and, when running as root
            with mount allowed, a small tmpfs: a clear one-line error, a non-zero exit, no output and
            no temporary left, an existing output untouched, the input untouched.
-  samepath an output path equal to the input, to a symlink to it, or to one of its external-data
+  samepath an output path equal to the input, to a symlink or hard link to it, or to one of its external-data
            files is refused with exit 2 and the input is untouched.
   determinism  every mode gives byte-identical output with --threads 1 and --threads 2, twice; variants
            (per-channel, awq, int8 weight-only, each static calibration method) with --threads 1 and 2.
