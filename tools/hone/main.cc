@@ -33,9 +33,16 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    // --help and --version are successes; every other parse error is "cannot load arguments".
-    return code == 0 ? 0 : 2;
+    // --help and --version are successes, printed by CLI11.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    // Every other parse error is "cannot load arguments": one line in hone's error format, naming
+    // the subcommand whose arguments were wrong.
+    std::string where;
+    for (const CLI::App* sub : app.get_subcommands())
+      if (sub->parsed()) where = sub->get_name();
+    std::fprintf(stderr, "hone: %s%s%s (see hone %s--help)\n", where.c_str(), where.empty() ? "" : ": ", e.what(),
+                 where.empty() ? "" : (where + " ").c_str());
+    return 2;
   }
   try {
     for (auto& c : commands)
