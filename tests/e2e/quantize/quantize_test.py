@@ -163,6 +163,14 @@ def tiny(model, tmp):
         if name == "awq":
             check(any("channel_scale" in t.get("extra", {}) for t in j["tensors"]), "awq rules keep channel_scale")
 
+    # --- rules applied to another model: still applied, with a warning naming the mismatch
+    other = os.path.join(tmp, "other.onnx")
+    om = onnx.load(model)
+    om.producer_name = "someone-else"
+    onnx.save(om, other)
+    r = hone("quantize", other, "-o", os.path.join(tmp, "other_q.onnx"), "--rules", os.path.join(tmp, "dynamic.json"))
+    check(r.returncode == 0 and "warning" in r.stderr and "sha256" in r.stderr, f"rules on another model: {r.returncode} {r.stderr}")
+
     # --- refusals and bad flags: exit 2, input untouched
     before = open(model, "rb").read()
     cases = [
