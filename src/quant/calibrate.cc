@@ -134,7 +134,15 @@ size_t kl_threshold_bins(const std::vector<double>& a, size_t used, size_t nq) {
     // bins of P that are non-zero (TensorRT's expansion).
     const size_t merged = i / nq;
     for (size_t j = 0; j < nq; ++j) {
-      const size_t start = j * merged, end = j + 1 == nq ? i : start + merged;
+      size_t start = j * merged;
+      const size_t end = j + 1 == nq ? i : start + merged;
+      if (start == 0) {
+        // 0 is exact in every scheme hone writes (the zero point is an integer), so the bin at 0
+        // is never merged: otherwise ReLU's spike of zeros, spread over a level, would push the
+        // threshold down to wherever a level is one bin wide (a quarter of the range or less).
+        q[0] = a[0];
+        start = 1;
+      }
       double sum = 0;
       size_t nz = 0;
       for (size_t k = start; k < end; ++k) {

@@ -134,6 +134,14 @@ TEST(ComputeRange, EntropyClipsALongTail) {
   for (float& x : u) x = d(rng);
   auto ur = compute_range(stats_of(u), CalibMethod::kEntropy, 0, true).value();
   EXPECT_GT(ur.hi, 0.9f);
+  // ReLU output: half exact zeros. The spike at 0 is exact after quantization and must not drag
+  // the threshold down (without the unmerged zero bin it lands near 0.4 of the max).
+  std::vector<float> relu = normal(100000, 4, 1.f);
+  for (float& x : relu) x = std::max(x, 0.f);
+  RangeStats rs = stats_of(relu);
+  auto rr = compute_range(rs, CalibMethod::kEntropy, 0, false).value();
+  EXPECT_EQ(rr.lo, 0.f);
+  EXPECT_GT(rr.hi, 0.75f * static_cast<float>(rs.max));
 }
 
 TEST(ComputeRange, MseClipsALongTail) {
