@@ -66,6 +66,7 @@ ConvU8S8Dnnl::~ConvU8S8Dnnl() = default;
 const std::string& ConvU8S8Dnnl::impl_name() const { return state_->impl; }
 
 bool ConvU8S8Dnnl::supports(const ConvInt8Desc& d) {
+  if (!int8_exact_isa()) return false;  // see matmul_int8_dnnl.h
   const ConvDesc& g = d.geometry;
   if (g.transposed || g.in_spatial.size() != 2 || g.kernel.size() != 2 || g.out_spatial.size() != 2) return false;
   if (g.strides.size() != 2 || g.dilations.size() != 2 || g.pads_begin.size() != 2 || g.pads_end.size() != 2) return false;

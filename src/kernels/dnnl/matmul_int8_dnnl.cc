@@ -83,6 +83,19 @@ CachedPrimitive make_primitive(const MatMulInt8Desc& d) {
 
 }  // namespace
 
+bool int8_exact_isa() {
+  static const bool exact = [] {
+    try {
+      using ::dnnl::cpu_isa;
+      const cpu_isa isa = ::dnnl::get_effective_cpu_isa();
+      return isa == cpu_isa::avx512_core_vnni || isa == cpu_isa::avx512_core_bf16 || isa == cpu_isa::avx512_core_amx;
+    } catch (const ::dnnl::error&) {
+      return false;
+    }
+  }();
+  return exact;
+}
+
 struct MatMulU8S8Dnnl::State {
   struct Prepared {
     std::shared_ptr<const CachedPrimitive> prim;
@@ -99,6 +112,7 @@ MatMulU8S8Dnnl::~MatMulU8S8Dnnl() = default;
 const std::string& MatMulU8S8Dnnl::impl_name() const { return state_->impl; }
 
 bool MatMulU8S8Dnnl::supports(const MatMulInt8Desc& d) {
+  if (!int8_exact_isa()) return false;
   if (d.m <= 0 || d.n <= 0 || d.k <= 0) return false;
   if (d.post_ops.size() > 0)
     for (const PostOp& p : d.post_ops)

@@ -25,6 +25,13 @@ namespace hone::kernels::onednn {
 
 enum class Int8Dst { kF32, kS32, kU8, kS8 };
 
+// Whether oneDNN's int8 kernels compute exact int32 sums on this CPU: only with VNNI (AVX-512
+// VNNI, or AMX). Without it oneDNN multiplies u8 x s8 pairs with vpmaddubsw, whose int16 pair sums
+// saturate (255 * 127 * 2 > 32767): results measured wrong with DNNL_MAX_CPU_ISA=AVX2 or
+// AVX512_CORE, so on such CPUs every int8 op keeps its exact reference path. Reads oneDNN's
+// effective ISA once (it honours DNNL_MAX_CPU_ISA).
+bool int8_exact_isa();
+
 struct MatMulInt8Desc {
   int64_t m = 0, n = 0, k = 0;
   Int8Dst dst = Int8Dst::kF32;

@@ -40,7 +40,7 @@ std::vector<int32_t> reference_acc(const Case& c, int32_t a_zp) {
 }
 
 TEST(MatMulInt8Dnnl, S32AccumulatorsAreExact) {
-  if (!enabled()) GTEST_SKIP() << "HONE_DNNL=0";
+  if (!enabled() || !int8_exact_isa()) GTEST_SKIP() << "HONE_DNNL=0, or no VNNI: the reference path serves";
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 13, 33}, {64, 48, 96}, {5, 100, 250}}) {
     for (int32_t zp : {0, 131}) {
       const Case c = make_case(m, n, k, static_cast<uint32_t>(m * 31 + zp));
@@ -61,7 +61,7 @@ TEST(MatMulInt8Dnnl, S32AccumulatorsAreExact) {
 }
 
 TEST(MatMulInt8Dnnl, FloatEpilogueIsTheChainsArithmetic) {
-  if (!enabled()) GTEST_SKIP() << "HONE_DNNL=0";
+  if (!enabled() || !int8_exact_isa()) GTEST_SKIP() << "HONE_DNNL=0, or no VNNI: the reference path serves";
   for (bool per_column : {false, true}) {
     for (bool bias : {false, true}) {
       const int64_t m = 9, n = 37, k = 70;
@@ -99,7 +99,7 @@ TEST(MatMulInt8Dnnl, FloatEpilogueIsTheChainsArithmetic) {
 }
 
 TEST(MatMulInt8Dnnl, RequantizedU8WithinOneStep) {
-  if (!enabled()) GTEST_SKIP() << "HONE_DNNL=0";
+  if (!enabled() || !int8_exact_isa()) GTEST_SKIP() << "HONE_DNNL=0, or no VNNI: the reference path serves";
   const int64_t m = 6, n = 19, k = 45;
   const Case c = make_case(m, n, k, 77);
   std::vector<int32_t> bias(n);
@@ -131,6 +131,7 @@ TEST(MatMulInt8Dnnl, RequantizedU8WithinOneStep) {
 }
 
 TEST(MatMulInt8Dnnl, RefusesWhatItCannotRun) {
+  if (!int8_exact_isa()) GTEST_SKIP() << "no VNNI: everything is refused";
   MatMulInt8Desc d;
   d.m = 0;
   d.n = 4;
