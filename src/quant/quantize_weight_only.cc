@@ -182,9 +182,7 @@ class WeightOnlyQuantizer {
         continue;
       }
       const Target& t = *it->second;
-      const ActStats* a = nullptr;
-      if (auto s = stats.find(old[i].inputs[0]); s != stats.end()) a = &s->second;
-      HONE_RETURN_IF_ERROR((t.gather ? replace_gather(old[i], t) : replace(old[i], t, a)).with_context(t.label));
+      HONE_RETURN_IF_ERROR((t.gather ? replace_gather(old[i], t) : replace(old[i], t)).with_context(t.label));
       replaced.insert(t.w_name);
       if (!t.bias.empty()) replaced.insert(t.bias);
       detail::report_quantized(o_.report, old[i].op_type);
@@ -445,7 +443,7 @@ class WeightOnlyQuantizer {
     return best;
   }
 
-  Status replace(const ir::Node& n, const Target& t, const ActStats* act) {
+  Status replace(const ir::Node& n, const Target& t) {
     int bits = o_.bits;
     int64_t block = o_.block;
     std::string method = o_.algo;
@@ -476,9 +474,6 @@ class WeightOnlyQuantizer {
       p.zero_points = r->zero_points;
     }
     const QType qt = bits == 4 ? QType::kInt4 : QType::kInt8;
-    double awq_err = 0;
-    (void)act;
-    (void)awq_err;
     if (!r && method == "awq") {
       if (auto f = awq_factors_.find(t.w_name); f != awq_factors_.end()) channel = f->second;
       bool identity = std::all_of(channel.begin(), channel.end(), [](float v) { return v == 1.0f; });
