@@ -44,7 +44,7 @@ fuzz:
 	@scripts/install-deps --fuzz
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DHONE_FUZZ=ON -DHONE_BUILD_TESTS=OFF
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_onnx_load fuzz_npy fuzz_model_run
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_onnx_load fuzz_npy fuzz_model_run fuzz_rules
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzzers.sh build-fuzz
 
 # The benchmark model zoo (needs python3-torch; the tests do not).
