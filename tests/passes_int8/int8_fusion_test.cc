@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <ostream>
 #include <string>
 #include <tuple>
 
@@ -74,6 +75,9 @@ struct Golden {
   std::map<std::string, int> ops_after;
 };
 
+// gtest prints parameters; without this it dumps the struct's bytes, padding included.
+void PrintTo(const Golden& g, std::ostream* os) { *os << g.model; }
+
 class Int8FusionTest : public ::testing::TestWithParam<Golden> {};
 
 TEST_P(Int8FusionTest, OpCountsAndOutputs) {
@@ -119,6 +123,8 @@ struct QdqGolden {
   float step;                            // the output's quantization step (or its scale)
   float max_steps;
 };
+
+void PrintTo(const QdqGolden& g, std::ostream* os) { *os << g.model; }
 
 class QdqFusionTest : public ::testing::TestWithParam<QdqGolden> {};
 
