@@ -137,23 +137,34 @@ Result<QuantParams> params_per_channel(const float* x, const std::vector<int64_t
                                        bool symmetric, const std::string& what) {
   int64_t outer = 0, ch = 0, inner = 0;
   HONE_RETURN_IF_ERROR(split_axis(shape, axis, &outer, &ch, &inner));
+  // One pass in memory order with lo/hi per channel (a channel is strided when inner is small).
+  std::vector<float> lo(static_cast<size_t>(ch), 0.0f), hi(static_cast<size_t>(ch), 0.0f);
+  std::vector<char> seen(static_cast<size_t>(ch), 0);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < ch; ++c) {
+      const float* row = x + (o * ch + c) * inner;
+      float l = lo[static_cast<size_t>(c)], h = hi[static_cast<size_t>(c)];
+      if (!seen[static_cast<size_t>(c)] && inner > 0) {
+        l = h = row[0];
+        seen[static_cast<size_t>(c)] = 1;
+      }
+      for (int64_t i = 0; i < inner; ++i) {
+        const float v = row[i];
+        if (!std::isfinite(v))
+          return invalid_argument(what + " channel " + std::to_string(c) + ": non-finite value at element " +
+                                  std::to_string((o * ch + c) * inner + i));
+        l = std::min(l, v);
+        h = std::max(h, v);
+      }
+      lo[static_cast<size_t>(c)] = l;
+      hi[static_cast<size_t>(c)] = h;
+    }
   QuantParams p;
   for (int64_t c = 0; c < ch; ++c) {
     MinMax m;
-    bool first = true;
-    for (int64_t o = 0; o < outer; ++o) {
-      const float* row = x + (o * ch + c) * inner;
-      HONE_ASSIGN_OR_RETURN(MinMax part, min_max(row, inner, what + " channel " + std::to_string(c)));
-      if (inner == 0) continue;
-      if (first) {
-        m = part;
-        first = false;
-      } else {
-        m.lo = std::min(m.lo, part.lo);
-        m.hi = std::max(m.hi, part.hi);
-        m.absmax = std::max(m.absmax, part.absmax);
-      }
-    }
+    m.lo = lo[static_cast<size_t>(c)];
+    m.hi = hi[static_cast<size_t>(c)];
+    m.absmax = std::max(std::fabs(m.lo), std::fabs(m.hi));
     HONE_ASSIGN_OR_RETURN(ScaleZp s, params_from(m, t, symmetric));
     push(&p, s);
   }
