@@ -20,6 +20,7 @@ Status fuse_layernorm(ir::Model& m);
 Status fuse_gelu(ir::Model& m);
 Status fuse_matmul_bias(ir::Model& m);
 Status fuse_conv_activation(ir::Model& m);
+Status fuse_add_activation(ir::Model& m);
 // int8 fusions into nodes of hone's internal domain (session only, never exported).
 Status fuse_dynamic_quant_matmul(ir::Model& m);
 Status fuse_qdq(ir::Model& m);

@@ -158,6 +158,26 @@ def fuse_conv_activation():
          [f32("Y1", [1, 4, 7, 7]), f32("Y2", [1, 5, 5, 5]), f32("Y3", [1, 5, 9, 9]), f32("Y4", [1, 5, 9, 9])], inits)
 
 
+def fuse_add_activation():
+    # a1: Conv + residual Add + Relu fuses (Conv output is float32 by its weights); a2: Add of a
+    # row bias + Sigmoid fuses (declared input); a3 stays: the sum is also read by Neg.
+    nodes = [
+        helper.make_node("Conv", ["X", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c", "X"], ["s1"]),
+        helper.make_node("Relu", ["s1"], ["Y1"]),
+        helper.make_node("Add", ["X", "row"], ["s2"]),
+        helper.make_node("Sigmoid", ["s2"], ["Y2"]),
+        helper.make_node("Add", ["X", "X"], ["s3"]),
+        helper.make_node("Relu", ["s3"], ["Y3"]),
+        helper.make_node("Neg", ["s3"], ["Y4"]),
+    ]
+    inits = [init("w", rng.standard_normal((3, 3, 3, 3)).astype(np.float32)),
+             init("row", rng.standard_normal(9).astype(np.float32))]
+    shape = [2, 3, 9, 9]
+    save("fuse_add_activation", nodes, [f32("X", shape)], [f32("Y1", shape), f32("Y2", shape), f32("Y3", shape),
+                                                             f32("Y4", shape)], inits)
+
+
 def transformer_ffn():
     # LayerNorm (decomposed) -> Linear -> GELU -> Linear, residual: at level 2 it becomes
     # hone.LayerNormalization, hone.FusedMatMul (bias + Gelu), hone.FusedMatMul (bias), Add.
@@ -186,3 +206,4 @@ if __name__ == "__main__":
     fuse_matmul_bias()
     fuse_conv_activation()
     transformer_ffn()
+    fuse_add_activation()

@@ -93,7 +93,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"fuse_matmul_bias", "fuse_matmul_bias", {{"hone.FusedMatMul", 5}, {"MatMul", 2}, {"Add", 2}, {"Gemm", 1}, {"Relu", 1}}},
         Case{"fuse_conv_activation", "fuse_conv_activation",
              {{"hone.FusedConv", 3}, {"Conv", 1}, {"Relu", 1}, {"Neg", 1}}},
-        Case{"transformer_ffn", "", {{"hone.LayerNormalization", 1}, {"hone.FusedMatMul", 2}, {"Add", 1}}}),
+        Case{"transformer_ffn", "", {{"hone.LayerNormalization", 1}, {"hone.FusedMatMul", 2}, {"Add", 1}}},
+        Case{"fuse_add_activation", "fuse_add_activation",
+             {{"Conv", 1}, {"hone.FusedAdd", 2}, {"Add", 1}, {"Relu", 1}, {"Neg", 1}}}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.model); });
 
 // The passes leave models without their patterns alone, and each can be switched off by name.
