@@ -154,10 +154,10 @@ TEST(Int8Ops, DynamicQuantizeLinearOpMatchesFormula) {
 
 // Plain 2-D convolution sums of (x - xzp) * w, y[N, M, OH, OW], with symmetric pads.
 std::vector<int32_t> ref_conv(const Tensor& x, int32_t xzp, const Tensor& w, int64_t group, int64_t stride, int64_t pad,
-                              Shape* y_shape) {
+                              Shape* y_shape, int64_t dil = 1) {
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
   const int64_t m = w.dim(0), cg = w.dim(1), kh = w.dim(2), kw = w.dim(3);
-  const int64_t oh = (h + 2 * pad - kh) / stride + 1, ow = (wd + 2 * pad - kw) / stride + 1;
+  const int64_t oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1, ow = (wd + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
   *y_shape = {n, m, oh, ow};
   std::vector<int32_t> y(static_cast<size_t>(n * m * oh * ow), 0);
   const int64_t mg = m / group;
@@ -169,7 +169,7 @@ std::vector<int32_t> ref_conv(const Tensor& x, int32_t xzp, const Tensor& w, int
           for (int64_t ci = 0; ci < cg; ++ci)
             for (int64_t u = 0; u < kh; ++u)
               for (int64_t v = 0; v < kw; ++v) {
-                const int64_t r = i * stride - pad + u, q = j * stride - pad + v;
+                const int64_t r = i * stride - pad + u * dil, q = j * stride - pad + v * dil;
                 if (r < 0 || r >= h || q < 0 || q >= wd) continue;
                 const int64_t cin = (o / mg) * cg + ci;
                 acc += (x.data<uint8_t>()[((b * c + cin) * h + r) * wd + q] - xzp) *
@@ -197,16 +197,16 @@ ir::Attribute ints_attr(const char* name, std::vector<int64_t> v) {
 }
 
 struct ConvCase {
-  int64_t n, c, h, w, m, k, group, stride, pad;
+  int64_t n, c, h, w, m, k, group, stride, pad, dil = 1;
 };
 
 TEST(Int8Ops, ConvIntegerConstantWeightsExact) {
   for (const ConvCase& cc : {ConvCase{1, 8, 9, 7, 16, 3, 1, 1, 1}, ConvCase{2, 6, 10, 10, 9, 3, 3, 2, 1},
-                             ConvCase{1, 5, 6, 6, 4, 1, 1, 1, 0}}) {
+                             ConvCase{1, 5, 6, 6, 4, 1, 1, 1, 0}, ConvCase{1, 4, 12, 10, 8, 3, 1, 1, 2, 2}}) {
     for (int32_t xzp : {0, 113}) {
       ir::Node n = node("ConvInteger", {"A", "W", "xzp"}, {"Y"});
       n.attrs = {int_attr("group", cc.group), ints_attr("strides", {cc.stride, cc.stride}),
-                 ints_attr("pads", {cc.pad, cc.pad, cc.pad, cc.pad})};
+                 ints_attr("pads", {cc.pad, cc.pad, cc.pad, cc.pad}), ints_attr("dilations", {cc.dil, cc.dil})};
       Graph1 g = one_node(n, DType::kUInt8, {cc.n, cc.c, cc.h, cc.w}, DType::kInt32);
       Tensor w = random_tensor<int8_t>(DType::kInt8, {cc.m, cc.c / cc.group, cc.k, cc.k}, 8, -127, 127);
       g.init("W", w);
@@ -214,7 +214,7 @@ TEST(Int8Ops, ConvIntegerConstantWeightsExact) {
       Tensor x = random_tensor<uint8_t>(DType::kUInt8, {cc.n, cc.c, cc.h, cc.w}, 9, 0, 255);
       Tensor y = run1(g.m, x);
       Shape want_shape;
-      const auto want = ref_conv(x, xzp, w, cc.group, cc.stride, cc.pad, &want_shape);
+      const auto want = ref_conv(x, xzp, w, cc.group, cc.stride, cc.pad, &want_shape, cc.dil);
       ASSERT_EQ(y.shape(), want_shape);
       EXPECT_EQ(std::vector<int32_t>(y.data<int32_t>(), y.data<int32_t>() + y.numel()), want)
           << "c " << cc.c << " group " << cc.group << " xzp " << xzp;
