@@ -246,8 +246,12 @@ class DynamicQuantizer {
       s[1] = channels;
       scale = scale.reshaped(s).value();
     }
-    HONE_ASSIGN_OR_RETURN(Tensor zp, Tensor::create(DType::kInt8, scalar ? Shape{} : Shape{channels}));
-    for (size_t i = 0; i < p.zero_points.size(); ++i) zp.data<int8_t>()[i] = static_cast<int8_t>(p.zero_points[i]);
+    // ONNX Runtime's ConvInteger takes only a per-tensor weight zero point; symmetric weights have
+    // zero point 0 in every channel, so one scalar says the same (the scales stay per channel).
+    const bool zp_scalar = scalar || (conv && std::all_of(p.zero_points.begin(), p.zero_points.end(),
+                                                         [&](int32_t z) { return z == p.zero_points[0]; }));
+    HONE_ASSIGN_OR_RETURN(Tensor zp, Tensor::create(DType::kInt8, zp_scalar ? Shape{} : Shape{channels}));
+    for (int64_t i = 0; i < zp.numel(); ++i) zp.data<int8_t>()[i] = static_cast<int8_t>(p.zero_points[static_cast<size_t>(i)]);
     QuantWeight qw{names_.make(w.name + "_quantized"), names_.make(w.name + "_scale"), names_.make(w.name + "_zero_point"),
                    transposed, channels};
     m_.graph.initializers.push_back({qw.q, wq, {}, std::nullopt});

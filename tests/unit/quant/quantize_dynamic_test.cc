@@ -98,6 +98,8 @@ TEST(QuantizeDynamic, ConvWhenAsked) {
     EXPECT_EQ(c["Add"], 1);
     if (pc) {
       EXPECT_EQ(q->graph.find_initializer("W_scale")->tensor.shape(), (Shape{1, 6, 1, 1}));
+      // One zero point (0) for all channels: what ONNX Runtime's ConvInteger accepts.
+      EXPECT_EQ(q->graph.find_initializer("W_zero_point")->tensor.rank(), 0);
     }
     Tensor got = run1(*q, x);
     ASSERT_TRUE(got.defined());
