@@ -24,11 +24,12 @@ const std::vector<PassInfo>& all_passes() {
        &fuse_matmul_bias},
       {"fuse_conv_activation", 2, "Conv + Relu/Clip/Sigmoid/Tanh/Gelu into one oneDNN convolution (session only)",
        &fuse_conv_activation},
-      {"fuse_add_activation", 2, "fp32 Add + Relu/Clip/Sigmoid/Tanh/Gelu (residual Add + Relu) into one pass (session only)",
-       &fuse_add_activation},
       {"fuse_dynamic_quant_matmul", 2,
        "DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ Add) into one int8 GEMM with its epilogue (session only)",
        &fuse_dynamic_quant_matmul},
+      // After the int8 fusions, so that their bias Add stays theirs.
+      {"fuse_add_activation", 2, "fp32 Add + Relu/Clip/Sigmoid/Tanh/Gelu (residual Add + Relu) into one pass (session only)",
+       &fuse_add_activation},
       {"dead_code", 1, "remove nodes whose outputs are unused, unused initializers and stale value_info", &dead_code},
   };
   return kPasses;
