@@ -34,11 +34,15 @@ namespace {
 namespace nb = kernels::nbits;
 namespace onednn = kernels::onednn;
 
-// From this many rows of A on, B is dequantized and multiplied on oneDNN. The streaming kernels
-// re-read each column's codes (from L1) for every group of 2-4 rows, so their cost grows with M
-// while a dequantized tile feeds a blocked GEMM. 32 is a judgement, not a measured crossover
-// (docs/nbits.md lists it as open).
-constexpr int64_t kDnnlMinRows = 32;
+// From this many rows of A on, B is dequantized (scalar, dequantize_ref) and multiplied on
+// oneDNN. The streaming kernels re-read each column's codes (from L1) for every 2-4 rows, so their
+// cost grows with M while a dequantized tile feeds a blocked GEMM. Crossovers measured with
+// `hone bench` on a 1-node model (K = N = 2048, block 32, 1 thread, on the loaded 2-vCPU
+// development machine, so +-20%): the VNNI kernel beat dequantize + oneDNN at M = 32 (7.8 vs
+// 26 ms) and 64 (18 vs 24 ms), tied at 128, lost at 256 (47-52 vs 40 ms); the fp32 AVX2 kernel
+// won at 32 (16 vs 23 ms) and lost at 64 (24 vs 20 ms).
+constexpr int64_t kDnnlMinRowsVnni = 128;
+constexpr int64_t kDnnlMinRows = 48;
 
 struct Attrs {
   int64_t k = 0, n = 0, bits = 4, block_size = 0, k_blocks = 0, blob_size = 0;
@@ -254,7 +258,7 @@ class MatMulNBitsKernel final : public Kernel {
     float* yp = y->dtype() == DType::kFloat32 ? y->data<float>() : (y32.resize(static_cast<size_t>(y->numel())), y32.data());
     const int threads = std::max(1, ctx.threads());
     Status s = Status(ErrorCode::kUnsupported, "");
-    if (m >= kDnnlMinRows && dnnl_) s = run_dnnl(w->view, ap, m, bias.empty() ? nullptr : bias.data(), yp, threads);
+    if (m >= (s8_ && w == &weights_ ? kDnnlMinRowsVnni : kDnnlMinRows) && dnnl_) s = run_dnnl(w->view, ap, m, bias.empty() ? nullptr : bias.data(), yp, threads);
     if (s.code() == ErrorCode::kUnsupported) {
       if (s8_ && w == &weights_) nb::s8_gemm(*s8_, c16_, ap, at_.k, m, yp, at_.n, threads);
       else nb::gemm(nb::best_gemm(w->view), w->view, ap, at_.k, m, yp, at_.n, threads);

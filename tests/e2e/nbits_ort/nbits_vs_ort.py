@@ -120,7 +120,7 @@ def main():
         cases = [  # k, n, bits, block, zp, bias, accuracy_level, m
             (100, 37, 4, 32, True, False, 0, 1), (256, 64, 4, 64, False, True, 0, 3), (200, 19, 8, 32, True, True, 0, 2),
             (96, 10, 2, 16, True, False, 0, 1), (4096, 128, 4, 32, True, False, 0, 1), (300, 48, 4, 128, True, True, 4, 5),
-            (128, 40, 4, 32, False, False, 0, 40)]
+            (128, 40, 4, 32, False, False, 0, 40), (64, 24, 4, 32, True, True, 0, 130), (64, 24, 8, 32, True, False, 0, 60)]
         for i, (k, n, bits, block, zp, bias, acc, m) in enumerate(cases):
             model = matmul_nbits_model(rng, k, n, bits, block, zp, bias, acc)
             x = rng.uniform(-1, 1, size=(m, k)).astype(np.float32)
