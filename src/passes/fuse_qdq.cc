@@ -15,8 +15,9 @@
 // requantizes once, where the QDQ graph computes in float on dequantized values and rounds the
 // same way: outputs agree to one quantization step (float sums round differently near ties), the
 // tolerance documented in docs/int8.md. The DequantizeLinear nodes stay for their other readers;
-// dead_code removes those left unread. Gemm, float outputs (no Q after the op) and activations
-// between the op and its Q are not fused yet.
+// dead_code removes those left unread. DQ -> Relu/Clip/LeakyRelu -> Q becomes a 256-entry table
+// lookup on the 8-bit values (hone.QLookup, below). Gemm, float outputs (no Q after the op) and
+// activations between the op and its Q are not fused yet.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -77,6 +78,7 @@ Status fuse_qdq(ir::Model& m) {
   std::vector<bool> remove(g.nodes.size(), false);
   std::vector<std::pair<size_t, ir::Node>> fused;
   NewInits added;
+  bool lookups = false;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node& op = g.nodes[i];
     const bool conv = is_onnx_op(op, "Conv"), matmul = is_onnx_op(op, "MatMul");
@@ -169,6 +171,83 @@ Status fuse_qdq(ir::Model& m) {
     erase_value_info(g, y);
     fused.emplace_back(qi, std::move(f));
   }
+  // Second form: DQ(xq) -> Relu | Clip(constant bounds) | LeakyRelu -> Q, each value read once:
+  // an elementwise map of 256 possible inputs, so it becomes a table lookup on the 8-bit values,
+  // hone.QLookup(xq, table) (session only). The table is computed here with the chain's own float
+  // arithmetic (DequantizeLinear, the activation, QuantizeLinear's division and round half to
+  // even), so the lookup gives the chain's bytes exactly.
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (remove[i]) continue;
+    const ir::Node& act = g.nodes[i];
+    const bool relu = is_onnx_op(act, "Relu"), clip = is_onnx_op(act, "Clip"), leaky = is_onnx_op(act, "LeakyRelu");
+    if ((!relu && !clip && !leaky) || act.outputs.size() != 1 || act.inputs.empty()) continue;
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (clip) {
+      if (m.opset("") < 11) {
+        lo = act.attr_float("min", lo);
+        hi = act.attr_float("max", hi);
+      } else {
+        const Tensor* tlo = act.input(1).empty() ? nullptr : constant_value(g, act.input(1));
+        const Tensor* thi = act.input(2).empty() ? nullptr : constant_value(g, act.input(2));
+        if ((!act.input(1).empty() && (!tlo || tlo->dtype() != DType::kFloat32 || tlo->numel() != 1)) ||
+            (!act.input(2).empty() && (!thi || thi->dtype() != DType::kFloat32 || thi->numel() != 1)))
+          continue;
+        if (tlo) lo = tlo->data<float>()[0];
+        if (thi) hi = thi->data<float>()[0];
+      }
+    }
+    const float alpha = leaky ? act.attr_float("alpha", 0.01f) : 0.0f;
+    const std::string& y = act.outputs[0];
+    auto u = uses.find(y);
+    if (u == uses.end() || u->second != 1 || is_graph_output(g, y) || readers[y].size() != 1) continue;
+    const size_t qi = readers[y][0];
+    if (remove[qi]) continue;
+    const ir::Node& q = g.nodes[qi];
+    if (!is_onnx_op(q, "QuantizeLinear") || q.input(0) != y || q.outputs.size() != 1 || q.input(2).empty()) continue;
+    if (!scalar_const(g, q.input(1), DType::kFloat32)) continue;
+    const Tensor* zy = constant_value(g, q.input(2));
+    if (!zy || zy->numel() != 1 || (zy->dtype() != DType::kUInt8 && zy->dtype() != DType::kInt8)) continue;
+    const ir::Node* dq = prod.of(g, act.input(0));
+    if (!dq || !is_onnx_op(*dq, "DequantizeLinear") || !scalar_const(g, dq->input(1), DType::kFloat32)) continue;
+    auto dqu = uses.find(act.input(0));
+    if (dqu == uses.end() || dqu->second != 1 || is_graph_output(g, act.input(0))) continue;
+    const Tensor* zx = dq->input(2).empty() ? nullptr : constant_value(g, dq->input(2));
+    if (!dq->input(2).empty() && (!zx || zx->numel() != 1 || (zx->dtype() != DType::kUInt8 && zx->dtype() != DType::kInt8)))
+      continue;
+    const bool x_signed = zx && zx->dtype() == DType::kInt8;
+    const int32_t x_zp = zx ? static_cast<int32_t>(x_signed ? zx->data<int8_t>()[0] : zx->data<uint8_t>()[0]) : 0;
+    const float sx = constant_value(g, dq->input(1))->data<float>()[0];
+    const float sy = constant_value(g, q.input(1))->data<float>()[0];
+    const bool y_signed = zy->dtype() == DType::kInt8;
+    const float y_zp = y_signed ? zy->data<int8_t>()[0] : zy->data<uint8_t>()[0];
+    auto table = Tensor::create(zy->dtype(), {256});
+    if (!table.ok()) continue;
+    for (int v = 0; v < 256; ++v) {
+      // Entry v serves the stored byte v (an int8 input reads its byte as unsigned).
+      const int32_t xv = x_signed ? static_cast<int32_t>(static_cast<int8_t>(static_cast<uint8_t>(v))) : v;
+      float f = static_cast<float>(static_cast<int64_t>(xv) - x_zp) * sx;  // DequantizeLinear
+      if (relu) f = f < 0.0f ? 0.0f : f;
+      if (leaky) f = f < 0.0f ? alpha * f : f;
+      if (clip) f = f < lo ? lo : f > hi ? hi : f;
+      float r = std::nearbyint(f / sy) + y_zp;  // QuantizeLinear
+      const float qlo = y_signed ? -128.0f : 0.0f, qhi = y_signed ? 127.0f : 255.0f;
+      r = std::isnan(r) ? y_zp : r < qlo ? qlo : r > qhi ? qhi : r;
+      if (y_signed)
+        table->data<int8_t>()[v] = static_cast<int8_t>(r);
+      else
+        table->data<uint8_t>()[v] = static_cast<uint8_t>(r);
+    }
+    ir::Node f;
+    f.name = act.name.empty() ? q.outputs[0] + "_lookup" : act.name;
+    f.op_type = "QLookup";
+    f.domain = kHoneDomain;
+    f.inputs = {dq->input(0), added.add(g, q.outputs[0] + "_table", std::move(table).value())};
+    f.outputs = {q.outputs[0]};
+    remove[i] = remove[qi] = true;
+    erase_value_info(g, y);
+    fused.emplace_back(qi, std::move(f));
+    lookups = true;
+  }
   if (fused.empty()) return Status::Ok();
   for (auto& init : added.list) g.initializers.push_back(std::move(init));
   std::vector<ir::Node> out;
@@ -180,6 +259,7 @@ Status fuse_qdq(ir::Model& m) {
     while (next < fused.size() && fused[next].first == i) out.push_back(std::move(fused[next++].second));
   }
   g.nodes = std::move(out);
+  if (lookups) ensure_hone_opset(m);
   return Status::Ok();
 }
 

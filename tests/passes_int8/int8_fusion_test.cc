@@ -108,6 +108,9 @@ INSTANTIATE_TEST_SUITE_P(
         Golden{"dynq_matmul_per_column", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 1}, {"Relu", 1}}},
         Golden{"dynq_matmul_two", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 2}, {"Add", 1}}},
         Golden{"dynq_matmul_wzp", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 1}}},
+        // DQ -> Relu / Clip / LeakyRelu -> Q (u8 and s8): table lookups, the chain's bytes exactly
+        // (the DequantizeLinear nodes stay until dead_code).
+        Golden{"qdq_lookup", "fuse_qdq", {{"QuantizeLinear", 1}, {"hone.QLookup", 3}, {"DequantizeLinear", 4}, {"Identity", 1}}},
         // The Cast's output is a graph output: nothing fuses.
         Golden{"dynq_matmul_kept", "fuse_dynamic_quant_matmul",
                {{"DynamicQuantizeLinear", 1}, {"MatMulInteger", 1}, {"Cast", 1}, {"Mul", 2}, {"Add", 1}}}),
@@ -155,9 +158,9 @@ TEST_P(QdqFusionTest, OpCountsAndOutputsWithinOneStep) {
 INSTANTIATE_TEST_SUITE_P(
     Int8, QdqFusionTest,
     ::testing::Values(
-        // Both convs fuse; the Relu between them stays in QDQ form (DQ -> Relu -> Q).
+        // Both convs fuse, and DQ -> Relu -> Q between them becomes a table lookup on the bytes.
         QdqGolden{"qdq_conv",
-                  {{"QuantizeLinear", 2}, {"QLinearConv", 2}, {"DequantizeLinear", 2}, {"Relu", 1}, {"Identity", 1}},
+                  {{"QuantizeLinear", 1}, {"QLinearConv", 2}, {"hone.QLookup", 1}, {"DequantizeLinear", 1}, {"Identity", 1}},
                   0.1f, 1.0f},
         // The MatMul whose float output is the graph output stays as it is.
         QdqGolden{"qdq_matmul",

@@ -139,4 +139,16 @@ n2, i2, yd = qdq("y_", "m1", 0.08, 128)
 n3, i3, _ = weight_dq("m2_", rng.standard_normal((16, 5)).astype(np.float32), 1, False)
 n3.append(helper.make_node("MatMul", [yd, "m2_wd"], ["y"]))
 save17("qdq_matmul", n0 + n1 + n2 + n3, [vi("x", [3, 24])], [vi("y", [3, 5])], i0 + i1 + i2 + i3)
+
+# DQ -> Relu -> Q, DQ -> Clip -> Q (int8), DQ -> LeakyRelu -> Q: each a table lookup.
+n0, i0, xd = qdq("x_", "x", 0.013, 131)
+n0.append(helper.make_node("Relu", [xd], ["r"]))
+n1, i1, rd = qdq("r_", "r", 0.007, 3)
+i1 += [numpy_helper.from_array(np.array(0.1, np.float32), "lo"), numpy_helper.from_array(np.array(0.9, np.float32), "hi")]
+n1.append(helper.make_node("Clip", [rd, "lo", "hi"], ["c"]))
+n2, i2, cd = qdq("c_", "c", 0.005, -20, np.int8)
+n2.append(helper.make_node("LeakyRelu", [cd], ["l"], alpha=0.2))
+n3, i3, ld = qdq("l_", "l", 0.011, 7, np.int8)
+n3.append(helper.make_node("Identity", [ld], ["y"]))
+save17("qdq_lookup", n0 + n1 + n2 + n3, [vi("x", [2, 3, 17])], [vi("y", [2, 3, 17])], i0 + i1 + i2 + i3)
 print("wrote golden models to", OUT)

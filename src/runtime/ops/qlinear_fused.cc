@@ -1,6 +1,7 @@
 // Fused integer ops of hone's internal domain "hone", made by the level-2 passes
 // fuse_dynamic_quant_matmul and fuse_qdq inside a Session (never exported to a file):
 //
+//   hone.QLookup(xq, table[256]) -> yq: DQ -> Relu/Clip/LeakyRelu -> Q as a table lookup.
 //   hone.DynQuantMatMul(x float[..., K], w int8[K, N], w_zero_point?, w_scale, bias?) -> y float[..., N]
 //     = DynamicQuantizeLinear(x) -> MatMulInteger(xq, w, xzp, w_zero_point) -> Cast(float)
 //       -> Mul(., x_scale * w_scale) (-> Add(., bias)), ONNX Runtime's dynamic-int8 chain.
@@ -133,8 +134,29 @@ class DynQuantMatMulKernel final : public Kernel {
   std::vector<float> scale_;  // x_scale * w_scale of the current run
 };
 
+// hone.QLookup(x uint8|int8, table[256] constant) -> y[i] = table[byte of x[i]]: an elementwise
+// op between DequantizeLinear and QuantizeLinear with its result for every possible input
+// precomputed by fuse_qdq.
+Status qlookup(KernelContext& ctx) {
+  const Tensor* x = ctx.input(0);
+  const Tensor* table = ctx.input(1);
+  if (!x || !table) return ctx.error("needs x and table");
+  if ((x->dtype() != DType::kUInt8 && x->dtype() != DType::kInt8) ||
+      (table->dtype() != DType::kUInt8 && table->dtype() != DType::kInt8) || table->numel() != 256)
+    return ctx.error("x must be 8-bit and table 256 8-bit values");
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, table->dtype(), x->shape()));
+  const uint8_t* in = static_cast<const uint8_t*>(x->raw());
+  const uint8_t* lut = static_cast<const uint8_t*>(table->raw());
+  uint8_t* out = static_cast<uint8_t*>(y->raw());
+  const int64_t n = x->numel();
+#pragma omp parallel for num_threads(ctx.threads()) if (n > (1 << 18))
+  for (int64_t i = 0; i < n; ++i) out[i] = lut[in[i]];
+  return Status::Ok();
+}
+
 }  // namespace
 
+HONE_REGISTER_FN("hone", QLookup, 1, kMaxOpset, qlookup);
 HONE_REGISTER_KERNEL("hone", DynQuantMatMul, 1, kMaxOpset, DynQuantMatMulKernel);
 
 }  // namespace hone::rt
