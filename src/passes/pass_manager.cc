@@ -11,7 +11,7 @@ const std::vector<PassInfo>& all_passes() {
   static const std::vector<PassInfo> kPasses = {
       {"eliminate_identity", 1, "remove Identity, and Dropout in inference whose mask is unused", &eliminate_identity},
       // Before fold_constants, which would turn DequantizeLinear(int8 weights) into float weights.
-      {"fuse_qdq", 2, "DequantizeLinear -> Conv/MatMul -> QuantizeLinear into QLinearConv/QLinearMatMul (oneDNN int8)",
+      {"fuse_qdq", 2, "DQ -> Conv/MatMul -> Q into QLinearConv/QLinearMatMul (oneDNN int8); DQ -> Relu/Clip/LeakyRelu -> Q into a table lookup (session only)",
        &fuse_qdq},
       {"fold_constants", 1, "evaluate nodes whose inputs are all constant (and Shape of static inputs) into initializers",
        &fold_constants},
