@@ -122,7 +122,67 @@ void dispatch_zp(const NBitsWeights& w, const float* a, int64_t lda, int64_t m, 
   else run<kFour, Zp::kDefault>(w, a, lda, m, y, ldy, n0, n1);
 }
 
+template <bool kFour, Zp Z>
+void dequant(const NBitsWeights& w, int64_t n0, int64_t n1, float* out, int64_t ldo) {
+  const int64_t kb = w.k_blocks;
+  const __m512i m15 = _mm512_set1_epi32(15);
+  // Interleave even (low nibble) and odd (high nibble) elements back into k order.
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* bp = w.b + n * kb * w.blob_size;
+    float* row = out + (n - n0) * ldo;
+    for (int64_t b = 0; b < kb; ++b) {
+      const float s = w.scales[n * kb + b];
+      const __m512 vs = _mm512_set1_ps(s);
+      const __m512 vzs = _mm512_set1_ps(zp_of<Z>(w, n * kb + b) * s);
+      for (int64_t k = b * w.block_size, end = k + w.block_size; k < end; k += 32, bp += kFour ? 16 : 32) {
+        __m512 v0, v1;
+        if constexpr (kFour) {
+          const __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bp)));
+          const __m512 lo = _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(x, m15)), vs, vzs);
+          const __m512 hi = _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(x, 4)), vs, vzs);
+          v0 = _mm512_permutex2var_ps(lo, lo_idx, hi);
+          v1 = _mm512_permutex2var_ps(lo, hi_idx, hi);
+        } else {
+          v0 = _mm512_fmsub_ps(
+              _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bp)))), vs,
+              vzs);
+          v1 = _mm512_fmsub_ps(
+              _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 16)))),
+              vs, vzs);
+        }
+        // The last block may run past K: only k < K is written.
+        const int64_t left = w.k - k;
+        if (left >= 32) {
+          _mm512_storeu_ps(row + k, v0);
+          _mm512_storeu_ps(row + k + 16, v1);
+        } else if (left > 0) {
+          const int64_t c0 = left < 16 ? left : 16, c1 = left - c0;
+          _mm512_mask_storeu_ps(row + k, static_cast<__mmask16>((1u << c0) - 1), v0);
+          if (c1 > 0) _mm512_mask_storeu_ps(row + k + 16, static_cast<__mmask16>((1u << c1) - 1), v1);
+        }
+      }
+    }
+  }
+}
+
+template <bool kFour>
+void dequant_zp(const NBitsWeights& w, int64_t n0, int64_t n1, float* out, int64_t ldo) {
+  if (w.zp_f32) dequant<kFour, Zp::kF32>(w, n0, n1, out, ldo);
+  else if (w.zp_u8) dequant<kFour, Zp::kU8>(w, n0, n1, out, ldo);
+  else dequant<kFour, Zp::kDefault>(w, n0, n1, out, ldo);
+}
+
 }  // namespace
+
+void q4_dequant_avx512(const NBitsWeights& w, int64_t n0, int64_t n1, float* out, int64_t ldo) {
+  dequant_zp<true>(w, n0, n1, out, ldo);
+}
+
+void q8_dequant_avx512(const NBitsWeights& w, int64_t n0, int64_t n1, float* out, int64_t ldo) {
+  dequant_zp<false>(w, n0, n1, out, ldo);
+}
 
 void q4_f32_gemm_r4_avx512(const NBitsWeights& w, const float* a, int64_t lda, int64_t m, float* y, int64_t ldy,
                            int64_t n0, int64_t n1) {

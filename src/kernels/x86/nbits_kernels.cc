@@ -35,9 +35,11 @@ const std::vector<GemmVariant>& gemm_variants() {
   static const std::vector<GemmVariant> v = {
 #define HONE_NBITS_GEMM(name, isa, bits, prep) {#name, NBitsIsa::isa, bits, APrep::prep, &name},
 #define HONE_NBITS_S8_GEMM(name, limbs, available)
+#define HONE_NBITS_DEQUANT(name, isa, bits)
 #include "kernels/x86/nbits_kernels.inc"
 #undef HONE_NBITS_GEMM
 #undef HONE_NBITS_S8_GEMM
+#undef HONE_NBITS_DEQUANT
   };
   return v;
 }
@@ -122,11 +124,34 @@ const std::vector<S8GemmVariant>& s8_gemm_variants() {
   static const std::vector<S8GemmVariant> v = {
 #define HONE_NBITS_GEMM(name, isa, bits, prep)
 #define HONE_NBITS_S8_GEMM(name, limbs, available) {#name, limbs, &available, &name},
+#define HONE_NBITS_DEQUANT(name, isa, bits)
 #include "kernels/x86/nbits_kernels.inc"
 #undef HONE_NBITS_GEMM
 #undef HONE_NBITS_S8_GEMM
+#undef HONE_NBITS_DEQUANT
   };
   return v;
+}
+
+const std::vector<DequantVariant>& dequant_variants() {
+  static const std::vector<DequantVariant> v = {
+#define HONE_NBITS_GEMM(name, isa, bits, prep)
+#define HONE_NBITS_S8_GEMM(name, limbs, available)
+#define HONE_NBITS_DEQUANT(name, isa, bits) {#name, NBitsIsa::isa, bits, &name},
+#include "kernels/x86/nbits_kernels.inc"
+#undef HONE_NBITS_GEMM
+#undef HONE_NBITS_S8_GEMM
+#undef HONE_NBITS_DEQUANT
+  };
+  return v;
+}
+
+const DequantVariant* best_dequant(const NBitsWeights& w) {
+  if (w.block_size % 32 != 0) return nullptr;
+  const auto& all = dequant_variants();
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    if (it->bits == w.bits && isa_available(it->isa)) return &*it;
+  return nullptr;
 }
 
 const S8GemmVariant* best_s8_gemm(int limbs) {

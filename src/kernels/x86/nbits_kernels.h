@@ -64,6 +64,22 @@ void prepare_a(const GemmVariant& v, const NBitsWeights& w, const float* a, int6
 void gemm(const GemmVariant& v, const NBitsWeights& w, const float* a, int64_t lda, int64_t m, float* y, int64_t ldy,
           int threads);
 
+// ---- dequantization (the many-rows path: fp32 tiles for oneDNN) ----
+
+// out[(n - n0) * ldo + k] = W[k][n] for k < K, n0 <= n < n1 (ldo >= K), as dequantize_ref, with
+// code * scale - zp * scale rounded once (the fp32 kernels' form).
+using DequantFn = void (*)(const NBitsWeights& w, int64_t n0, int64_t n1, float* out, int64_t ldo);
+struct DequantVariant {
+  const char* name;  // "q4_dequant_avx512"
+  NBitsIsa isa;
+  int bits;
+  DequantFn fn;
+};
+const std::vector<DequantVariant>& dequant_variants();
+// The widest available variant for w's bits (block_size a multiple of 32), else nullptr: then
+// dequantize_ref.
+const DequantVariant* best_dequant(const NBitsWeights& w);
+
 // ---- int8 activations (ORT's accuracy_level 4) ----
 //
 // The fp32 kernels above spend about ten vector instructions per 16 bytes of codes, which caps
@@ -143,8 +159,11 @@ void s8_gemm(const S8GemmVariant& v, const PackedC16& w, const float* a, int64_t
             int64_t n1);
 #define HONE_NBITS_S8_GEMM(name, limbs, available) \
   void name(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1);
+#define HONE_NBITS_DEQUANT(name, isa, bits) \
+  void name(const NBitsWeights& w, int64_t n0, int64_t n1, float* out, int64_t ldo);
 #include "kernels/x86/nbits_kernels.inc"
 #undef HONE_NBITS_GEMM
 #undef HONE_NBITS_S8_GEMM
+#undef HONE_NBITS_DEQUANT
 
 }  // namespace hone::kernels::nbits

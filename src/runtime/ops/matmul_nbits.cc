@@ -34,7 +34,8 @@ namespace {
 namespace nb = kernels::nbits;
 namespace onednn = kernels::onednn;
 
-// From this many rows of A on, B is dequantized (scalar, dequantize_ref) and multiplied on
+// From this many rows of A on, B is dequantized (scalar dequantize_ref at the time of the
+// measurements below; q4/q8_dequant_avx512 since) and multiplied on
 // oneDNN. The streaming kernels re-read each column's codes (from L1) for every 2-4 rows, so their
 // cost grows with M while a dequantized tile feeds a blocked GEMM. Crossovers measured with
 // `hone bench` on a 1-node model (K = N = 2048, block 32, 1 thread, on the loaded 2-vCPU
@@ -282,12 +283,16 @@ class MatMulNBitsKernel final : public Kernel {
     auto out_elems = checked_mul(m, tile);
     if (!elems || !out_elems) return Status(ErrorCode::kUnsupported, "");
     std::vector<float> wt(static_cast<size_t>(*elems));
+    const nb::DequantVariant* dq = nb::best_dequant(w);
     std::vector<float> yt(tile == w.n ? 0 : static_cast<size_t>(*out_elems));
     for (int64_t n0 = 0; n0 < w.n; n0 += tile) {
       const int64_t nt = std::min(tile, w.n - n0);
 #pragma omp parallel for num_threads(threads) schedule(static)
-      for (int64_t j = 0; j < nt; j += 8)
-        nb::dequantize_ref(w, n0 + j, std::min(n0 + nt, n0 + j + 8), wt.data() + j * w.k, w.k);
+      for (int64_t j = 0; j < nt; j += 8) {
+        const int64_t j1 = std::min(n0 + nt, n0 + j + 8);
+        if (dq) dq->fn(w, n0 + j, j1, wt.data() + j * w.k, w.k);
+        else nb::dequantize_ref(w, n0 + j, j1, wt.data() + j * w.k, w.k);
+      }
       onednn::MatMulDesc d;
       d.m = m;
       d.n = nt;

@@ -245,6 +245,40 @@ INSTANTIATE_TEST_SUITE_P(All, NbitsS8Variant, ::testing::Range<size_t>(0, s8_gem
                            return std::string(s8_gemm_variants()[p.param].name);
                          });
 
+class NbitsDequantVariant : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(NbitsDequantVariant, MatchesReference) {
+  const DequantVariant& v = dequant_variants()[GetParam()];
+  if (!isa_available(v.isa)) GTEST_SKIP() << v.name << ": this CPU (or HONE_ISA) lacks " << isa_name(v.isa);
+  uint32_t seed = 500;
+  int served = 0;
+  for (const Case& c : cases()) {
+    RandomWeights rw(c, seed++);
+    if (c.bits != v.bits || c.block % 32 != 0) continue;
+    ++served;
+    const auto hand = hand_matrix(rw);
+    // A row stride past K with a sentinel after K: nothing may be written there.
+    const int64_t ldo = c.k + 3;
+    std::vector<float> out(static_cast<size_t>(c.n * ldo), -7.0f);
+    v.fn(rw.w, 0, c.n, out.data(), ldo);
+    for (int64_t n = 0; n < c.n; ++n) {
+      for (int64_t k = 0; k < c.k; ++k) {
+        const double s = rw.scales[static_cast<size_t>(n * rw.w.k_blocks + k / c.block)];
+        ASSERT_NEAR(out[static_cast<size_t>(n * ldo + k)], hand[static_cast<size_t>(n * c.k + k)],
+                    1e-6 * (std::fabs(hand[static_cast<size_t>(n * c.k + k)]) + std::ldexp(std::fabs(s), c.bits)))
+            << v.name << " " << describe(c) << " n=" << n << " k=" << k;
+      }
+      for (int64_t k = c.k; k < ldo; ++k) ASSERT_EQ(out[static_cast<size_t>(n * ldo + k)], -7.0f) << v.name;
+    }
+  }
+  EXPECT_GT(served, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, NbitsDequantVariant, ::testing::Range<size_t>(0, dequant_variants().size()),
+                         [](const ::testing::TestParamInfo<size_t>& p) {
+                           return std::string(dequant_variants()[p.param].name);
+                         });
+
 TEST(NbitsDispatch, PicksTheWidestAvailableVariantAndHonoursHoneIsa) {
   for (int bits : {2, 4, 8}) {
     for (int64_t block : {16, 32, 128}) {
