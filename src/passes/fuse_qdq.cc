@@ -11,7 +11,8 @@
 // This is the form hone's own static quantizer writes (src/quant/quantize_static.cc) and ONNX
 // Runtime's QDQ quantizer writes. Only when the Conv/MatMul output feeds nothing but the
 // QuantizeLinear, every scale and zero point is a constant (activations per tensor), and a float
-// bias fits int32 once divided by sx * sw. The integer op computes the exact int32 sums and
+// bias fits int32 once divided by sx * sw. A Relu between the op and the QuantizeLinear is
+// absorbed when the output zero point is the type's minimum (saturation does its work). The integer op computes the exact int32 sums and
 // requantizes once, where the QDQ graph computes in float on dequantized values and rounds the
 // same way: outputs agree to one quantization step (float sums round differently near ties), the
 // tolerance documented in docs/int8.md. The DequantizeLinear nodes stay for their other readers;
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 
 #include "passes/passes.h"
@@ -84,15 +86,31 @@ Status fuse_qdq(ir::Model& m) {
     const bool conv = is_onnx_op(op, "Conv"), matmul = is_onnx_op(op, "MatMul");
     if ((!conv && !matmul) || op.outputs.size() != 1 || op.inputs.size() < 2) continue;
     // The only reader of the output: a QuantizeLinear with constant per-tensor parameters.
-    const std::string& y = op.outputs[0];
-    auto u = uses.find(y);
-    if (u == uses.end() || u->second != 1 || is_graph_output(g, y) || readers[y].size() != 1) continue;
-    const size_t qi = readers[y][0];
+    auto single_reader = [&](const std::string& v) -> std::optional<size_t> {
+      auto u = uses.find(v);
+      if (u == uses.end() || u->second != 1 || is_graph_output(g, v) || readers[v].size() != 1) return std::nullopt;
+      return readers[v][0];
+    };
+    auto qi_opt = single_reader(op.outputs[0]);
+    if (!qi_opt) continue;
+    size_t qi = *qi_opt;
+    // A Relu between the op and its QuantizeLinear (ONNX Runtime's QDQ form) is implied when the
+    // zero point is the type's minimum: QuantizeLinear's saturation then maps every negative to
+    // the zero point, as Relu followed by QuantizeLinear does.
+    std::optional<size_t> relu;
+    if (is_onnx_op(g.nodes[qi], "Relu") && g.nodes[qi].outputs.size() == 1) {
+      relu = qi;
+      auto after = single_reader(g.nodes[qi].outputs[0]);
+      if (!after) continue;
+      qi = *after;
+    }
+    const std::string& y = relu ? g.nodes[*relu].outputs[0] : op.outputs[0];
     const ir::Node& q = g.nodes[qi];
     if (!is_onnx_op(q, "QuantizeLinear") || q.input(0) != y || q.outputs.size() != 1 || q.input(2).empty()) continue;
     if (!scalar_const(g, q.input(1), DType::kFloat32)) continue;
     const Tensor* zy = constant_value(g, q.input(2));
     if (!zy || zy->numel() != 1 || (zy->dtype() != DType::kUInt8 && zy->dtype() != DType::kInt8)) continue;
+    if (relu && !(zy->dtype() == DType::kUInt8 ? zy->data<uint8_t>()[0] == 0 : zy->data<int8_t>()[0] == -128)) continue;
     // x: DequantizeLinear of an 8-bit tensor with per-tensor constants.
     const ir::Node* dqx = prod.of(g, op.input(0));
     if (!dqx || !is_onnx_op(*dqx, "DequantizeLinear") || !scalar_const(g, dqx->input(1), DType::kFloat32)) continue;
@@ -168,6 +186,10 @@ Status fuse_qdq(ir::Model& m) {
     if (conv) f.attrs = op.attrs;  // auto_pad, dilations, group, kernel_shape, pads, strides
     f.outputs = {q.outputs[0]};
     remove[i] = remove[qi] = true;
+    if (relu) {
+      remove[*relu] = true;
+      erase_value_info(g, op.outputs[0]);
+    }
     erase_value_info(g, y);
     fused.emplace_back(qi, std::move(f));
   }

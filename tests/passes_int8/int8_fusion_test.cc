@@ -162,6 +162,11 @@ INSTANTIATE_TEST_SUITE_P(
         QdqGolden{"qdq_conv",
                   {{"QuantizeLinear", 1}, {"QLinearConv", 2}, {"hone.QLookup", 1}, {"DequantizeLinear", 1}, {"Identity", 1}},
                   0.1f, 1.0f},
+        // Relu absorbed where the zero point is 0; kept (with its Conv unfused) where it is 5.
+        QdqGolden{"qdq_conv_relu",
+                  {{"QuantizeLinear", 2}, {"QLinearConv", 1}, {"Conv", 1}, {"Relu", 1}, {"DequantizeLinear", 3},
+                   {"Identity", 1}},
+                  0.02f, 1.0f},
         // The MatMul whose float output is the graph output stays as it is.
         QdqGolden{"qdq_matmul",
                   {{"QuantizeLinear", 1}, {"QLinearMatMul", 1}, {"DequantizeLinear", 2}, {"MatMul", 1}},

@@ -140,6 +140,18 @@ n3, i3, _ = weight_dq("m2_", rng.standard_normal((16, 5)).astype(np.float32), 1,
 n3.append(helper.make_node("MatMul", [yd, "m2_wd"], ["y"]))
 save17("qdq_matmul", n0 + n1 + n2 + n3, [vi("x", [3, 24])], [vi("y", [3, 5])], i0 + i1 + i2 + i3)
 
+# ONNX Runtime's form: Conv -> Relu -> Q with zero point 0 (Relu absorbed), then the same with a
+# zero point of 5 (Relu must stay, so that Conv does not fuse).
+n0, i0, xd = qdq("x_", "x", 0.02, 128)
+n1, i1, _ = weight_dq("c1_", rng.standard_normal((5, 3, 3, 3)).astype(np.float32) * 0.3, 0, True)
+n1 += [helper.make_node("Conv", [xd, "c1_wd"], ["c1"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c1"], ["r1"])]
+n2, i2, yd = qdq("y1_", "r1", 0.03, 0)
+n3, i3, _ = weight_dq("c2_", rng.standard_normal((4, 5, 1, 1)).astype(np.float32) * 0.3, 0, False)
+n3 += [helper.make_node("Conv", [yd, "c2_wd"], ["c2"]), helper.make_node("Relu", ["c2"], ["r2"])]
+n4, i4, _ = qdq("y2_", "r2", 0.02, 5)
+n4.append(helper.make_node("Identity", ["y2_d"], ["y"]))
+save17("qdq_conv_relu", n0 + n1 + n2 + n3 + n4, [vi("x", [1, 3, 8, 8])], [vi("y", [1, 4, 8, 8])], i0 + i1 + i2 + i3 + i4)
+
 # DQ -> Relu -> Q, DQ -> Clip -> Q (int8), DQ -> LeakyRelu -> Q: each a table lookup.
 n0, i0, xd = qdq("x_", "x", 0.013, 131)
 n0.append(helper.make_node("Relu", [xd], ["r"]))
