@@ -38,6 +38,23 @@ std::string key_of(const ConvInt8Desc& d) {
   return k.str();
 }
 
+// The cache key's fields compared directly (building the key each run costs tens of
+// microseconds with per-channel scales).
+bool same_desc(const ConvInt8Desc& a, const ConvInt8Desc& b) {
+  const ConvDesc &x = a.geometry, &y = b.geometry;
+  if (x.post_ops.size() != y.post_ops.size()) return false;
+  for (size_t i = 0; i < x.post_ops.size(); ++i)
+    if (x.post_ops[i].kind != y.post_ops[i].kind || x.post_ops[i].alpha != y.post_ops[i].alpha ||
+        x.post_ops[i].beta != y.post_ops[i].beta)
+      return false;
+  return x.transposed == y.transposed && x.batch == y.batch && x.in_channels == y.in_channels &&
+         x.out_channels == y.out_channels && x.groups == y.groups && x.in_spatial == y.in_spatial &&
+         x.kernel == y.kernel && x.out_spatial == y.out_spatial && x.strides == y.strides &&
+         x.dilations == y.dilations && x.pads_begin == y.pads_begin && x.pads_end == y.pads_end &&
+         x.has_bias == y.has_bias && a.dst == b.dst && a.x_zero_point == b.x_zero_point &&
+         a.out_scales == b.out_scales && a.y_zero_point == b.y_zero_point;
+}
+
 memory::dims weights_dims(const ConvDesc& g) {
   if (g.groups == 1) return {g.out_channels, g.in_channels, g.kernel[0], g.kernel[1]};
   return {g.groups, g.out_channels / g.groups, g.in_channels / g.groups, g.kernel[0], g.kernel[1]};
@@ -56,7 +73,8 @@ struct ConvU8S8Dnnl::State {
   };
   std::unordered_map<std::string, Prepared> by_shape;
   std::vector<memory> packed;
-  Prepared* current = nullptr;  // what the last prepare() found; map nodes do not move
+  Prepared* current = nullptr;  // what the last successful prepare() found; map nodes do not move
+  ConvInt8Desc current_desc;    // and for which descriptor
   std::string impl;
 };
 
@@ -87,6 +105,7 @@ bool ConvU8S8Dnnl::supports(const ConvInt8Desc& d) {
 }
 
 Status ConvU8S8Dnnl::prepare(const ConvInt8Desc& d) {
+  if (state_->current && same_desc(d, state_->current_desc)) return Status::Ok();
   if (!supports(d) || !w_) return unsupported("u8s8_conv_dnnl: shape not supported");
   const ConvDesc& g = d.geometry;
   const std::string key = key_of(d);
@@ -146,8 +165,13 @@ Status ConvU8S8Dnnl::prepare(const ConvInt8Desc& d) {
     }
     it = state_->by_shape.emplace(key, std::move(p)).first;
   }
+  if (!it->second.prim) {
+    state_->current = nullptr;
+    return unsupported("u8s8_conv_dnnl: no oneDNN implementation for this shape");
+  }
   state_->current = &it->second;
-  return it->second.prim ? Status::Ok() : unsupported("u8s8_conv_dnnl: no oneDNN implementation for this shape");
+  state_->current_desc = d;
+  return Status::Ok();
 }
 
 Status ConvU8S8Dnnl::run(const ConvInt8Desc& d, const uint8_t* x, int32_t x_zero_point, const int32_t* bias, void* y) {

@@ -36,6 +36,21 @@ std::string key_of(const MatMulInt8Desc& d) {
   return k.str();
 }
 
+bool same_post_ops(const PostOps& a, const PostOps& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].kind != b[i].kind || a[i].alpha != b[i].alpha || a[i].beta != b[i].beta) return false;
+  return true;
+}
+
+// Whether two descriptors ask for the same primitive (the cache key's fields, compared directly:
+// building the key string each run costs more than a small GEMM when there are per-column scales).
+bool same_desc(const MatMulInt8Desc& a, const MatMulInt8Desc& b) {
+  return a.m == b.m && a.n == b.n && a.k == b.k && a.dst == b.dst && a.a_zero_point == b.a_zero_point &&
+         a.per_column == b.per_column && a.has_bias == b.has_bias && a.out_scales == b.out_scales &&
+         a.y_zero_point == b.y_zero_point && same_post_ops(a.post_ops, b.post_ops);
+}
+
 // The [1, n] (or [1, 1]) operand of a binary post-op.
 memory::desc row_md(int64_t n) { return memory::desc({1, n}, dt::f32, tag::ab); }
 
@@ -104,6 +119,8 @@ struct MatMulU8S8Dnnl::State {
   std::unordered_map<std::string, Prepared> by_shape;
   std::vector<memory> packed;  // packed w by layout, shared between shapes that want the same
   std::string impl;
+  MatMulInt8Desc last_desc;    // what the previous run asked for, and what it found
+  const Prepared* last = nullptr;
 };
 
 MatMulU8S8Dnnl::MatMulU8S8Dnnl() : state_(std::make_unique<State>()) {}
@@ -129,6 +146,33 @@ bool MatMulU8S8Dnnl::supports(const MatMulInt8Desc& d) {
 
 Status MatMulU8S8Dnnl::run(const MatMulInt8Desc& d, const uint8_t* a, int32_t a_zero_point, const float* scale,
                            const void* bias, void* y) {
+  // Runs the prepared primitive p.
+  auto execute = [&](const State::Prepared& p) -> Status {
+    return guarded("int8 matmul", [&] {
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, memory(p.prim->src_md, cpu_engine(), const_cast<uint8_t*>(a))},
+          {DNNL_ARG_WEIGHTS, p.packed_w},
+          {DNNL_ARG_DST, memory(p.prim->dst_md, cpu_engine(), y)}};
+      int32_t zp = a_zero_point;
+      if (d.a_zero_point)
+        args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory({{1}, dt::s32, tag::a}, cpu_engine(), &zp));
+      if (d.dst == Int8Dst::kF32) {
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                     memory(row_md(d.per_column ? d.n : 1), cpu_engine(), const_cast<float*>(scale)));
+        if (d.has_bias)
+          args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
+                       memory(row_md(d.n), cpu_engine(), const_cast<void*>(bias)));
+      }
+      int32_t y_zp = d.y_zero_point;
+      if (requantizes(d) && d.y_zero_point != 0)
+        args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, memory({{1}, dt::s32, tag::a}, cpu_engine(), &y_zp));
+      if (requantizes(d) && d.has_bias)
+        args.emplace(DNNL_ARG_BIAS, memory(p.prim->bias_md, cpu_engine(), const_cast<void*>(bias)));
+      p.prim->primitive.execute(cpu_stream(), args);
+      cpu_stream().wait();
+    });
+  };
+  if (state_->last && same_desc(d, state_->last_desc)) return execute(*state_->last);
   if (!supports(d) || !w_) return unsupported("u8s8_matmul_dnnl: shape not supported");
   const std::string key = key_of(d);
   auto it = state_->by_shape.find(key);
@@ -159,29 +203,9 @@ Status MatMulU8S8Dnnl::run(const MatMulInt8Desc& d, const uint8_t* a, int32_t a_
   const State::Prepared& p = it->second;
   if (!p.prim) return unsupported("u8s8_matmul_dnnl: no oneDNN implementation for this shape");
   state_->impl = p.prim->impl;
-  return guarded("int8 matmul", [&] {
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, memory(p.prim->src_md, cpu_engine(), const_cast<uint8_t*>(a))},
-        {DNNL_ARG_WEIGHTS, p.packed_w},
-        {DNNL_ARG_DST, memory(p.prim->dst_md, cpu_engine(), y)}};
-    int32_t zp = a_zero_point;
-    if (d.a_zero_point)
-      args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory({{1}, dt::s32, tag::a}, cpu_engine(), &zp));
-    if (d.dst == Int8Dst::kF32) {
-      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                   memory(row_md(d.per_column ? d.n : 1), cpu_engine(), const_cast<float*>(scale)));
-      if (d.has_bias)
-        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
-                     memory(row_md(d.n), cpu_engine(), const_cast<void*>(bias)));
-    }
-    int32_t y_zp = d.y_zero_point;
-    if (requantizes(d) && d.y_zero_point != 0)
-      args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, memory({{1}, dt::s32, tag::a}, cpu_engine(), &y_zp));
-    if (requantizes(d) && d.has_bias)
-      args.emplace(DNNL_ARG_BIAS, memory(p.prim->bias_md, cpu_engine(), const_cast<void*>(bias)));
-    p.prim->primitive.execute(cpu_stream(), args);
-    cpu_stream().wait();
-  });
+  state_->last_desc = d;
+  state_->last = &p;  // map nodes do not move
+  return execute(p);
 }
 
 }  // namespace hone::kernels::onednn
