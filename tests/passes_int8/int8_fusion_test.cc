@@ -108,6 +108,7 @@ INSTANTIATE_TEST_SUITE_P(
         Golden{"dynq_matmul_per_column", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 1}, {"Relu", 1}}},
         Golden{"dynq_matmul_two", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 2}, {"Add", 1}}},
         Golden{"dynq_matmul_wzp", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 1}}},
+        Golden{"dynq_matmul_k0", "fuse_dynamic_quant_matmul", {{"hone.DynQuantMatMul", 1}}},
         // DQ -> Relu / Clip / LeakyRelu -> Q (u8 and s8): table lookups, the chain's bytes exactly
         // (the DequantizeLinear nodes stay until dead_code).
         Golden{"qdq_lookup", "fuse_qdq", {{"QuantizeLinear", 1}, {"hone.QLookup", 3}, {"DequantizeLinear", 4}, {"Identity", 1}}},

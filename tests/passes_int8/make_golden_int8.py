@@ -68,6 +68,10 @@ save("dynq_matmul_two", n1 + n2 + [helper.make_node("Add", [y1, y2], ["y"])], [v
 nodes, inits, y = chain("q_", "x", 33, 20, per_column=True, wzp_value=1, out="y")
 save("dynq_matmul_wzp", nodes, [vi("x", [4, 33])], [vi("y", [4, 20])], inits)
 
+# K = 0 (an empty weight matrix): y is the bias; no division by K anywhere.
+nodes, inits, y = chain("q_", "x", 0, 3, out="y")
+save("dynq_matmul_k0", nodes, [vi("x", [2, 0])], [vi("y", [2, 3])], inits)
+
 # The Cast's output is also a graph output: the chain must stay as it is.
 nodes, inits, y = chain("q_", "x", 16, 8, out="y")
 save("dynq_matmul_kept", nodes, [vi("x", [2, 16])], [vi("y", [2, 8]), vi("q_f", [2, 8])], inits)

@@ -71,7 +71,8 @@ class DynQuantMatMulKernel final : public Kernel {
       return ctx.error("x " + shape_to_string(x->shape()) + " does not have " + std::to_string(k_) + " columns");
     Shape y_shape(x->shape().begin(), x->shape().end() - 1);
     y_shape.push_back(n_);
-    const int64_t m = x->numel() / k_;
+    int64_t m = 1;  // rows: x's dims but the last (k_ may be 0, so not numel / k_)
+    for (size_t d = 0; d + 1 < x->shape().size(); ++d) m *= x->dim(static_cast<int64_t>(d));
     HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
     if (m == 0 || n_ == 0) return Status::Ok();
     xq_.resize(static_cast<size_t>(x->numel()));

@@ -282,7 +282,7 @@ struct Int8MatMulBridge {
   static std::unique_ptr<Int8MatMulBridge> create(const KernelCreateContext& ctx, size_t b_input, size_t b_zp_input) {
     if (!onednn::enabled()) return nullptr;
     const Tensor* b = ctx.constant_input(b_input);
-    if (!b || b->dtype() != DType::kInt8 || b->rank() != 2) return nullptr;
+    if (!b || b->dtype() != DType::kInt8 || b->rank() != 2 || b->dim(0) <= 0 || b->dim(1) <= 0) return nullptr;
     if (!ctx.node().input(b_zp_input).empty()) {
       const Tensor* zp = ctx.constant_input(b_zp_input);
       if (!zp || zp->dtype() != DType::kInt8) return nullptr;
