@@ -26,7 +26,7 @@
 // here, with every function static, so that no other object (or libstb.so) can clash with it.
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_HDR      // 8-bit formats only: png, jpg, bmp, gif, tga, pnm
+#define STBI_NO_HDR  // 8-bit formats only: png, jpg, bmp, gif, tga, pnm
 #define STBI_NO_LINEAR
 #define STBI_NO_PSD
 #define STBI_NO_PIC
@@ -108,11 +108,16 @@ Result<std::vector<float>> parse_list(const std::string& s, const std::string& k
 // Float value of element i of a float tensor (float32/float64/float16/bfloat16).
 inline double float_at(const Tensor& t, const void* base, int64_t i) {
   switch (t.dtype()) {
-    case DType::kFloat32: return static_cast<const float*>(base)[i];
-    case DType::kFloat64: return static_cast<const double*>(base)[i];
-    case DType::kFloat16: return half_to_float(static_cast<const uint16_t*>(base)[i]);
-    case DType::kBFloat16: return bfloat16_to_float(static_cast<const uint16_t*>(base)[i]);
-    default: return 0;
+    case DType::kFloat32:
+      return static_cast<const float*>(base)[i];
+    case DType::kFloat64:
+      return static_cast<const double*>(base)[i];
+    case DType::kFloat16:
+      return half_to_float(static_cast<const uint16_t*>(base)[i]);
+    case DType::kBFloat16:
+      return bfloat16_to_float(static_cast<const uint16_t*>(base)[i]);
+    default:
+      return 0;
   }
 }
 
@@ -120,19 +125,27 @@ inline double float_at(const Tensor& t, const void* base, int64_t i) {
 // INT64_MAX, which is reported as "too large" by the caller's range check through `big`.
 inline int64_t int_at(DType dt, const void* base, int64_t i, bool* big) {
   switch (dt) {
-    case DType::kInt8: return static_cast<const int8_t*>(base)[i];
-    case DType::kUInt8: return static_cast<const uint8_t*>(base)[i];
-    case DType::kInt16: return static_cast<const int16_t*>(base)[i];
-    case DType::kUInt16: return static_cast<const uint16_t*>(base)[i];
-    case DType::kInt32: return static_cast<const int32_t*>(base)[i];
-    case DType::kUInt32: return static_cast<const uint32_t*>(base)[i];
-    case DType::kInt64: return static_cast<const int64_t*>(base)[i];
+    case DType::kInt8:
+      return static_cast<const int8_t*>(base)[i];
+    case DType::kUInt8:
+      return static_cast<const uint8_t*>(base)[i];
+    case DType::kInt16:
+      return static_cast<const int16_t*>(base)[i];
+    case DType::kUInt16:
+      return static_cast<const uint16_t*>(base)[i];
+    case DType::kInt32:
+      return static_cast<const int32_t*>(base)[i];
+    case DType::kUInt32:
+      return static_cast<const uint32_t*>(base)[i];
+    case DType::kInt64:
+      return static_cast<const int64_t*>(base)[i];
     case DType::kUInt64: {
       uint64_t v = static_cast<const uint64_t*>(base)[i];
       if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) *big = true;
       return static_cast<int64_t>(std::min<uint64_t>(v, static_cast<uint64_t>(std::numeric_limits<int64_t>::max())));
     }
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -172,11 +185,20 @@ Result<Tensor> convert_slice(const Tensor& src, int64_t offset, int64_t count, D
     for (int64_t i = 0; i < count; ++i) {
       double v = float_at(src, base, i);
       switch (to) {
-        case DType::kFloat32: out.data<float>()[i] = static_cast<float>(v); break;
-        case DType::kFloat64: out.data<double>()[i] = v; break;
-        case DType::kFloat16: out.data<uint16_t>()[i] = float_to_half(static_cast<float>(v)); break;
-        case DType::kBFloat16: out.data<uint16_t>()[i] = float_to_bfloat16(static_cast<float>(v)); break;
-        default: return unsupported(what + ": cannot convert to " + std::string(dtype_name(to)));
+        case DType::kFloat32:
+          out.data<float>()[i] = static_cast<float>(v);
+          break;
+        case DType::kFloat64:
+          out.data<double>()[i] = v;
+          break;
+        case DType::kFloat16:
+          out.data<uint16_t>()[i] = float_to_half(static_cast<float>(v));
+          break;
+        case DType::kBFloat16:
+          out.data<uint16_t>()[i] = float_to_bfloat16(static_cast<float>(v));
+          break;
+        default:
+          return unsupported(what + ": cannot convert to " + std::string(dtype_name(to)));
       }
     }
     return out;
@@ -187,15 +209,32 @@ Result<Tensor> convert_slice(const Tensor& src, int64_t offset, int64_t count, D
     bool ok = !big;
     if (ok) {
       switch (to) {
-        case DType::kInt8: ok = put_int<int8_t>(out.raw(), i, v); break;
-        case DType::kUInt8: ok = put_int<uint8_t>(out.raw(), i, v); break;
-        case DType::kInt16: ok = put_int<int16_t>(out.raw(), i, v); break;
-        case DType::kUInt16: ok = put_int<uint16_t>(out.raw(), i, v); break;
-        case DType::kInt32: ok = put_int<int32_t>(out.raw(), i, v); break;
-        case DType::kUInt32: ok = put_int<uint32_t>(out.raw(), i, v); break;
-        case DType::kInt64: ok = put_int<int64_t>(out.raw(), i, v); break;
-        case DType::kUInt64: ok = put_int<uint64_t>(out.raw(), i, v); break;
-        default: return unsupported(what + ": cannot convert to " + std::string(dtype_name(to)));
+        case DType::kInt8:
+          ok = put_int<int8_t>(out.raw(), i, v);
+          break;
+        case DType::kUInt8:
+          ok = put_int<uint8_t>(out.raw(), i, v);
+          break;
+        case DType::kInt16:
+          ok = put_int<int16_t>(out.raw(), i, v);
+          break;
+        case DType::kUInt16:
+          ok = put_int<uint16_t>(out.raw(), i, v);
+          break;
+        case DType::kInt32:
+          ok = put_int<int32_t>(out.raw(), i, v);
+          break;
+        case DType::kUInt32:
+          ok = put_int<uint32_t>(out.raw(), i, v);
+          break;
+        case DType::kInt64:
+          ok = put_int<int64_t>(out.raw(), i, v);
+          break;
+        case DType::kUInt64:
+          ok = put_int<uint64_t>(out.raw(), i, v);
+          break;
+        default:
+          return unsupported(what + ": cannot convert to " + std::string(dtype_name(to)));
       }
     }
     if (!ok)
@@ -301,8 +340,10 @@ std::vector<float> resize_bilinear(const uint8_t* src, int sw, int sh, int c, in
       const size_t b = static_cast<size_t>(x1[static_cast<size_t>(x)]) * static_cast<size_t>(c);
       const float wx = ax[static_cast<size_t>(x)];
       for (int k = 0; k < c; ++k) {
-        float top = r0[a + static_cast<size_t>(k)] + (r0[b + static_cast<size_t>(k)] - r0[a + static_cast<size_t>(k)]) * wx;
-        float bot = r1[a + static_cast<size_t>(k)] + (r1[b + static_cast<size_t>(k)] - r1[a + static_cast<size_t>(k)]) * wx;
+        float top =
+            r0[a + static_cast<size_t>(k)] + (r0[b + static_cast<size_t>(k)] - r0[a + static_cast<size_t>(k)]) * wx;
+        float bot =
+            r1[a + static_cast<size_t>(k)] + (r1[b + static_cast<size_t>(k)] - r1[a + static_cast<size_t>(k)]) * wx;
         o[static_cast<size_t>(x) * static_cast<size_t>(c) + static_cast<size_t>(k)] = top + (bot - top) * ay;
       }
     }
@@ -335,7 +376,8 @@ Result<Preprocess> parse_preprocess(const std::string& spec) {
           return invalid_argument("--preprocess: resize: expected HxW with positive integers, got '" + val + "'");
         int64_t v = std::stoll(s);
         if (v <= 0 || v > kMaxResizeSide)
-          return invalid_argument("--preprocess: resize: " + s + " is out of range 1.." + std::to_string(kMaxResizeSide));
+          return invalid_argument("--preprocess: resize: " + s + " is out of range 1.." +
+                                  std::to_string(kMaxResizeSide));
         return v;
       };
       HONE_ASSIGN_OR_RETURN(p.height, side(hs));
@@ -350,14 +392,20 @@ Result<Preprocess> parse_preprocess(const std::string& spec) {
         if (!(s > 0)) return invalid_argument("--preprocess: std: values must be positive, got " + std::to_string(s));
     } else if (key == "layout") {
       std::string l = lower(val);
-      if (l == "nchw") p.nchw = true;
-      else if (l == "nhwc") p.nchw = false;
-      else return invalid_argument("--preprocess: layout: expected nchw or nhwc, got '" + val + "'");
+      if (l == "nchw")
+        p.nchw = true;
+      else if (l == "nhwc")
+        p.nchw = false;
+      else
+        return invalid_argument("--preprocess: layout: expected nchw or nhwc, got '" + val + "'");
     } else if (key == "grayscale") {
       std::string v = lower(val);
-      if (eq == std::string::npos || v == "1" || v == "true" || v == "yes") p.grayscale = true;
-      else if (v == "0" || v == "false" || v == "no") p.grayscale = false;
-      else return invalid_argument("--preprocess: grayscale: expected no value, 1/0 or true/false, got '" + val + "'");
+      if (eq == std::string::npos || v == "1" || v == "true" || v == "yes")
+        p.grayscale = true;
+      else if (v == "0" || v == "false" || v == "no")
+        p.grayscale = false;
+      else
+        return invalid_argument("--preprocess: grayscale: expected no value, 1/0 or true/false, got '" + val + "'");
     } else {
       return invalid_argument("--preprocess: unknown key '" + key +
                               "' (known: resize=HxW, scale=S, mean=A:B:C, std=A:B:C, layout=nchw|nhwc, grayscale)");
@@ -404,8 +452,8 @@ Result<std::shared_ptr<Dataset::Impl>> open_arrays(const std::string& path, cons
     if (it == by_name.end()) {
       std::string have;
       for (const auto& [n, t] : arrays) have += (have.empty() ? "" : ", ") + n;
-      return invalid_argument(path + ": no array for model input '" + in.name + "' (arrays: " +
-                              (have.empty() ? "none" : have) + ")");
+      return invalid_argument(path + ": no array for model input '" + in.name +
+                              "' (arrays: " + (have.empty() ? "none" : have) + ")");
     }
     HONE_ASSIGN_OR_RETURN(ArrayFeed f, match_array(in, it->second, path));
     int64_t n = f.array.dim(0);
@@ -480,15 +528,16 @@ Result<std::shared_ptr<Dataset::Impl>> open_image_folder(const std::string& path
                             std::to_string(channels) + " channel(s)");
   if (in.has_shape) {
     if (in.dims.size() != 4)
-      return invalid_argument(path + ": images feed a rank-4 input (N,C,H,W or N,H,W,C), but input is " + in.to_string());
+      return invalid_argument(path + ": images feed a rank-4 input (N,C,H,W or N,H,W,C), but input is " +
+                              in.to_string());
     const int64_t cd = p.nchw ? 1 : 3, hd = p.nchw ? 2 : 1, wd = p.nchw ? 3 : 2;
     if (in.dims[0] >= 0 && in.dims[0] != 1)
-      return invalid_argument(path + ": input " + in.to_string() + " has a fixed batch of " + std::to_string(in.dims[0]) +
-                              "; image folders give one image per sample");
+      return invalid_argument(path + ": input " + in.to_string() + " has a fixed batch of " +
+                              std::to_string(in.dims[0]) + "; image folders give one image per sample");
     if (in.dims[static_cast<size_t>(cd)] >= 0 && in.dims[static_cast<size_t>(cd)] != channels)
       return invalid_argument(path + ": input " + in.to_string() + " has " +
-                              std::to_string(in.dims[static_cast<size_t>(cd)]) + " channels at dim " + std::to_string(cd) +
-                              " (layout " + (p.nchw ? "nchw" : "nhwc") + ") but the images give " +
+                              std::to_string(in.dims[static_cast<size_t>(cd)]) + " channels at dim " +
+                              std::to_string(cd) + " (layout " + (p.nchw ? "nchw" : "nhwc") + ") but the images give " +
                               std::to_string(channels) + (p.grayscale ? "" : " (grayscale gives 1)"));
     const int64_t h = in.dims[static_cast<size_t>(hd)], w = in.dims[static_cast<size_t>(wd)];
     if (p.height == 0 && h > 0 && w > 0) {
@@ -496,8 +545,9 @@ Result<std::shared_ptr<Dataset::Impl>> open_image_folder(const std::string& path
       p.height = h;
       p.width = w;
     } else if (p.height > 0 && ((h >= 0 && h != p.height) || (w >= 0 && w != p.width))) {
-      return invalid_argument(path + ": --preprocess resize=" + std::to_string(p.height) + "x" + std::to_string(p.width) +
-                              " but input " + in.to_string() + " needs " + std::to_string(h) + "x" + std::to_string(w));
+      return invalid_argument(path + ": --preprocess resize=" + std::to_string(p.height) + "x" +
+                              std::to_string(p.width) + " but input " + in.to_string() + " needs " + std::to_string(h) +
+                              "x" + std::to_string(w));
     }
   }
   std::sort(files.begin(), files.end());
@@ -505,10 +555,12 @@ Result<std::shared_ptr<Dataset::Impl>> open_image_folder(const std::string& path
     // Header only: a file that is not an image (or is too large) fails here, before any work.
     int w = 0, h = 0, c = 0;
     if (!stbi_info(f.string().c_str(), &w, &h, &c))
-      return invalid_argument(path + ": " + f.filename().string() + ": not a readable image (" + stbi_failure_reason() + ")");
+      return invalid_argument(path + ": " + f.filename().string() + ": not a readable image (" + stbi_failure_reason() +
+                              ")");
     if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide)
       return invalid_argument(path + ": " + f.filename().string() + ": image size " + std::to_string(w) + "x" +
-                              std::to_string(h) + " is out of range (max " + std::to_string(kMaxImageSide) + " per side)");
+                              std::to_string(h) + " is out of range (max " + std::to_string(kMaxImageSide) +
+                              " per side)");
     impl->files.push_back(f.string());
   }
   impl->count = static_cast<int64_t>(impl->files.size());
@@ -528,7 +580,8 @@ Result<Tensor> load_image(const Dataset::Impl& d, int64_t i) {
   int ow = p.width > 0 ? static_cast<int>(p.width) : w;
   std::vector<float> hwc;
   if (oh == h && ow == w) {
-    hwc.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(want));
+    hwc.assign(pixels.get(),
+               pixels.get() + static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(want));
   } else {
     hwc = resize_bilinear(pixels.get(), w, h, want, ow, oh);
   }
@@ -550,8 +603,10 @@ Result<Tensor> load_image(const Dataset::Impl& d, int64_t i) {
     const float sc = static_cast<float>(p.scale);
     for (size_t j = 0; j < plane; ++j) {
       float v = (hwc[j * static_cast<size_t>(want) + static_cast<size_t>(k)] * sc - mean) / sd;
-      if (p.nchw) o[static_cast<size_t>(k) * plane + j] = v;
-      else o[j * static_cast<size_t>(want) + static_cast<size_t>(k)] = v;
+      if (p.nchw)
+        o[static_cast<size_t>(k) * plane + j] = v;
+      else
+        o[j * static_cast<size_t>(want) + static_cast<size_t>(k)] = v;
     }
   }
   return t;
@@ -571,8 +626,10 @@ Result<Dataset> Dataset::open(const std::string& path, const std::vector<IoInfo>
     for (const auto& e : fs::directory_iterator(path, ec)) {
       if (!e.is_regular_file(ec)) continue;
       std::string ext = lower(e.path().extension().string());
-      if (ext == ".npy") has_npy = true;
-      else if (is_image_file(e.path())) images.push_back(e.path());
+      if (ext == ".npy")
+        has_npy = true;
+      else if (is_image_file(e.path()))
+        images.push_back(e.path());
     }
     if (ec) return io_error(path + ": cannot list the folder: " + ec.message());
     if (has_npy && !preprocess) {
@@ -603,7 +660,9 @@ Result<Dataset> Dataset::open(const std::string& path, const std::vector<IoInfo>
   return Dataset(std::move(impl));
 }
 
-std::vector<std::string> Dataset::input_names() const { return impl_ ? impl_->input_names : std::vector<std::string>{}; }
+std::vector<std::string> Dataset::input_names() const {
+  return impl_ ? impl_->input_names : std::vector<std::string>{};
+}
 
 int64_t Dataset::size() const { return impl_ ? impl_->count : 0; }
 
@@ -632,8 +691,9 @@ Result<std::vector<Tensor>> Dataset::sample(int64_t i) const {
   for (const ArrayFeed& f : impl_->feeds) {
     auto offset = checked_mul(i, f.sample_numel);
     if (!offset) return invalid_argument(impl_->path + ": sample offset overflows");
-    HONE_ASSIGN_OR_RETURN(Tensor t, convert_slice(f.array, *offset, f.sample_numel, f.input_dtype, f.sample_shape,
-                                                  impl_->path + ": sample " + std::to_string(i) + " of '" + f.input + "'"));
+    HONE_ASSIGN_OR_RETURN(Tensor t,
+                          convert_slice(f.array, *offset, f.sample_numel, f.input_dtype, f.sample_shape,
+                                        impl_->path + ": sample " + std::to_string(i) + " of '" + f.input + "'"));
     out.push_back(std::move(t));
   }
   return out;

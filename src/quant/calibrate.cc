@@ -210,7 +210,8 @@ Result<ClipRange> compute_range(const RangeStats& s, CalibMethod method, double 
 
   const size_t B = s.histogram.size();
   if (B < 4 || B % 2 != 0)
-    return invalid_argument("range statistics: histogram of " + std::to_string(B) + " bins (needs an even number >= 4)");
+    return invalid_argument("range statistics: histogram of " + std::to_string(B) +
+                            " bins (needs an even number >= 4)");
   if (!(s.hist_max > 0) || s.hist_min != -s.hist_max)
     return invalid_argument("range statistics: histogram range [" + std::to_string(s.hist_min) + ", " +
                             std::to_string(s.hist_max) + "] is not symmetric around 0");
@@ -271,7 +272,8 @@ Result<ClipRange> compute_range(const RangeStats& s, CalibMethod method, double 
       }
       return ClipRange{static_cast<float>(best_a * lo_full), static_cast<float>(best_a * hi_full)};
     }
-    case CalibMethod::kMinMax: break;
+    case CalibMethod::kMinMax:
+      break;
   }
   return make(s.min, s.max);
 }
@@ -346,7 +348,7 @@ Result<CalibrationResult> calibrate(const ir::Model& model, const std::vector<st
     for (size_t k = 0; k < sample.size() && k < data_inputs.size(); ++k) feeds[data_inputs[k]] = sample[k];
     auto outs = session.run(feeds);
     if (!outs.ok()) return outs.status().with_context("calibration sample " + std::to_string(i));
-    // One histogram per tensor: tensors are independent, so they fill in parallel.
+      // One histogram per tensor: tensors are independent, so they fill in parallel.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (size_t k = 0; k < tracks.size(); ++k) {
       Track& tr = tracks[k];
@@ -365,8 +367,10 @@ Result<CalibrationResult> calibrate(const ir::Model& model, const std::vector<st
     if (options.progress) options.progress("calibrate", i + 1, n);
   }
   for (const Track& tr : tracks) {
-    if (tr.dead) result.skipped[tr.name] = "not float32";
-    else result.stats[tr.name] = tr.hist.stats();
+    if (tr.dead)
+      result.skipped[tr.name] = "not float32";
+    else
+      result.stats[tr.name] = tr.hist.stats();
   }
   result.samples = n;
   return result;

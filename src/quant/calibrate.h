@@ -46,7 +46,7 @@ class StreamingHistogram {
   void grow_to(double amax);
 
   std::vector<uint64_t> hist_;
-  double range_ = 0;       // R; 0 until the first non-zero value
+  double range_ = 0;            // R; 0 until the first non-zero value
   uint64_t pending_zeros_ = 0;  // zeros seen while range_ == 0
   double min_ = 0, max_ = 0;
   int64_t count_ = 0;
@@ -72,15 +72,15 @@ struct ClipRange {
 Result<ClipRange> compute_range(const RangeStats& s, CalibMethod method, double percentile, bool symmetric);
 
 struct CalibrateOptions {
-  int64_t limit = 0;   // 0: every sample of the dataset
-  int threads = 0;     // session threads (0: physical cores)
+  int64_t limit = 0;  // 0: every sample of the dataset
+  int threads = 0;    // session threads (0: physical cores)
   int bins = kDefaultHistogramBins;
   ProgressFn progress;  // "calibrate", samples done, samples total
 };
 
 struct CalibrationResult {
-  std::map<std::string, RangeStats> stats;      // float32 tensors that were observed
-  std::map<std::string, std::string> skipped;   // tensor -> why it has no stats (not float32, ...)
+  std::map<std::string, RangeStats> stats;     // float32 tensors that were observed
+  std::map<std::string, std::string> skipped;  // tensor -> why it has no stats (not float32, ...)
   int64_t samples = 0;
 };
 

@@ -32,8 +32,8 @@ namespace {
 
 using detail::make_node;
 
-const std::vector<std::string> kDefaultOps = {"Conv",    "MatMul",      "Gemm",  "Add",  "Mul",   "MaxPool",
-                                              "AveragePool", "GlobalAveragePool", "Relu", "Clip", "Concat"};
+const std::vector<std::string> kDefaultOps = {
+    "Conv", "MatMul", "Gemm", "Add", "Mul", "MaxPool", "AveragePool", "GlobalAveragePool", "Relu", "Clip", "Concat"};
 
 // What a quantizable node reads: which inputs are activations (Q/DQ), which is the weight and
 // which the bias.
@@ -250,7 +250,9 @@ class StaticQuantizer {
         }
         if ((r->dtype != "uint8" && r->dtype != "int8") || r->scales.size() != 1 || r->zero_points.size() != 1 ||
             r->axis != -1)
-          return invalid_argument("rules: '" + x + "': a static activation rule needs dtype uint8 or int8, axis -1 and one scale and zero point");
+          return invalid_argument(
+              "rules: '" + x +
+              "': a static activation rule needs dtype uint8 or int8, axis -1 and one scale and zero point");
         const QRange range = qtype_range(r->dtype == "uint8" ? QType::kUInt8 : QType::kInt8);
         if (r->zero_points[0] < range.qmin || r->zero_points[0] > range.qmax)
           return invalid_argument("rules: '" + x + "': zero point " + std::to_string(r->zero_points[0]) +
@@ -278,7 +280,8 @@ class StaticQuantizer {
         ActParams a;
         a.symmetric = o_.symmetric_activations;
         if (a.symmetric) {
-          HONE_ASSIGN_OR_RETURN(a.p, scale_symmetric(std::max(std::fabs(range->lo), std::fabs(range->hi)), QType::kInt8));
+          HONE_ASSIGN_OR_RETURN(a.p,
+                                scale_symmetric(std::max(std::fabs(range->lo), std::fabs(range->hi)), QType::kInt8));
         } else {
           HONE_ASSIGN_OR_RETURN(a.p, scale_asymmetric(range->lo, range->hi, QType::kUInt8));
         }
@@ -393,7 +396,8 @@ class StaticQuantizer {
     HONE_ASSIGN_OR_RETURN(Tensor wq, Tensor::create(DType::kInt8, shape));
     for (size_t i = 0; i < q.size(); ++i) wq.data<int8_t>()[i] = static_cast<int8_t>(q[i]);
     const bool scalar = axis < 0;
-    HONE_ASSIGN_OR_RETURN(Tensor zp, Tensor::create(DType::kInt8, scalar ? Shape{} : Shape{static_cast<int64_t>(p.zero_points.size())}));
+    HONE_ASSIGN_OR_RETURN(
+        Tensor zp, Tensor::create(DType::kInt8, scalar ? Shape{} : Shape{static_cast<int64_t>(p.zero_points.size())}));
     for (size_t i = 0; i < p.zero_points.size(); ++i) zp.data<int8_t>()[i] = static_cast<int8_t>(p.zero_points[i]);
     WeightQ wq_info;
     wq_info.axis = axis;
@@ -404,7 +408,8 @@ class StaticQuantizer {
     new_inits_.push_back({qn, wq, {}, std::nullopt});
     new_inits_.push_back({sn, detail::scalar_or_vector_f32(p.scales, scalar), {}, std::nullopt});
     new_inits_.push_back({zn, zp, {}, std::nullopt});
-    ir::Node dq = make_node("DequantizeLinear", {qn, sn, zn}, {wq_info.dq_out}, names_.make(name + "_DequantizeLinear"));
+    ir::Node dq =
+        make_node("DequantizeLinear", {qn, sn, zn}, {wq_info.dq_out}, names_.make(name + "_DequantizeLinear"));
     if (!scalar) dq.attrs.push_back(detail::int_attr("axis", axis));
     wq_info.nodes.push_back(std::move(dq));
     weights_[name] = std::move(wq_info);
@@ -433,7 +438,8 @@ class StaticQuantizer {
       q.data<int32_t>()[i] = static_cast<int32_t>(v);
     }
     const std::string qn = names_.make(name + "_quantized"), sn = names_.make(name + "_quantized_scale"),
-                      zn = names_.make(name + "_quantized_zero_point"), out = names_.make(name + "_DequantizeLinear_Output");
+                      zn = names_.make(name + "_quantized_zero_point"),
+                      out = names_.make(name + "_DequantizeLinear_Output");
     Tensor zp = Tensor::create(DType::kInt32, per_channel ? Shape{n} : Shape{}).value();
     new_inits_.push_back({qn, q, {}, std::nullopt});
     new_inits_.push_back({sn, detail::scalar_or_vector_f32(scales, !per_channel), {}, std::nullopt});
@@ -454,11 +460,14 @@ class StaticQuantizer {
     a.dq_name = names_.make(x + "_DequantizeLinear_Output");
     new_inits_.push_back({sn, detail::scalar_or_vector_f32({a.p.scale}, true), {}, std::nullopt});
     Tensor zp = Tensor::create(a.symmetric ? DType::kInt8 : DType::kUInt8, {}).value();
-    if (a.symmetric) zp.data<int8_t>()[0] = static_cast<int8_t>(a.p.zero_point);
-    else zp.data<uint8_t>()[0] = static_cast<uint8_t>(a.p.zero_point);
+    if (a.symmetric)
+      zp.data<int8_t>()[0] = static_cast<int8_t>(a.p.zero_point);
+    else
+      zp.data<uint8_t>()[0] = static_cast<uint8_t>(a.p.zero_point);
     new_inits_.push_back({zn, zp, {}, std::nullopt});
     nodes->push_back(make_node("QuantizeLinear", {x, sn, zn}, {a.q_name}, names_.make(x + "_QuantizeLinear")));
-    nodes->push_back(make_node("DequantizeLinear", {a.q_name, sn, zn}, {a.dq_name}, names_.make(x + "_DequantizeLinear")));
+    nodes->push_back(
+        make_node("DequantizeLinear", {a.q_name, sn, zn}, {a.dq_name}, names_.make(x + "_DequantizeLinear")));
   }
 
   // Phase 4: the new node list.

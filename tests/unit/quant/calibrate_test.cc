@@ -5,9 +5,9 @@
 #include <cmath>
 #include <random>
 
+#include "../test_models.h"
 #include "eval/npy.h"
 #include "quant_test_util.h"
-#include "../test_models.h"
 
 namespace hone::quant {
 namespace {
@@ -23,7 +23,8 @@ std::vector<float> normal(size_t n, uint32_t seed, float sd) {
 TEST(StreamingHistogram, GrowingRangeFoldsToTheDirectHistogram) {
   // Batches of increasing spread force the range to double several times (0.1 -> ~40).
   std::vector<std::vector<float>> batches;
-  for (int b = 0; b < 6; ++b) batches.push_back(normal(5000, 10 + static_cast<uint32_t>(b), 0.02f * std::pow(3.f, static_cast<float>(b))));
+  for (int b = 0; b < 6; ++b)
+    batches.push_back(normal(5000, 10 + static_cast<uint32_t>(b), 0.02f * std::pow(3.f, static_cast<float>(b))));
   StreamingHistogram streamed(256);
   for (const auto& v : batches) ASSERT_TRUE(streamed.add(v.data(), static_cast<int64_t>(v.size())).ok());
   // Direct: everything at once, so the range is set once from the global max.
@@ -62,9 +63,9 @@ TEST(StreamingHistogram, ZerosFirstAndNonFinite) {
   ASSERT_TRUE(h.add(v.data(), 2).ok());
   RangeStats s = h.stats();
   EXPECT_EQ(s.hist_max, 4.0);
-  EXPECT_EQ(s.histogram[32], 10u);                // the zeros
-  EXPECT_EQ(s.histogram[32 + 6], 1u);             // 0.75 / (8 / 64)
-  EXPECT_EQ(s.histogram[32 - 24], 1u);            // -3
+  EXPECT_EQ(s.histogram[32], 10u);      // the zeros
+  EXPECT_EQ(s.histogram[32 + 6], 1u);   // 0.75 / (8 / 64)
+  EXPECT_EQ(s.histogram[32 - 24], 1u);  // -3
   EXPECT_EQ(s.count, 12);
   std::vector<float> bad = {1.f, NAN};
   EXPECT_FALSE(h.add(bad.data(), 2).ok());

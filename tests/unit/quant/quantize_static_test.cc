@@ -127,7 +127,8 @@ TEST(QuantizeStatic, CnnStructureAndNumerics) {
   ir::Model f = cnn_model();
   eval::Dataset calib = make_dataset(f, dir / "calib.npz", 16, 100);
   eval::Dataset test = make_dataset(f, dir / "test.npz", 4, 200);
-  for (CalibMethod method : {CalibMethod::kMinMax, CalibMethod::kPercentile, CalibMethod::kEntropy, CalibMethod::kMse}) {
+  for (CalibMethod method :
+       {CalibMethod::kMinMax, CalibMethod::kPercentile, CalibMethod::kEntropy, CalibMethod::kMse}) {
     for (bool per_channel : {false, true}) {
       SCOPED_TRACE(std::string(method_name(method)) + (per_channel ? " per-channel" : " per-tensor"));
       QuantizeOptions o;
@@ -245,7 +246,7 @@ TEST(QuantizeStatic, RulesReapplyByteIdentical) {
     auto parsed = parse_rules(rules_to_json(rules), "rules.json");
     ASSERT_TRUE(parsed.ok()) << parsed.status().message();
     QuantizeOptions o2 = o;
-    o2.calib = nullptr;  // no calibration at all
+    o2.calib = nullptr;     // no calibration at all
     o2.exclude = {"Conv"};  // ignored: the rules' own selection decides
     o2.per_channel = false;
     Rules again;
