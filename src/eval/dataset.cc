@@ -636,6 +636,8 @@ Result<Dataset> Dataset::open(const std::string& path, const std::vector<IoInfo>
       HONE_ASSIGN_OR_RETURN(impl, open_npy_folder(path, inputs));
     } else if (!images.empty()) {
       HONE_ASSIGN_OR_RETURN(impl, open_image_folder(path, std::move(images), inputs, preprocess));
+    } else if (has_npy) {
+      return invalid_argument(path + ": --preprocess applies to a folder of images; this one holds only .npy files");
     } else {
       return invalid_argument(path + ": the folder has no .npy files and no images (png, jpg, bmp, gif, tga, pnm)");
     }

@@ -165,6 +165,16 @@ TEST_F(DatasetTest, FolderOfNpyFiles) {
   EXPECT_EQ(s[0].data<float>()[0], 5.f);
   EXPECT_EQ(s[1].data<int64_t>()[3], 7);
   ASSERT_NE(ds->extra("labels"), nullptr);
+  // A preprocess recipe means images: refused for a folder of arrays, and for an array file.
+  auto pre = Dataset::open((dir_ / "f").string(), {input("in:0", DType::kFloat32, {-1, 4})}, Preprocess{});
+  ASSERT_FALSE(pre.ok());
+  EXPECT_NE(pre.status().message().find("--preprocess"), std::string::npos) << pre.status().message();
+  EXPECT_FALSE(
+      Dataset::open((dir_ / "f" / "mask.npy").string(), {input("mask", DType::kInt64, {-1, 4})}, Preprocess{}).ok());
+  // A single .npy feeds a single-input model.
+  auto one = Dataset::open((dir_ / "f" / "mask.npy").string(), {input("mask", DType::kInt64, {-1, 4})});
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(one->size(), 2);
 }
 
 // A 4x2 RGB image whose pixel (y, x) = (10*y + x, 100, 200).
