@@ -5,7 +5,8 @@
 
 For every calibration method: exit 0, a model onnx's checker accepts with Q/DQ around the convs and
 the Gemms, test accuracy within 1.5 points of the float model's (hone eval), `--rules` re-applied
-gives the same bytes. Bad calibration data is refused with exit 2 and one line. When
+gives the same bytes; calibration from a folder of PGM images with --preprocess works as well.
+Bad calibration data is refused with exit 2 and one line. When
 onnxruntime-node is installed (`make peers`), ONNX Runtime runs each QDQ model and must agree with
 hone's run of it (cosine >= 0.999, top-1 agreement >= 0.99); without it that part is skipped.
 """
@@ -112,6 +113,25 @@ def main():
                     agree = float((h.argmax(1) == ort.argmax(1)).mean())
                     print(f"{method}: hone vs ONNX Runtime cosine {c:.6f}, top-1 agreement {agree:.4f}")
                     check(c >= 0.999 and agree >= 0.99, f"{method}: hone and ONNX Runtime disagree ({c}, {agree})")
+        # Calibration from a folder of images (8-bit PGM, which stb_image reads) with --preprocess:
+        # the digits are in [0, 1], so pixel / 255 gives the same data back up to rounding.
+        imgs = os.path.join(tmp, "imgs")
+        os.makedirs(imgs)
+        with np.load(calib) as z:
+            cal = z["input"][:64]
+        for i, img in enumerate(cal):
+            px = np.clip(np.rint(img[0] * 255), 0, 255).astype(np.uint8)
+            with open(os.path.join(imgs, f"{i:03d}.pgm"), "wb") as f:
+                f.write(b"P5\n8 8\n255\n" + px.tobytes())
+        out = os.path.join(tmp, "img.onnx")
+        r = hone("quantize", model, "-o", out, "--mode", "static", "--calib", imgs, "--preprocess",
+                 "grayscale,scale=1/255", "--method", "percentile", "--per-channel", "--threads", "1")
+        if check(r.returncode == 0, f"image folder: rc {r.returncode} {r.stderr.strip()}"):
+            acc = accuracy(out, test)
+            print(f"image-folder calibration: accuracy {acc:.4f}")
+            check(acc >= base - 0.015, f"image folder: accuracy {acc} vs float {base}")
+        r = hone("quantize", model, "-o", out + "2", "--mode", "static", "--calib", imgs, "--preprocess", "grayscale,scale=1/0")
+        check(r.returncode == 2 and r.stderr.count("\n") == 1, f"bad --preprocess: rc {r.returncode} {r.stderr!r}")
         # Refusals: exit 2, one line.
         bad = os.path.join(tmp, "bad.npz")
         np.savez(bad, wrong_name=np.zeros((4, 1, 8, 8), np.float32))
