@@ -20,7 +20,9 @@ build: deps $(BUILD)/CMakeCache.txt
 
 # hone's main job on the trained demo models (models/README.md): every quantization variant measured
 # for quality, latency and size; the variants and report.html land in $(BUILD)/hone-demo.
-run: build
+# Builds only the CLI (not the tests and benchmarks), so that a fresh clone gets there quickly.
+run: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target hone
 	$(BUILD)/hone demo --out $(BUILD)/hone-demo
 
 # docs/performance.md's demo table, regenerated from one `hone demo --json` run (tools/demo_table.py).
