@@ -63,6 +63,8 @@ struct QuantizeOptions {
   int bits = 4;
   int block = 32;
   std::string algo = "rtn";          // rtn | gptq | awq
+  bool weight_symmetric = true;      // MatMul/Gemm blocks: absmax int codes, no zero points
+                                     // (false, --asymmetric: per-block min/max, packed zero points)
 
   int threads = 0;                   // 0: physical cores
   ProgressFn progress;               // may be empty

@@ -5,13 +5,16 @@
 //   B            uint8 [N, n_blocks, block_size * bits / 8]; codes packed along K, low bits first
 //                (4 bits: element k = 2j in the low nibble of byte j, k = 2j + 1 in the high one)
 //   scales       float [N * n_blocks], ordered [n][block]
-//   zero_points  omitted: symmetric codes are stored unsigned with the default offset
-//                2^(bits-1) (8 for 4 bits, 128 for 8 bits)
+//   zero_points  symmetric (the default): omitted, codes are stored unsigned with the default
+//                offset 2^(bits-1) (8 for 4 bits, 128 for 8 bits);
+//                asymmetric (--asymmetric): uint8 [N * ceil(n_blocks * bits / 8)], packed like the
+//                codes (4 bits: block 2j in the low nibble of byte j of the column's row)
 //   bias         input 5 when the Gemm had a constant bias of N elements
 //
 // K that is not a multiple of the block pads the last block with zeros (they quantize to the
-// offset, i.e. to 0.0). Algorithms: rtn (round to nearest, absmax per block, symmetric [-7, 7] /
-// [-127, 127]) and awq (activation-aware channel scaling searched on calibration data; the
+// zero point, i.e. to 0.0). Algorithms: rtn (round to nearest; symmetric: absmax per block on
+// [-7, 7] / [-127, 127]; asymmetric: per-block min/max widened to include 0 on [0, 15] / [0, 255])
+// and awq (activation-aware channel scaling searched on calibration data in the same scheme; the
 // scaling is undone by a Mul on A since MatMulNBits has no input for it).
 #include <algorithm>
 #include <atomic>
@@ -66,10 +69,17 @@ std::vector<float> weight_kn(const Target& t) {
   return kn;
 }
 
-// Symmetric blockwise parameters and codes of a [K, N] matrix.
+// The code type of a weight-only block: signed symmetric or unsigned asymmetric.
+QType weight_qtype(int bits, bool symmetric) {
+  if (symmetric) return bits == 4 ? QType::kInt4 : QType::kInt8;
+  return bits == 4 ? QType::kUInt4 : QType::kUInt8;
+}
+bool is_symmetric(QType qt) { return qt == QType::kInt4 || qt == QType::kInt8; }
+
+// Blockwise parameters and codes of a [K, N] matrix (symmetric for signed qt, else asymmetric).
 Status rtn(const std::vector<float>& kn, int64_t K, int64_t N, int64_t block, QType qt, const std::string& what,
            QuantParams* p, std::vector<int32_t>* q) {
-  HONE_ASSIGN_OR_RETURN(*p, params_blockwise_kn(kn.data(), K, N, block, qt, true, what));
+  HONE_ASSIGN_OR_RETURN(*p, params_blockwise_kn(kn.data(), K, N, block, qt, is_symmetric(qt), what));
   return quantize_blockwise_kn(kn.data(), K, N, block, *p, qt, q);
 }
 
@@ -87,7 +97,8 @@ double awq_error(const ActStats& a, const std::vector<float>& kn, const std::vec
   for (int64_t k = 0; k < K; ++k)
     for (int64_t n = 0; n < N; ++n) {
       const size_t i = static_cast<size_t>(k * N + n);
-      const float deq = dequantize_value(q[i], p.scales[static_cast<size_t>(n * nb + k / block)], 0) / s[static_cast<size_t>(k)];
+      const size_t pi = static_cast<size_t>(n * nb + k / block);
+      const float deq = dequantize_value(q[i], p.scales[pi], p.zero_points[pi]) / s[static_cast<size_t>(k)];
       diff[i] = kn[i] - deq;
     }
   double err = 0;
@@ -131,6 +142,7 @@ class WeightOnlyQuantizer {
       out_->options["bits"] = std::to_string(o_.bits);
       out_->options["block"] = std::to_string(o_.block);
       out_->options["algo"] = o_.algo;
+      out_->options["symmetric"] = o_.weight_symmetric ? "true" : "false";
       out_->options["ops"] = detail::join(o_.ops.empty() ? kDefault : o_.ops);
       out_->options["exclude"] = detail::join(o_.exclude);
     }
@@ -395,7 +407,7 @@ class WeightOnlyQuantizer {
       if (!t.gather && stats.count(m_.graph.nodes[t.node_index].inputs[0])) work.push_back(&t);
     std::vector<std::vector<float>> found(work.size());
     std::atomic<size_t> next{0}, done{0};
-    const QType qt = o_.bits == 4 ? QType::kInt4 : QType::kInt8;
+    const QType qt = weight_qtype(o_.bits, o_.weight_symmetric);
     auto worker = [&] {
       for (size_t i; (i = next++) < work.size();) {
         const Target& t = *work[i];
@@ -449,20 +461,26 @@ class WeightOnlyQuantizer {
     std::string method = o_.algo;
     std::vector<float> kn = weight_kn(t);
     std::vector<float> channel;  // AWQ factors, empty for rtn
+    bool sym = o_.weight_symmetric;
     QuantParams p;
     const TensorRule* r = in_ ? in_->find(t.w_name) : nullptr;
     if (r) {
-      if (r->role != "weight" || (r->dtype != "int4" && r->dtype != "int8") || r->scheme != "symmetric" || r->block < 16 ||
-          (r->block & (r->block - 1)) != 0)
-        return invalid_argument("rules: '" + t.w_name + "': weight-only needs a symmetric int4/int8 rule with a power-of-two block >= 16");
+      const bool sym_rule = r->scheme == "symmetric" && (r->dtype == "int4" || r->dtype == "int8");
+      const bool asym_rule = r->scheme == "asymmetric" && (r->dtype == "uint4" || r->dtype == "uint8");
+      if (r->role != "weight" || !(sym_rule || asym_rule) || r->block < 16 || (r->block & (r->block - 1)) != 0)
+        return invalid_argument("rules: '" + t.w_name + "': weight-only needs a symmetric int4/int8 or asymmetric uint4/uint8 rule with a power-of-two block >= 16");
+      sym = sym_rule;
       bits = r->bits;
       block = r->block;
       method = r->method;
       const size_t want = static_cast<size_t>(t.N * num_blocks(t.K, block));
       if (r->scales.size() != want)
         return invalid_argument("rules: '" + t.w_name + "': " + std::to_string(r->scales.size()) + " scales, expected " + std::to_string(want));
+      if (r->zero_points.size() != r->scales.size())
+        return invalid_argument("rules: '" + t.w_name + "': " + std::to_string(r->zero_points.size()) + " zero points, expected " + std::to_string(want));
       for (int32_t z : r->zero_points)
-        if (z != 0) return invalid_argument("rules: '" + t.w_name + "': symmetric rule with a non-zero zero point");
+        if (sym ? z != 0 : (z < 0 || z >= (1 << bits)))
+          return invalid_argument("rules: '" + t.w_name + "': zero point " + std::to_string(z) + " out of range for a " + r->scheme + " " + r->dtype + " rule");
       if (auto c = r->extra.find("channel_scale"); c != r->extra.end()) {
         if (static_cast<int64_t>(c->second.size()) != t.K)
           return invalid_argument("rules: '" + t.w_name + "': channel_scale has " + std::to_string(c->second.size()) + " values, expected " + std::to_string(t.K));
@@ -473,7 +491,7 @@ class WeightOnlyQuantizer {
       p.scales = r->scales;
       p.zero_points = r->zero_points;
     }
-    const QType qt = bits == 4 ? QType::kInt4 : QType::kInt8;
+    const QType qt = weight_qtype(bits, sym);
     if (!r && method == "awq") {
       if (auto f = awq_factors_.find(t.w_name); f != awq_factors_.end()) channel = f->second;
       bool identity = std::all_of(channel.begin(), channel.end(), [](float v) { return v == 1.0f; });
@@ -483,15 +501,16 @@ class WeightOnlyQuantizer {
       for (int64_t k = 0; k < t.K; ++k)
         for (int64_t nn = 0; nn < t.N; ++nn) kn[static_cast<size_t>(k * t.N + nn)] *= channel[static_cast<size_t>(k)];
     if (!r) {
-      HONE_ASSIGN_OR_RETURN(p, params_blockwise_kn(kn.data(), t.K, t.N, block, qt, true, t.w_name));
+      HONE_ASSIGN_OR_RETURN(p, params_blockwise_kn(kn.data(), t.K, t.N, block, qt, sym, t.w_name));
     }
     std::vector<int32_t> q;
     HONE_RETURN_IF_ERROR(quantize_blockwise_kn(kn.data(), t.K, t.N, block, p, qt, &q));
 
-    // Pack: [N][block][blob], unsigned codes (offset 2^(bits-1)), padding = the offset (0.0).
+    // Pack: [N][block][blob], unsigned codes (symmetric: offset 2^(bits-1); asymmetric: the codes
+    // themselves), padding = the code of 0.0 (the offset or the block's zero point).
     const int64_t nb = num_blocks(t.K, block);
     const int64_t blob = block * bits / 8;
-    const int32_t offset = 1 << (bits - 1);
+    const int32_t offset = sym ? 1 << (bits - 1) : 0;
     HONE_ASSIGN_OR_RETURN(Tensor packed, Tensor::create(DType::kUInt8, {t.N, nb, blob}));
     uint8_t* dst = packed.data<uint8_t>();
     for (int64_t nn = 0; nn < t.N; ++nn)
@@ -499,7 +518,8 @@ class WeightOnlyQuantizer {
         uint8_t* out = dst + (nn * nb + b) * blob;
         for (int64_t j = 0; j < block; ++j) {
           const int64_t k = b * block + j;
-          const auto code = static_cast<uint32_t>((k < t.K ? q[static_cast<size_t>(k * t.N + nn)] : 0) + offset);
+          const int32_t pad = sym ? 0 : p.zero_points[static_cast<size_t>(nn * nb + b)];
+          const auto code = static_cast<uint32_t>((k < t.K ? q[static_cast<size_t>(k * t.N + nn)] : pad) + offset);
           if (bits == 8) {
             out[j] = static_cast<uint8_t>(code);
           } else {
@@ -513,6 +533,23 @@ class WeightOnlyQuantizer {
     const std::string sname = names_.make(t.w_name + "_scales");
     g.initializers.push_back({bname, packed, {}, std::nullopt});
     g.initializers.push_back({sname, detail::scalar_or_vector_f32(p.scales, false), {}, std::nullopt});
+    std::string zname;
+    if (!sym) {
+      // ONNX Runtime's layout: per column ceil(n_blocks * bits / 8) bytes, 4 bits low nibble first.
+      const int64_t zrow = (nb * bits + 7) / 8;
+      HONE_ASSIGN_OR_RETURN(Tensor zp, Tensor::create(DType::kUInt8, {t.N * zrow}));
+      uint8_t* z = zp.data<uint8_t>();
+      std::fill(z, z + t.N * zrow, uint8_t{0});
+      for (int64_t nn = 0; nn < t.N; ++nn)
+        for (int64_t b = 0; b < nb; ++b) {
+          const auto v = static_cast<uint32_t>(p.zero_points[static_cast<size_t>(nn * nb + b)]);
+          uint8_t* row = z + nn * zrow;
+          if (bits == 8) row[b] = static_cast<uint8_t>(v);
+          else row[b / 2] = static_cast<uint8_t>(row[b / 2] | ((v & 0xF) << ((b % 2) * 4)));
+        }
+      zname = names_.make(t.w_name + "_zero_points");
+      g.initializers.push_back({zname, zp, {}, std::nullopt});
+    }
     std::string a = n.inputs[0];
     if (!channel.empty()) {
       // MatMulNBits cannot take AWQ's factors: x W = (x / s) (s W), so A is divided by s first.
@@ -525,11 +562,13 @@ class WeightOnlyQuantizer {
       a = scaled;
     }
     std::vector<std::string> inputs = {a, bname, sname};
+    if (!zname.empty()) inputs.push_back(zname);
     if (!t.bias.empty()) {
       const Tensor bias = g.find_initializer(t.bias)->tensor;
       const std::string bias_name = names_.make(t.bias + "_1d");
       g.initializers.push_back({bias_name, bias.clone().reshaped({t.N}).value(), {}, std::nullopt});
-      inputs.insert(inputs.end(), {"", "", bias_name});  // zero_points, g_idx omitted; bias is input 5
+      if (zname.empty()) inputs.push_back("");  // no zero_points
+      inputs.insert(inputs.end(), {"", bias_name});  // g_idx omitted; bias is input 5
     }
     const std::string y = t.add.empty() ? n.outputs[0] : names_.make(n.outputs[0] + "_before_bias");
     ir::Node mm = make_node("MatMulNBits", inputs, {y}, names_.make(base + "_Q" + std::to_string(bits)), "com.microsoft");
@@ -544,9 +583,9 @@ class WeightOnlyQuantizer {
       TensorRule rule;
       rule.tensor = t.w_name;
       rule.role = "weight";
-      rule.dtype = bits == 4 ? "int4" : "int8";
+      rule.dtype = qtype_name(qt);
       rule.bits = bits;
-      rule.scheme = "symmetric";
+      rule.scheme = sym ? "symmetric" : "asymmetric";
       rule.axis = 0;  // the reduction axis K of the [K, N] weight as MatMul reads it
       rule.block = block;
       rule.scales = p.scales;

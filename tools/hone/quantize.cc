@@ -33,6 +33,7 @@ struct QuantizeArgs {
   std::string calib;
   std::string method = "minmax";
   bool symmetric = false;
+  bool asymmetric = false;
   double percentile = 99.999;
   std::string preprocess;
   int64_t calib_limit = 0;
@@ -196,6 +197,7 @@ int run_quantize(const QuantizeArgs& a) {
   o.method = *method;
   o.percentile = a.percentile;
   o.symmetric_activations = a.symmetric;
+  o.weight_symmetric = !a.asymmetric;
   o.bits = a.bits;
   o.block = a.block;
   o.algo = a.algo;
@@ -298,6 +300,7 @@ Command add_quantize(CLI::App& root) {
       "  hone quantize model.onnx -o model.int8.onnx --mode dynamic --per-channel --exclude classifier\n"
       "  hone quantize model.onnx -o model.qdq.onnx --mode static --calib calib.npz --method percentile\n"
       "  hone quantize model.onnx -o model.int4.onnx --mode weight-only --bits 4 --block 32\n"
+      "  hone quantize model.onnx -o model.int4.onnx --mode weight-only --bits 4 --block 32 --asymmetric\n"
       "  hone quantize model.onnx -o model.awq.onnx --mode weight-only --algo awq --calib calib.npz --rules-out r.json\n"
       "  hone quantize model.onnx -o again.onnx --rules r.json      # same decisions, no calibration, same bytes\n"
       "Then: hone compare model.onnx model.int8.onnx --random --per-layer   # where the error comes from\n"
@@ -317,6 +320,9 @@ Command add_quantize(CLI::App& root) {
   app->add_option("--bits", args->bits, "Weight bits for weight-only: 4 or 8 (default 4)");
   app->add_option("--block", args->block, "Block size along K for weight-only: 32, 64, 128 ... (default 32)");
   app->add_option("--algo", args->algo, "Weight-only algorithm: rtn (default) | awq (needs --calib)");
+  app->add_flag("--asymmetric", args->asymmetric,
+                "Weight-only: per-block min/max on [0, 2^bits - 1] with packed zero points (MatMulNBits input 3)\n"
+                "instead of symmetric absmax blocks; Gather tables stay symmetric");
   auto* rules_out = app->add_option("--rules-out", args->rules_out, "Write every quantization decision to this JSON file");
   auto* rules_in = app->add_option("--rules", args->rules_in, "Re-apply a rules file: no calibration, byte-identical output");
   rules_out->excludes(rules_in);

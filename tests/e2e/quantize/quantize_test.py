@@ -99,10 +99,11 @@ def tiny(model, tmp):
     check(r.returncode == 0 and "Gemm" in r.stdout and "fc2" in r.stdout and "excluded" in r.stdout,
           f"text summary: {r.stdout} {r.stderr}")
 
-    # --- weight-only rtn 4 and 8 bits
-    for bits in ("4", "8"):
-        out = os.path.join(tmp, f"wo{bits}.onnx")
-        r = hone("quantize", model, "-o", out, "--mode", "weight-only", "--bits", bits, "--block", "32")
+    # --- weight-only rtn 4 and 8 bits, symmetric (default) and --asymmetric
+    for bits, asym in (("4", False), ("8", False), ("4", True), ("8", True)):
+        out = os.path.join(tmp, f"wo{bits}{'a' if asym else ''}.onnx")
+        r = hone("quantize", model, "-o", out, "--mode", "weight-only", "--bits", bits, "--block", "32",
+                 *(["--asymmetric"] if asym else []))
         if not check(r.returncode == 0, f"quantize weight-only {bits}: {r.stderr}"):
             continue
         c, m = ops(out)
@@ -120,10 +121,19 @@ def tiny(model, tmp):
         fm = onnx.load(model)
         w = {i.name: numpy_helper.to_array(i) for i in fm.graph.initializer}["w1"]
         s = inits[node.input[2]].reshape(128, 2)
-        if bits == "4":
-            codes = np.stack([b & 0xF, b >> 4], axis=-1).reshape(128, 2, 32).astype(np.int32) - 8
+        if asym:
+            # ORT's packed zero points: per column ceil(2 blocks * bits / 8) bytes, low nibble first.
+            check(len(node.input) >= 4 and node.input[3] in inits, f"asymmetric: zero_points input {list(node.input)}")
+            z = inits[node.input[3]]
+            check(z.dtype == np.uint8 and z.size == 128 * (1 if bits == "4" else 2), f"zero_points {z.dtype} {z.shape}")
+            zp = (np.stack([z & 0xF, z >> 4], axis=-1).reshape(128, 2) if bits == "4" else z.reshape(128, 2)).astype(np.int32)
         else:
-            codes = b.astype(np.int32) - 128
+            check(len(node.input) < 4 or node.input[3] == "", f"symmetric: no zero_points input {list(node.input)}")
+            zp = np.full((128, 2), 8 if bits == "4" else 128, np.int32)
+        if bits == "4":
+            codes = np.stack([b & 0xF, b >> 4], axis=-1).reshape(128, 2, 32).astype(np.int32) - zp[:, :, None]
+        else:
+            codes = b.astype(np.int32) - zp[:, :, None]
         deq = (codes * s[:, :, None]).reshape(128, 64)
         err = np.abs(deq - w).max()
         check(err <= s.max() / 2 + 1e-6, f"weight-only {bits}: dequantized weight off by {err}")
@@ -131,7 +141,7 @@ def tiny(model, tmp):
         r = run_model(out, inputs, q_out)
         if r.returncode == 0:
             cs = cosine(ref, outputs(q_out)["probs"])
-            print(f"mlp_tiny weight-only int{bits}: cosine vs float {cs:.6f}")
+            print(f"mlp_tiny weight-only int{bits}{' asymmetric' if asym else ''}: cosine vs float {cs:.6f}")
             check(cs >= 0.99, f"weight-only {bits} cosine {cs}")
         else:
             print(f"note: hone cannot run MatMulNBits yet ({r.stderr.strip()})")
@@ -142,7 +152,9 @@ def tiny(model, tmp):
              np.where(np.arange(64) % 13 == 0, 10.0, 1.0).astype(np.float32))
     for name, args in (("dynamic", ["--mode", "dynamic", "--per-channel"]),
                        ("rtn", ["--mode", "weight-only", "--bits", "4"]),
-                       ("awq", ["--mode", "weight-only", "--algo", "awq", "--calib", calib])):
+                       ("awq", ["--mode", "weight-only", "--algo", "awq", "--calib", calib]),
+                       ("rtn_asym", ["--mode", "weight-only", "--bits", "4", "--asymmetric"]),
+                       ("awq_asym", ["--mode", "weight-only", "--algo", "awq", "--calib", calib, "--asymmetric"])):
         a = os.path.join(tmp, f"{name}_a.onnx")
         b = os.path.join(tmp, f"{name}_b.onnx")
         c2 = os.path.join(tmp, f"{name}_c.onnx")
@@ -160,8 +172,10 @@ def tiny(model, tmp):
             j = json.load(f)
         check(j.get("version") == 1 and len(j.get("tensors", [])) == 2, f"{name} rules content")
         check(j.get("model_sha256") == hashlib.sha256(open(model, "rb").read()).hexdigest(), f"{name} rules model_sha256")
-        if name == "awq":
+        if name.startswith("awq"):
             check(any("channel_scale" in t.get("extra", {}) for t in j["tensors"]), "awq rules keep channel_scale")
+        if name.endswith("_asym"):
+            check(all(t["scheme"] == "asymmetric" and t["dtype"] == "uint4" for t in j["tensors"]), f"{name} rules scheme")
 
     # --- rules applied to another model: still applied, with a warning naming the mismatch
     other = os.path.join(tmp, "other.onnx")
