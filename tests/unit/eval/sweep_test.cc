@@ -31,6 +31,7 @@ const char* kExpected[] = {"fp32",
                            "static-int8-entropy",
                            "static-int8-mse",
                            "int4-rtn",
+                           "int4-rtn-asym",
                            "int4-awq"};
 
 TEST(Sweep, DigitsEveryVariantAccountedFor) {
