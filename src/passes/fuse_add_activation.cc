@@ -49,12 +49,8 @@ Status fuse_add_activation(ir::Model& m) {
     fused.op_type = "FusedAdd";
     fused.domain = kInternalDomain;
     fused.inputs = add.inputs;
-    fused.outputs = g.nodes[*c].outputs;
     fused.attrs = std::move(act);
-    const std::string dropped = add.outputs[0];
-    remove[i] = true;
-    g.nodes[*c] = std::move(fused);
-    forget_values(g, {dropped});
+    fuse_into_consumer(g, remove, i, *c, std::move(fused));
     changed = true;
   }
   if (changed) {

@@ -26,12 +26,8 @@ Status fuse_conv_activation(ir::Model& m) {
     ir::Node fused = conv;
     fused.op_type = "FusedConv";
     fused.domain = kInternalDomain;
-    fused.outputs = g.nodes[*c].outputs;
     for (auto& a : act) fused.attrs.push_back(std::move(a));
-    const std::string dropped = conv.outputs[0];
-    remove[i] = true;
-    g.nodes[*c] = std::move(fused);
-    forget_values(g, {dropped});
+    fuse_into_consumer(g, remove, i, *c, std::move(fused));
     changed = true;
   }
   if (changed) {

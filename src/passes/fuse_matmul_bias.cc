@@ -106,13 +106,9 @@ Status fuse_matmul_bias(ir::Model& m) {
     fused.domain = kInternalDomain;
     fused.inputs = {gemm.inputs[0], gemm.inputs[1]};
     if (!bias.empty()) fused.inputs.push_back(bias);
-    fused.outputs = g.nodes[*c].outputs;
     fused.attrs = act;
     if (trans_b) fused.attrs.push_back(int_attr("transB", 1));
-    const std::string dropped = gemm.outputs[0];
-    remove[i] = true;
-    g.nodes[*c] = std::move(fused);
-    forget_values(g, {dropped});
+    fuse_into_consumer(g, remove, i, *c, std::move(fused));
     changed = true;
   }
   if (changed) {

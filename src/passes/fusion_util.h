@@ -109,6 +109,16 @@ inline void forget_values(ir::Graph& g, const std::vector<std::string>& values) 
   for (const auto& v : values) erase_value_info(g, v);
 }
 
+// Two-node fusion: `fused` takes the place and the outputs of node c, the sole consumer of node
+// i's single output; node i is marked for removal and the value between them is forgotten.
+inline void fuse_into_consumer(ir::Graph& g, std::vector<bool>& remove, size_t i, size_t c, ir::Node fused) {
+  fused.outputs = g.nodes[c].outputs;
+  const std::string dropped = g.nodes[i].outputs[0];
+  remove[i] = true;
+  g.nodes[c] = std::move(fused);
+  forget_values(g, {dropped});
+}
+
 // The opset of the default ONNX domain.
 inline int64_t onnx_opset(const ir::Model& m) {
   for (const auto& o : m.opsets)
