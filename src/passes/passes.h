@@ -18,6 +18,7 @@ Status fold_batchnorm(ir::Model& m);
 // fp32 fusions into internal "hone" nodes (session only, never exported): fusion_util.h.
 Status fuse_layernorm(ir::Model& m);
 Status fuse_gelu(ir::Model& m);
+Status fuse_attention(ir::Model& m);
 Status fuse_matmul_bias(ir::Model& m);
 Status fuse_conv_activation(ir::Model& m);
 Status fuse_add_activation(ir::Model& m);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the golden models of the fp32 fusion passes into tests/passes/golden/ (committed; rerun
-after editing): fuse_layernorm, fuse_gelu, fuse_matmul_bias, fuse_conv_activation, and a small
-transformer block for all of them at once. tests/unit/passes/fusion_fp32_test.cc holds the op
+after editing): fuse_layernorm, fuse_gelu, fuse_matmul_bias, fuse_conv_activation, a small
+transformer block for all of them at once, and fuse_attention (rank-4 and rank-3 exports). tests/unit/passes/fusion_fp32_test.cc holds the op
 counts expected after each pass and checks outputs against the unoptimized model."""
 import os
 
@@ -199,6 +199,78 @@ def transformer_ffn():
     save("transformer_ffn", nodes, [f32("X", [1, 9, d])], [f32("Y", [1, 9, d])], inits)
 
 
+def attention_core(p, q, k, v, y, rank, scale_on="scores", mask=None):
+    """The attention core as PyTorch exports it: head split Transposes of Q/K/V (K to [.., D, S]),
+    MatMul, the 1/sqrt(D) scale (a Div on the scores, or on Q before the MatMul), the mask Add,
+    Softmax, MatMul with V and the head merge Transpose."""
+    split, kt = ([0, 2, 1, 3], [0, 2, 3, 1]) if rank == 4 else ([1, 0, 2], [1, 2, 0])
+    nodes = [
+        helper.make_node("Transpose", [q], [p + "qh"], perm=split),
+        helper.make_node("Transpose", [k], [p + "kt"], perm=kt),
+        helper.make_node("Transpose", [v], [p + "vh"], perm=split),
+    ]
+    qh = p + "qh"
+    if scale_on == "q":
+        nodes.append(helper.make_node("Div", [qh, "sqrt_d"], [p + "qs"]))
+        qh = p + "qs"
+    nodes.append(helper.make_node("MatMul", [qh, p + "kt"], [p + "s"]))
+    s = p + "s"
+    if scale_on == "scores":
+        nodes.append(helper.make_node("Div", [s, "sqrt_d"], [p + "ss"]))
+        s = p + "ss"
+    if mask:
+        nodes.append(helper.make_node("Add", [s, mask], [p + "sm"]))
+        s = p + "sm"
+    nodes += [
+        helper.make_node("Softmax", [s], [p + "p"], axis=-1),
+        helper.make_node("MatMul", [p + "p", p + "vh"], [p + "o"]),
+        helper.make_node("Transpose", [p + "o"], [y], perm=split),
+    ]
+    return nodes
+
+
+def fuse_attention_bshd():
+    # HF-BERT style, rank 4: X [B, S, E] -> Q/K/V [B, S, H, D]; padding mask input [B, 1, 1, S].
+    # Attention "a" fuses; attention "b" exports its probabilities (a second reader): it must not.
+    b, s, h, d = 2, 6, 2, 8
+    e = h * d
+    nodes = []
+    for t in "qkv":
+        nodes += [helper.make_node("MatMul", ["X", "w" + t], [t + "p"]),
+                  helper.make_node("Reshape", [t + "p", "heads"], [t])]
+    nodes += attention_core("a_", "q", "k", "v", "a_y", 4, "scores", "M")
+    nodes += attention_core("b_", "q", "k", "v", "b_y", 4, "scores", "M")
+    nodes += [helper.make_node("Reshape", ["a_y", "merged"], ["Y"]),
+              helper.make_node("Reshape", ["b_y", "merged"], ["Y2"])]
+    inits = [init("w" + t, (rng.standard_normal((e, e)) * 0.3).astype(np.float32)) for t in "qkv"]
+    inits += [init("heads", np.array([b, s, h, d], dtype=np.int64)), init("merged", np.array([b, s, e], dtype=np.int64)),
+              scalar("sqrt_d", np.sqrt(d))]
+    save("fuse_attention_bshd", nodes, [f32("X", [b, s, e]), f32("M", [b, 1, 1, s])],
+         [f32("Y", [b, s, e]), f32("Y2", [b, s, e]), f32("b_p", [b, h, s, s])], inits)
+
+
+def fuse_attention_mha():
+    # nn.MultiheadAttention style, rank 3: X [S, 1, E] -> packed QKV projection + bias, Slices,
+    # Reshape to [S, H, D], the scale on Q, and a causal mask (-inf above the diagonal).
+    s, h, d = 7, 3, 8
+    e = h * d
+    nodes = [helper.make_node("MatMul", ["X", "wqkv"], ["qkv_m"]),
+             helper.make_node("Add", ["bqkv", "qkv_m"], ["qkv"])]
+    for i, t in enumerate("qkv"):
+        nodes += [helper.make_node("Slice", ["qkv", "start_" + t, "end_" + t, "last"], [t + "s"]),
+                  helper.make_node("Reshape", [t + "s", "heads"], [t])]
+    nodes += attention_core("a_", "q", "k", "v", "a_y", 3, "q", "causal")
+    nodes.append(helper.make_node("Reshape", ["a_y", "merged"], ["Y"]))
+    causal = np.triu(np.full((s, s), -np.inf, dtype=np.float32), 1)
+    inits = [init("wqkv", (rng.standard_normal((e, 3 * e)) * 0.3).astype(np.float32)),
+             init("bqkv", rng.standard_normal(3 * e).astype(np.float32)), init("causal", causal),
+             init("heads", np.array([s, h, d], dtype=np.int64)), init("merged", np.array([s, 1, e], dtype=np.int64)),
+             init("last", np.array([-1], dtype=np.int64)), scalar("sqrt_d", np.sqrt(d))]
+    for i, t in enumerate("qkv"):
+        inits += [init("start_" + t, np.array([i * e], dtype=np.int64)), init("end_" + t, np.array([(i + 1) * e], dtype=np.int64))]
+    save("fuse_attention_mha", nodes, [f32("X", [s, 1, e])], [f32("Y", [s, 1, e])], inits)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     fuse_layernorm()
@@ -207,3 +279,5 @@ if __name__ == "__main__":
     fuse_conv_activation()
     transformer_ffn()
     fuse_add_activation()
+    fuse_attention_bshd()
+    fuse_attention_mha()

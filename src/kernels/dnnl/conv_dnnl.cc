@@ -48,16 +48,49 @@ std::string key_of(const ConvDesc& d) {
   KeyBuilder k(d.transposed ? "deconv" : "conv");
   k.add(d.batch).add(d.in_channels).add(d.out_channels).add(d.groups).add(d.in_spatial).add(d.kernel);
   k.add(d.out_spatial).add(d.strides).add(d.dilations).add(d.pads_begin).add(d.pads_end);
-  k.add(static_cast<int64_t>(d.has_bias)).add(d.post_ops);
+  k.add(static_cast<int64_t>(d.has_bias)).add(static_cast<int64_t>(d.channels_last));
+  k.add(static_cast<int64_t>(d.residual)).add(d.post_ops);
   return k.str();
+}
+
+// The activation layout: plain NC<spatial>, or channels last (nwc, nhwc, ndhwc).
+memory::format_tag activation_tag(const ConvDesc& d) {
+  using tag = memory::format_tag;
+  if (!d.channels_last) return plain_tag(d.kernel.size() + 2);
+  switch (d.kernel.size()) {
+    case 1: return tag::acb;
+    case 2: return tag::acdb;
+    case 3: return tag::acdeb;
+    default: return tag::undef;
+  }
+}
+
+// The residual (binary add or sum) first, so that an activation post-op applies to conv + r.
+::dnnl::primitive_attr residual_attr(const ConvDesc& d, const memory::desc& dst) {
+  if (d.residual == ConvDesc::Residual::kNone) return make_attr(d.post_ops);
+  PostOps with_sum;
+  if (d.residual == ConvDesc::Residual::kSumIntoY) with_sum.push_back(PostOp::sum());
+  with_sum.insert(with_sum.end(), d.post_ops.begin(), d.post_ops.end());
+  ::dnnl::primitive_attr attr = make_attr(with_sum);
+  if (d.residual != ConvDesc::Residual::kBinaryAdd) return attr;
+  ::dnnl::post_ops ops;
+  ops.append_binary(::dnnl::algorithm::binary_add, dst);
+  const ::dnnl::post_ops rest = attr.get_post_ops();
+  for (int i = 0; i < rest.len(); ++i) {  // make_attr built eltwise entries only
+    float scale, alpha, beta;
+    ::dnnl::algorithm alg;
+    rest.get_params_eltwise(i, scale, alg, alpha, beta);
+    ops.append_eltwise(scale, alg, alpha, beta);
+  }
+  attr.set_post_ops(ops);
+  return attr;
 }
 
 CachedPrimitive make_primitive(const ConvDesc& d) {
   using ::dnnl::algorithm;
   using ::dnnl::prop_kind;
-  const size_t nd = d.kernel.size();
-  const memory::desc src(concat({d.batch, d.in_channels}, d.in_spatial), memory::data_type::f32, plain_tag(nd + 2));
-  const memory::desc dst(concat({d.batch, d.out_channels}, d.out_spatial), memory::data_type::f32, plain_tag(nd + 2));
+  const memory::desc src(concat({d.batch, d.in_channels}, d.in_spatial), memory::data_type::f32, activation_tag(d));
+  const memory::desc dst(concat({d.batch, d.out_channels}, d.out_spatial), memory::data_type::f32, activation_tag(d));
   memory::dims w_dims = d.groups > 1 ? memory::dims{d.groups, d.out_channels / d.groups, d.in_channels / d.groups}
                                      : memory::dims{d.out_channels, d.in_channels};
   const memory::desc weights(concat(w_dims, d.kernel), memory::data_type::f32, memory::format_tag::any);
@@ -66,7 +99,7 @@ CachedPrimitive make_primitive(const ConvDesc& d) {
   const memory::dims strides(d.strides.begin(), d.strides.end());
   const memory::dims dil = spatial_minus_one(d.dilations);
   const memory::dims pl(d.pads_begin.begin(), d.pads_begin.end()), pr(d.pads_end.begin(), d.pads_end.end());
-  const ::dnnl::primitive_attr attr = make_attr(d.post_ops);
+  const ::dnnl::primitive_attr attr = residual_attr(d, dst);
   CachedPrimitive c;
   if (d.transposed) {
     ::dnnl::deconvolution_forward::desc desc(prop_kind::forward_inference, algorithm::deconvolution_direct, src,
@@ -110,6 +143,7 @@ const std::string& ConvF32Dnnl::impl_name() const { return state_->impl; }
 
 bool ConvF32Dnnl::supports(const ConvDesc& d) {
   const size_t nd = d.kernel.size();
+  if (d.channels_last && d.transposed) return false;
   if (nd < 1 || nd > 3 || d.groups < 1 || d.in_channels % d.groups != 0 || d.out_channels % d.groups != 0) return false;
   if (d.batch <= 0 || d.in_channels <= 0 || d.out_channels <= 0) return false;
   for (size_t i = 0; i < nd; ++i)
@@ -146,6 +180,13 @@ Status ConvF32Dnnl::prepare(const ConvDesc& d, const float* w) {
 }
 
 Status ConvF32Dnnl::run(const ConvDesc& d, const float* x, const float* w, const float* b, float* y) {
+  return run(d, x, w, b, y, nullptr);
+}
+
+Status ConvF32Dnnl::run(const ConvDesc& d, const float* x, const float* w, const float* b, float* y,
+                        const float* r) {
+  if (d.residual == ConvDesc::Residual::kBinaryAdd && r == nullptr)
+    return invalid_argument("f32_conv_dnnl: the binary-add residual is missing");
   HONE_RETURN_IF_ERROR(prepare(d, w));
   const State::Prepared& p = *state_->current;
   state_->impl = p.prim->impl;
@@ -155,6 +196,9 @@ Status ConvF32Dnnl::run(const ConvDesc& d, const float* x, const float* w, const
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed_weights}, {DNNL_ARG_DST, dst}};
     if (d.has_bias) args.emplace(DNNL_ARG_BIAS, memory(p.prim->bias_md, cpu_engine(), const_cast<float*>(b)));
+    if (d.residual == ConvDesc::Residual::kBinaryAdd)
+      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                   memory(p.prim->dst_md, cpu_engine(), const_cast<float*>(r)));
     p.prim->primitive.execute(cpu_stream(), args);
     cpu_stream().wait();
   });

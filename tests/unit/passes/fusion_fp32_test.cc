@@ -95,7 +95,15 @@ INSTANTIATE_TEST_SUITE_P(
              {{"hone.FusedConv", 3}, {"Conv", 1}, {"Relu", 1}, {"Neg", 1}}},
         Case{"transformer_ffn", "", {{"hone.LayerNormalization", 1}, {"hone.FusedMatMul", 2}, {"Add", 1}}},
         Case{"fuse_add_activation", "fuse_add_activation",
-             {{"Conv", 1}, {"hone.FusedAdd", 2}, {"Add", 1}, {"Relu", 1}, {"Neg", 1}}}),
+             {{"Conv", 1}, {"hone.FusedAdd", 2}, {"Add", 1}, {"Relu", 1}, {"Neg", 1}}},
+        // Attention "a" fuses (scale and padding mask taken in); "b", whose probabilities are a
+        // graph output, keeps its Transposes, MatMuls, Div, Add and Softmax.
+        Case{"fuse_attention_bshd", "fuse_attention",
+             {{"hone.Attention", 1}, {"MatMul", 5}, {"Reshape", 5}, {"Transpose", 4}, {"Div", 1}, {"Add", 1},
+              {"Softmax", 1}}},
+        // Rank 3 (nn.MultiheadAttention): packed QKV sliced, the scale on Q, a causal -inf mask.
+        Case{"fuse_attention_mha", "fuse_attention",
+             {{"hone.Attention", 1}, {"MatMul", 1}, {"Add", 1}, {"Slice", 3}, {"Reshape", 4}}}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.model); });
 
 // The passes leave models without their patterns alone, and each can be switched off by name.

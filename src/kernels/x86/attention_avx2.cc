@@ -1,0 +1,49 @@
+// f32_attention_avx2: the fused attention kernel on AVX2 + FMA (8 lanes; tiles of 4 query rows x
+// 2 vectors = 16 keys or V columns); body in attention_simd-inl.h, softmax by f32_softmax_avx2.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/x86/attention.h"
+#include "kernels/x86/attention_tiles.h"
+#include "kernels/x86/f32_kernels_impl.h"
+
+namespace hone::kernels::x86 {
+namespace avx2_attention {
+namespace {
+
+struct Ops {
+  using V = __m256;
+  static constexpr int64_t kLanes = 8;
+  // Lanes [0, t) set: -1 in the lanes whose index is below t.
+  static __m256i tail_mask(int64_t t) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(t)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V load_tail(const float* p, int64_t t, float fill) {
+    const __m256i m = tail_mask(t);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+  }
+  static void store_tail(float* p, V v, int64_t t) { _mm256_maskstore_ps(p, tail_mask(t), v); }
+  static V set1(float f) { return _mm256_set1_ps(f); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+};
+// 4 rows x 2 vectors: 8 accumulators + 2 loaded vectors + 1 broadcast of 16 registers.
+constexpr int kTileVectors = 2;
+
+inline void softmax_row(float* s, int64_t n) { f32_softmax_avx2(s, s, 1, n); }
+
+#include "kernels/x86/attention_simd-inl.h"
+
+}  // namespace
+}  // namespace avx2_attention
+
+void f32_attention_avx2(const AttentionArgs& args, int64_t batch, int64_t head, int64_t row_begin, int64_t row_end,
+                        float* scratch) {
+  avx2_attention::attention_impl(args, batch, head, row_begin, row_end, scratch);
+}
+
+}  // namespace hone::kernels::x86

@@ -1,0 +1,18 @@
+// Layout constants shared by the fused-attention dispatcher (scratch size) and its SIMD variants.
+#pragma once
+
+#include <cstdint>
+
+namespace hone::kernels::x86 {
+
+// Keys (columns of the transposed K and of the scores) and V columns are padded to a multiple of
+// this many floats: a whole number of register tiles for both AVX2 (16) and AVX-512 (64), so the
+// inner loops never take a tail.
+inline constexpr int64_t kAttentionPad = 64;
+
+// Query rows per register tile: the scores buffer holds this many rows.
+inline constexpr int kAttentionTileRows = 4;
+
+inline int64_t attention_padded(int64_t n) { return (n + kAttentionPad - 1) / kAttentionPad * kAttentionPad; }
+
+}  // namespace hone::kernels::x86
