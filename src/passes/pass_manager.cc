@@ -33,6 +33,11 @@ const std::vector<PassInfo>& all_passes() {
       // After the int8 fusions, so that their bias Add stays theirs.
       {"fuse_add_activation", 2, "fp32 Add + Relu/Clip/Sigmoid/Tanh/Gelu (residual Add + Relu) into one pass (session only)",
        &fuse_add_activation},
+      // After the conv and add fusions, whose nodes it turns channels-last (docs/layout.md).
+      {"layout_nhwc", 2,
+       "Conv/pooling on channels-last activations (oneDNN brgemm convolutions), transposes only at the boundaries, residual Adds into the conv (session only)",
+       &layout_nhwc},
+      {"sink_transposes", 2, "move Transposes down through elementwise ops and cancel inverse pairs", &sink_transposes},
       {"dead_code", 1, "remove nodes whose outputs are unused, unused initializers and stale value_info", &dead_code},
   };
   return kPasses;

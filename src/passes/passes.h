@@ -22,6 +22,13 @@ Status fuse_attention(ir::Model& m);
 Status fuse_matmul_bias(ir::Model& m);
 Status fuse_conv_activation(ir::Model& m);
 Status fuse_add_activation(ir::Model& m);
+// Channels-last convolutions and pooling (hone.Nhwc*), session only: layout_nhwc.cc.
+Status layout_nhwc(ir::Model& m);
+// Moves Transposes down through elementwise ops and cancels inverse pairs: sink_transposes.cc.
+Status sink_transposes(ir::Model& m);
+// As sink_transposes; `moved` (may be null) gets, for each node that moved below a transpose and
+// now writes its output under a new name, new name -> old name.
+Status sink_transposes_tracked(ir::Model& m, std::unordered_map<std::string, std::string>* moved);
 // int8 fusions into nodes of hone's internal domain (session only, never exported).
 Status fuse_dynamic_quant_matmul(ir::Model& m);
 Status fuse_qdq(ir::Model& m);
