@@ -4,5 +4,5 @@
 
 namespace hone {
 const char* version_string();  // "0.1.0"
-const char* git_revision();    // short hash at configure time, or "unknown"
+const char* git_revision();    // short hash of HEAD at the last build, or "unknown"
 }  // namespace hone
