@@ -358,7 +358,7 @@ bool GraphExecutor::alias_is_safe(const Plan& plan, int64_t index, size_t slot, 
   return false;
 }
 
-Result<Tensor> GraphExecutor::allocate(size_t i, DType dtype, const Shape& shape) {
+Result<Tensor> GraphExecutor::allocate(size_t i, DType dtype, const Shape& shape, bool zero_fill) {
   const Plan* plan = active_plan_;
   const int64_t s = current_step_ && i < current_step_->outputs.size() ? current_step_->outputs[i] : -1;
   if (plan && s >= 0 && plan->offset[static_cast<size_t>(s)] >= 0 && dtype != DType::kString && dtype_size(dtype) > 0) {
@@ -367,8 +367,8 @@ Result<Tensor> GraphExecutor::allocate(size_t i, DType dtype, const Shape& shape
     // Larger than planned (a data-dependent shape): the heap below.
     if (n.ok() && *n > 0 && static_cast<size_t>(*n) <= plan->bytes[v] / dtype_size(dtype)) {
       uint8_t* p = arena_.data() + plan->offset[v];
-      // Kernels rely on zero-filled outputs, as Tensor::create gives them.
-      std::memset(p, 0, static_cast<size_t>(*n) * dtype_size(dtype));
+      // Most kernels rely on zero-filled outputs, as Tensor::create gives them.
+      if (zero_fill) std::memset(p, 0, static_cast<size_t>(*n) * dtype_size(dtype));
       given_[i] = p;
       return Tensor::view(dtype, shape, p, arena_.owner());
     }
@@ -407,7 +407,15 @@ Result<std::vector<Tensor>> GraphExecutor::run_subgraph(const ir::Node& node, co
 
 Result<Tensor*> KernelContext::allocate_output(size_t i, DType dtype, const Shape& shape) {
   if (i >= outputs_->size()) return error("output " + std::to_string(i) + " does not exist");
-  auto t = executor_->allocate(i, dtype, shape);
+  auto t = executor_->allocate(i, dtype, shape, /*zero_fill=*/true);
+  if (!t.ok()) return error(t.status().message());
+  (*outputs_)[i] = std::move(t).value();
+  return &(*outputs_)[i];
+}
+
+Result<Tensor*> KernelContext::allocate_output_overwritten(size_t i, DType dtype, const Shape& shape) {
+  if (i >= outputs_->size()) return error("output " + std::to_string(i) + " does not exist");
+  auto t = executor_->allocate(i, dtype, shape, /*zero_fill=*/false);
   if (!t.ok()) return error(t.status().message());
   (*outputs_)[i] = std::move(t).value();
   return &(*outputs_)[i];

@@ -52,8 +52,9 @@ class GraphExecutor {
 
   // Used by KernelContext::run_subgraph.
   Result<std::vector<Tensor>> run_subgraph(const ir::Node& node, const std::string& attr, const std::vector<Tensor>& inputs);
-  // Used by KernelContext::allocate_output: output `i` of the step being run, zero-filled.
-  Result<Tensor> allocate(size_t i, DType dtype, const Shape& shape);
+  // Used by KernelContext::allocate_output*: output `i` of the step being run, zero-filled unless
+  // the kernel promised to write every element.
+  Result<Tensor> allocate(size_t i, DType dtype, const Shape& shape, bool zero_fill);
 
   // Arena of the most recent signature, this graph's and its subgraphs' together; 0 until a run
   // has recorded a plan.

@@ -34,6 +34,10 @@ class KernelContext {
 
   // Allocates output i (zero-filled) and returns it.
   Result<Tensor*> allocate_output(size_t i, DType dtype, const Shape& shape);
+  // As allocate_output, but the arena bytes are left as they are: for kernels that write every
+  // element of the output (GEMMs, convolutions, elementwise maps), where zero-filling first would
+  // only add a pass over memory. A heap fallback is still zero-filled (Tensor::create).
+  Result<Tensor*> allocate_output_overwritten(size_t i, DType dtype, const Shape& shape);
   // Makes output i share the buffer of an existing tensor (Reshape, Identity, Squeeze ...).
   Status set_output(size_t i, Tensor t);
 

@@ -270,7 +270,7 @@ class ConvKernel final : public Kernel {
     // Unsupported here means "take the reference path"; y is allocated only once oneDNN has agreed.
     Status s = dnnl_->prepare(d, weights_.data<float>());
     if (s.ok()) {
-      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, plan.y_shape));
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, plan.y_shape));
       s = dnnl_->run(d, ctx.input(0)->data<float>(), weights_.data<float>(), b ? b->data<float>() : nullptr,
                      y->data<float>());
       if (s.ok()) apply_activation(activation_, y->data<float>(), y->numel(), ctx.threads());

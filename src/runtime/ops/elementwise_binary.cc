@@ -53,7 +53,7 @@ Status same_type_binary(KernelContext& ctx, F f) {
 Status float_binary(KernelContext& ctx, const Tensor& a, const Tensor& b, kernels::x86::BinaryFn fn, float (*op)(float, float)) {
   auto plan = plan_broadcast<2>({&a.shape(), &b.shape()});
   if (!plan.ok()) return ctx.error(plan.status().message());
-  HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, DType::kFloat32, plan->out_shape));
+  HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, DType::kFloat32, plan->out_shape));
   const float* pa = a.data<float>();
   const float* pb = b.data<float>();
   float* po = out->data<float>();

@@ -28,7 +28,7 @@ class FusedAddKernel final : public Kernel {
     if (a->dtype() != DType::kFloat32 || b->dtype() != DType::kFloat32) return ctx.error("A and B must be float32");
     auto plan = plan_broadcast<2>({&a->shape(), &b->shape()});
     if (!plan.ok()) return ctx.error(plan.status().message());
-    HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, DType::kFloat32, plan->out_shape));
+    HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, DType::kFloat32, plan->out_shape));
     const float* pa = a->data<float>();
     const float* pb = b->data<float>();
     float* po = out->data<float>();

@@ -60,7 +60,7 @@ class FusedMatMulKernel final : public Kernel {
       append_post_op(activation_, d.post_ops);
       Status s = bridge_->prepare(d, b->data<float>());
       if (s.ok()) {
-        HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
+        HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
         s = bridge_->run(d, a->data<float>(), b->data<float>(), bias ? bias->data<float>() : nullptr, y->data<float>());
       }
       if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));

@@ -77,7 +77,7 @@ struct DnnlMatMulState {
     d.b_constant = b.defined();
     Status s = bridge.prepare(d, b_in.data<float>());
     if (s.ok()) {
-      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
       fill(y->data<float>());
       s = bridge.run(d, a.data<float>(), b_in.data<float>(), bias, y->data<float>());
     }

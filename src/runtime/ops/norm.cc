@@ -276,7 +276,7 @@ Status layer_normalization(KernelContext& ctx) {
   }
   const int64_t cols = rows == 0 ? 0 : x->numel() / rows;
   if (layer_norm_fast_path_applies(ctx, *x, *scale, bias, *axis, cols)) {
-    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, x->shape()));
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, x->shape()));
     const auto layernorm = kernels::x86::layernorm_best();
     const float *xd = x->data<float>(), *sd = scale->data<float>(), *bd = bias ? bias->data<float>() : nullptr;
     float* yd = y->data<float>();

@@ -65,7 +65,7 @@ class SoftmaxKernel final : public Kernel {
       else if (d == *axis || !per_axis_) g.length *= x->dim(d);
       else g.inner *= x->dim(d);
     }
-    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, x->dtype(), x->shape()));
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, x->dtype(), x->shape()));
     if (x->numel() == 0) return Status::Ok();
     if (!kLog && x->dtype() == DType::kFloat32 && g.inner == 1) {
       const auto softmax = kernels::x86::softmax_best();

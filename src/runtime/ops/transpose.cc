@@ -72,7 +72,7 @@ void permute(const T* src, const Shape& in_shape, const std::vector<int64_t>& pe
 
 Status permute_into(KernelContext& ctx, const Tensor& x, const Shape& view_shape, const std::vector<int64_t>& perm,
                     const Shape& out_shape) {
-  HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, x.dtype(), out_shape));
+  HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, x.dtype(), out_shape));
   return dispatch_by_size(x.dtype(), [&](auto zero) -> Status {
     using T = decltype(zero);
     permute(elements<T>(x), view_shape, perm, elements<T>(*out));
