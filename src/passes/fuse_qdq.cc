@@ -17,8 +17,9 @@
 // same way: outputs agree to one quantization step (float sums round differently near ties), the
 // tolerance documented in docs/int8.md. The DequantizeLinear nodes stay for their other readers;
 // dead_code removes those left unread. DQ -> Relu/Clip/LeakyRelu -> Q becomes a 256-entry table
-// lookup on the 8-bit values (hone.QLookup, below). Gemm, float outputs (no Q after the op) and
-// activations between the op and its Q are not fused yet.
+// lookup on the 8-bit values (hone.QLookup, below). Then the forms of fuse_qdq_ops.cc: residual
+// Adds, pools, and MatMul / Gemm with a float output. A Clip between the op and its Q is not
+// fused yet.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -66,7 +67,13 @@ struct Producers {
 
 }  // namespace
 
-Status fuse_qdq(ir::Model& m) {
+// The second stage (fuse_qdq_ops.cc): the QDQ forms around Add, MaxPool, GlobalAveragePool and
+// float-output MatMul / Gemm, after this file's forms have taken the MatMuls followed by a Q.
+Status fuse_qdq_ops(ir::Model& m);
+
+namespace {
+
+Status fuse_qdq_conv_matmul_lookup(ir::Model& m) {
   ir::Graph& g = m.graph;
   Producers prod;
   std::unordered_map<std::string, std::vector<size_t>> readers;
@@ -283,6 +290,13 @@ Status fuse_qdq(ir::Model& m) {
   g.nodes = std::move(out);
   if (lookups) ensure_hone_opset(m);
   return Status::Ok();
+}
+
+}  // namespace
+
+Status fuse_qdq(ir::Model& m) {
+  HONE_RETURN_IF_ERROR(fuse_qdq_conv_matmul_lookup(m));
+  return fuse_qdq_ops(m);
 }
 
 }  // namespace hone::passes

@@ -167,12 +167,87 @@ INSTANTIATE_TEST_SUITE_P(
         QdqGolden{"qdq_conv_relu",
                   {{"QuantizeLinear", 2}, {"QLinearConv", 1}, {"Conv", 1}, {"Relu", 1}, {"DequantizeLinear", 3},
                    {"Identity", 1}},
-                  0.02f, 1.0f},
-        // The MatMul whose float output is the graph output stays as it is.
-        QdqGolden{"qdq_matmul",
-                  {{"QuantizeLinear", 1}, {"QLinearMatMul", 1}, {"DequantizeLinear", 2}, {"MatMul", 1}},
-                  0.08f * 4.0f, 1.0f}),
+                  0.02f, 1.0f}),
     [](const ::testing::TestParamInfo<QdqGolden>& info) { return std::string(info.param.model); });
+
+// fuse_qdq's second stage (fuse_qdq_ops.cc): residual adds (QLinearAdd gives the chain's bytes), pools (the
+// MaxPool forms give the chain's bytes; the average pool sums exactly where the chain sums floats,
+// so a tie may move one step) and float-output MatMul / Gemm (exact integer sums, then the scale:
+// float rounding only). An element counts as different above `float_tol` relative.
+struct QdqOpsGolden {
+  const char* model;
+  std::map<std::string, int> ops_after;  // after fuse_qdq + dead_code
+  float max_abs;                         // the largest difference allowed anywhere
+  float float_tol;                       // relative difference that still counts as equal
+};
+
+void PrintTo(const QdqOpsGolden& g, std::ostream* os) { *os << g.model; }
+
+class QdqOpsFusionTest : public ::testing::TestWithParam<QdqOpsGolden> {};
+
+void expect_close(const ir::Model& before, const ir::Model& after, float max_abs, float float_tol) {
+  for (uint64_t seed : {1u, 42u, 977u}) {
+    auto want = run(before, seed), got = run(after, seed);
+    ASSERT_EQ(want.size(), 1u);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(want[0].shape(), got[0].shape());
+    int64_t off = 0;
+    float worst = 0;
+    for (int64_t j = 0; j < want[0].numel(); ++j) {
+      const float w = want[0].data<float>()[j], d = std::fabs(w - got[0].data<float>()[j]);
+      worst = std::max(worst, d);
+      off += d > float_tol * (1.0f + std::fabs(w));
+    }
+    EXPECT_LE(worst, max_abs) << "seed " << seed;
+    EXPECT_LE(off, want[0].numel() / 20) << "seed " << seed << ": " << off << " of " << want[0].numel() << " differ";
+  }
+}
+
+TEST_P(QdqOpsFusionTest, OpCountsAndOutputs) {
+  const QdqOpsGolden& q = GetParam();
+  ir::Model before = load(q.model);
+  ir::Model after = before;
+  for (const char* pass : {"fuse_qdq", "dead_code"}) ASSERT_TRUE(run_pass(after, pass, true).ok()) << pass;
+  EXPECT_EQ(op_counts(after), q.ops_after);
+  expect_close(before, after, q.max_abs, q.float_tol);
+}
+
+TEST_P(QdqOpsFusionTest, LevelTwoKeepsOutputs) {
+  const QdqOpsGolden& q = GetParam();
+  ir::Model before = load(q.model);
+  ir::Model after = before;
+  PassOptions o;
+  o.level = 2;
+  o.verify_each = true;
+  ASSERT_TRUE(optimize(after, o).ok());
+  expect_close(before, after, q.max_abs, q.float_tol);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Int8, QdqOpsFusionTest,
+    ::testing::Values(
+        // Two adds fuse (the second with its Relu absorbed: zero point 0); the third keeps its
+        // Relu (zero point 5) and stays float. QLinearAdd computes the chain's floats: bytes equal.
+        QdqOpsGolden{"qdq_add",
+                     {{"QuantizeLinear", 3}, {"com.microsoft.QLinearAdd", 2}, {"DequantizeLinear", 3}, {"Add", 1},
+                      {"Relu", 1}, {"Identity", 1}},
+                     0.0f, 0.0f},
+        // MaxPool on bytes twice (the second with a requantizing lookup), the average pool and the
+        // classifier: one step of the pool's output (0.004) moves the Gemm by at most sum |w| * 0.004.
+        QdqOpsGolden{"qdq_head",
+                     {{"QuantizeLinear", 1}, {"MaxPool", 2}, {"hone.QLookup", 1},
+                      {"com.microsoft.QLinearGlobalAveragePool", 1}, {"Flatten", 1},
+                      {"com.microsoft.MatMulIntegerToFloat", 1}},
+                     0.05f, 1e-5f},
+        // The first MatMul -> Q becomes QLinearMatMul (a tie there moves its output one step, 0.08,
+        // and the next MatMul's by up to 4 steps); the MatMul whose float output is the graph
+        // output becomes MatMulIntegerToFloat.
+        QdqOpsGolden{"qdq_matmul",
+                     {{"QuantizeLinear", 1}, {"QLinearMatMul", 1}, {"com.microsoft.MatMulIntegerToFloat", 1}},
+                     0.08f * 4.0f, 1e-5f},
+        QdqOpsGolden{"qdq_matmul_float",
+                     {{"QuantizeLinear", 1}, {"com.microsoft.MatMulIntegerToFloat", 1}, {"Add", 1}}, 1e-4f, 1e-5f}),
+    [](const ::testing::TestParamInfo<QdqOpsGolden>& info) { return std::string(info.param.model); });
 
 TEST(Int8Fusion, LevelTwoFusesQdqBeforeConstantFolding) {
   // fold_constants would turn DequantizeLinear(int8 weights) into float weights first.

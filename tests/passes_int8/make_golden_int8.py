@@ -167,4 +167,45 @@ n2.append(helper.make_node("LeakyRelu", [cd], ["l"], alpha=0.2))
 n3, i3, ld = qdq("l_", "l", 0.011, 7, np.int8)
 n3.append(helper.make_node("Identity", [ld], ["y"]))
 save17("qdq_lookup", n0 + n1 + n2 + n3, [vi("x", [2, 3, 17])], [vi("y", [2, 3, 17])], i0 + i1 + i2 + i3)
+# ---- fuse_qdq_ops: residual adds, pools, float-output MatMul / Gemm ----
+
+# DQ, DQ -> Add -> Q; DQ, DQ -> Add -> Relu -> Q with zero point 0 (Relu absorbed); the same with
+# zero point 5 (kept: the Add stays float).
+n0, i0, ad = qdq("a_", "a", 0.02, 128)
+n1, i1, bd = qdq("b_", "b", 0.03, 120)
+n2 = [helper.make_node("Add", [ad, bd], ["s1"])]
+n3, i3, s1d = qdq("s1_", "s1", 0.04, 126)
+n4 = [helper.make_node("Add", [s1d, bd], ["s2"]), helper.make_node("Relu", ["s2"], ["r2"])]
+n5, i5, r2d = qdq("r2_", "r2", 0.03, 0)
+n6 = [helper.make_node("Add", [r2d, ad], ["s3"]), helper.make_node("Relu", ["s3"], ["r3"])]
+n7, i7, _ = qdq("r3_", "r3", 0.03, 5)
+n7.append(helper.make_node("Identity", ["r3_d"], ["y"]))
+save17("qdq_add", n0 + n1 + n2 + n3 + n4 + n5 + n6 + n7, [vi("a", [2, 3, 5, 7]), vi("b", [2, 3, 5, 7])],
+       [vi("y", [2, 3, 5, 7])], i0 + i1 + i3 + i5 + i7)
+
+# ResNet's head: DQ -> MaxPool -> Q (same parameters), DQ -> MaxPool -> Q (new parameters: a
+# requantizing lookup), DQ -> GlobalAveragePool -> Flatten -> Q, DQ -> Gemm (transB, per-channel
+# weights, int32 bias behind DQ) with the float output as the graph output.
+n0, i0, xd = qdq("x_", "x", 0.02, 128)
+n0.append(helper.make_node("MaxPool", [xd], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]))
+n1, i1, p1d = qdq("p1_", "p1", 0.02, 128)
+n1.append(helper.make_node("MaxPool", [p1d], ["p2"], kernel_shape=[2, 2], strides=[1, 1]))
+n2, i2, p2d = qdq("p2_", "p2", 0.013, 100)
+n2 += [helper.make_node("GlobalAveragePool", [p2d], ["g"]), helper.make_node("Flatten", ["g"], ["f"])]
+n3, i3, fd = qdq("f_", "f", 0.004, 60)
+w = rng.standard_normal((10, 6)).astype(np.float32)
+n4, i4, sw = weight_dq("fc_", w, 0, True)
+bq = np.round(rng.standard_normal(10) / (0.004 * sw)).astype(np.int32)
+i4 += [numpy_helper.from_array(bq, "fc_bq"), numpy_helper.from_array((0.004 * sw).astype(np.float32), "fc_bs")]
+n4 += [helper.make_node("DequantizeLinear", ["fc_bq", "fc_bs"], ["fc_bd"], axis=0),
+       helper.make_node("Gemm", [fd, "fc_wd", "fc_bd"], ["y"], transB=1)]
+save17("qdq_head", n0 + n1 + n2 + n3 + n4, [vi("x", [2, 6, 13, 11])], [vi("y", [2, 10])], i0 + i1 + i2 + i3 + i4)
+
+# A transformer projection: DQ(x [2, 5, 24]) -> MatMul <- DQ(W per column) -> Add(float bias),
+# the MatMul's float output read by the Add (no Q): MatMulIntegerToFloat.
+n0, i0, xd = qdq("x_", "x", 0.01, 110)
+n1, i1, _ = weight_dq("m_", rng.standard_normal((24, 16)).astype(np.float32), 1, True)
+i1.append(numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "m_b"))
+n1 += [helper.make_node("MatMul", [xd, "m_wd"], ["m"]), helper.make_node("Add", ["m", "m_b"], ["y"])]
+save17("qdq_matmul_float", n0 + n1, [vi("x", [2, 5, 24])], [vi("y", [2, 5, 16])], i0 + i1)
 print("wrote golden models to", OUT)

@@ -34,7 +34,7 @@ std::string key_of(const ConvInt8Desc& d) {
   k.add(static_cast<int64_t>(g.has_bias)).add(g.post_ops).add(static_cast<int64_t>(d.dst));
   k.add(static_cast<int64_t>(d.x_zero_point)).add(static_cast<int64_t>(d.out_scales.size()));
   for (float s : d.out_scales) k.add(s);
-  k.add(static_cast<int64_t>(d.y_zero_point));
+  k.add(static_cast<int64_t>(d.y_zero_point)).add(static_cast<int64_t>(d.nhwc));
   return k.str();
 }
 
@@ -52,7 +52,7 @@ bool same_desc(const ConvInt8Desc& a, const ConvInt8Desc& b) {
          x.kernel == y.kernel && x.out_spatial == y.out_spatial && x.strides == y.strides &&
          x.dilations == y.dilations && x.pads_begin == y.pads_begin && x.pads_end == y.pads_end &&
          x.has_bias == y.has_bias && a.dst == b.dst && a.x_zero_point == b.x_zero_point &&
-         a.out_scales == b.out_scales && a.y_zero_point == b.y_zero_point;
+         a.out_scales == b.out_scales && a.y_zero_point == b.y_zero_point && a.nhwc == b.nhwc;
 }
 
 memory::dims weights_dims(const ConvDesc& g) {
@@ -155,6 +155,7 @@ Status ConvU8S8Dnnl::prepare(const ConvInt8Desc& d) {
           p.packed_w = packed;
           state_->packed.push_back(packed);
         }
+        if (d.nhwc) return;  // the caller's buffers are the primitive's: no scratch, no reorders
         p.x_nchw = memory::desc(x_dims, dt::u8, tag::nchw);
         p.y_nchw = memory::desc(y_dims, dst_type(d.dst), tag::nchw);
         p.x_nhwc = memory(p.prim->src_md, cpu_engine());
@@ -181,11 +182,17 @@ Status ConvU8S8Dnnl::run(const ConvInt8Desc& d, const uint8_t* x, int32_t x_zero
   state_->impl = p.prim->impl;
   return guarded("int8 conv", [&] {
     ::dnnl::stream& s = cpu_stream();
-    memory x_user(p.x_nchw, cpu_engine(), const_cast<uint8_t*>(x));
-    memory y_user(p.y_nchw, cpu_engine(), y);
-    p.x_reorder.execute(s, x_user, p.x_nhwc);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, p.x_nhwc}, {DNNL_ARG_WEIGHTS, p.packed_w}, {DNNL_ARG_DST, p.y_nhwc}};
+    memory x_src, y_dst;
+    if (d.nhwc) {
+      x_src = memory(p.prim->src_md, cpu_engine(), const_cast<uint8_t*>(x));
+      y_dst = memory(p.prim->dst_md, cpu_engine(), y);
+    } else {
+      memory x_user(p.x_nchw, cpu_engine(), const_cast<uint8_t*>(x));
+      p.x_reorder.execute(s, x_user, p.x_nhwc);
+      x_src = p.x_nhwc;
+      y_dst = p.y_nhwc;
+    }
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x_src}, {DNNL_ARG_WEIGHTS, p.packed_w}, {DNNL_ARG_DST, y_dst}};
     int32_t xzp = x_zero_point, yzp = d.y_zero_point;
     if (d.x_zero_point)
       args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory({{1}, dt::s32, tag::a}, cpu_engine(), &xzp));
@@ -193,7 +200,10 @@ Status ConvU8S8Dnnl::run(const ConvInt8Desc& d, const uint8_t* x, int32_t x_zero
       args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, memory({{1}, dt::s32, tag::a}, cpu_engine(), &yzp));
     if (g.has_bias) args.emplace(DNNL_ARG_BIAS, memory(p.prim->bias_md, cpu_engine(), const_cast<int32_t*>(bias)));
     p.prim->primitive.execute(s, args);
-    p.y_reorder.execute(s, p.y_nhwc, y_user);
+    if (!d.nhwc) {
+      memory y_user(p.y_nchw, cpu_engine(), y);
+      p.y_reorder.execute(s, p.y_nhwc, y_user);
+    }
     s.wait();
   });
 }

@@ -7,10 +7,11 @@
 //   kU8 / kS8: y = saturate(round((acc + bias_s32[m]) * out_scale[m]) + y_zero_point)  (QLinearConv)
 //   then post-ops (ReLU ...) inside the primitive.
 //
-// Activations stay plain NCHW at the op boundary (hone's convention); oneDNN 2.6 has only its
-// reference int8 convolution for NCHW (measured: "ref_int8:any"), so x and y pass through NHWC
-// buffers with reorder primitives on each side — the JIT convolution (brgconv / jit_int8 with
-// VNNI or AMX) more than pays for the two byte transposes.
+// Activations are plain NCHW at the op boundary (hone's convention) unless the descriptor says
+// `nhwc` (hone.NhwcQLinearConv, made by the layout pass). oneDNN 2.6 has only its reference int8
+// convolution for NCHW (measured: "ref_int8:any"), so NCHW x and y pass through NHWC buffers with
+// reorder primitives on each side — the JIT convolution (brgconv / jit_int8 with VNNI or AMX)
+// more than pays for the two byte transposes; NHWC x and y go to the primitive as they are.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@ struct ConvInt8Desc {
   bool x_zero_point = false;      // x's per-tensor zero point, given at each run
   std::vector<float> out_scales;  // kU8/kS8: 1 or M values, fixed for the primitive
   int32_t y_zero_point = 0;       // kU8/kS8
+  bool nhwc = false;              // x and y NHWC at the boundary: no reorders
 };
 
 class ConvU8S8Dnnl {
@@ -48,7 +50,7 @@ class ConvU8S8Dnnl {
   // the caller can take its reference path before allocating y. run() prepares too.
   Status prepare(const ConvInt8Desc& d);
 
-  // x: uint8 NCHW; y: NCHW of d.dst's type; bias: int32[M] or null. kUnsupported (nothing
+  // x: uint8 NCHW (NHWC when d.nhwc); y: likewise, of d.dst's type; bias: int32[M] or null. kUnsupported (nothing
   // written) when oneDNN has no implementation: the caller takes its reference path.
   Status run(const ConvInt8Desc& d, const uint8_t* x, int32_t x_zero_point, const int32_t* bias, void* y);
 

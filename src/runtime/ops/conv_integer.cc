@@ -3,7 +3,13 @@
 // reference kernel with 64-bit accumulators, then ConvInteger wraps the sums to int32 and
 // QLinearConv requantizes them: round half to even, add y_zero_point, saturate. With constant
 // int8 weights both run on oneDNN's int8 convolution instead (Int8ConvKernel below).
+//
+// hone.NhwcQLinearConv (session only, made by the layout pass) is QLinearConv with x and y in
+// NHWC: the same inputs, attributes (w stays [M, C/group, kh, kw]) and results, laid out so that
+// oneDNN's JIT int8 convolution reads and writes the activations without reorders. Its reference
+// path transposes x to NCHW, runs QLinearConv's reference and transposes y back.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/dnnl/conv_int8_dnnl.h"
@@ -59,9 +65,10 @@ struct IntegerConv {
   std::vector<int64_t> sums;
 };
 
+// x_nchw, when given, replaces input x_input (the NHWC op's transposed x).
 Result<IntegerConv> integer_conv(const KernelContext& ctx, size_t x_input, size_t x_zp_input, size_t w_input,
-                                 size_t w_zp_input, const Tensor* bias) {
-  const Tensor* x = ctx.input(x_input);
+                                 size_t w_zp_input, const Tensor* bias, const Tensor* x_nchw = nullptr) {
+  const Tensor* x = x_nchw ? x_nchw : ctx.input(x_input);
   const Tensor* w = ctx.input(w_input);
   if (!x || !w) return ctx.error("inputs x and w are required");
   if (!is_8bit(x->dtype()) || !is_8bit(w->dtype())) return ctx.error("x and w must be uint8 or int8 tensors");
@@ -139,8 +146,34 @@ void requantize(const std::vector<int64_t>& sums, int64_t channels, int64_t plan
   }
 }
 
+// Copies a 4-D tensor of 1-byte elements between NCHW and NHWC; to_nhwc picks the direction.
+// `src` is [N, C, H, W] when to_nhwc, else [N, H, W, C].
+Result<Tensor> transpose_8bit_4d(const Tensor& src, bool to_nhwc) {
+  const int64_t n = src.dim(0);
+  const int64_t c = to_nhwc ? src.dim(1) : src.dim(3), h = to_nhwc ? src.dim(2) : src.dim(1),
+                w = to_nhwc ? src.dim(3) : src.dim(2);
+  HONE_ASSIGN_OR_RETURN(Tensor dst, Tensor::create(src.dtype(), to_nhwc ? Shape{n, h, w, c} : Shape{n, c, h, w}));
+  const uint8_t* in = static_cast<const uint8_t*>(src.raw());
+  uint8_t* out = static_cast<uint8_t*>(dst.raw());
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < h * w; ++p) {
+        const int64_t nchw = (b * c + ch) * h * w + p, nhwc = (b * h * w + p) * c + ch;
+        out[to_nhwc ? nhwc : nchw] = in[to_nhwc ? nchw : nhwc];
+      }
+  return dst;
+}
+
 // Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B.
-Status qlinear_conv(KernelContext& ctx) {
+// nhwc: x and y are NHWC (hone.NhwcQLinearConv); computed on NCHW copies.
+Status qlinear_conv(KernelContext& ctx, bool nhwc) {
+  Tensor x_nchw;
+  if (nhwc) {
+    const Tensor* x = ctx.input(0);
+    if (!x || !is_8bit(x->dtype()) || x->rank() != 4)
+      return ctx.error("x must be a 4-D uint8 or int8 NHWC tensor");
+    HONE_ASSIGN_OR_RETURN(x_nchw, transpose_8bit_4d(*x, /*to_nhwc=*/false));
+  }
   const Tensor* w = ctx.input(3);
   const Tensor* y_zp = ctx.input(7);
   if (!w || !y_zp) return ctx.error("inputs w and y_zero_point are required");
@@ -151,7 +184,7 @@ Status qlinear_conv(KernelContext& ctx) {
   HONE_ASSIGN_OR_RETURN(std::vector<float> y_scale, read_scale(ctx, 6, "y_scale", 1, false));
   HONE_ASSIGN_OR_RETURN(std::vector<int64_t> y_zero_point,
                         read_zero_point(ctx, 7, "y_zero_point", y_zp->dtype(), 1, false));
-  HONE_ASSIGN_OR_RETURN(IntegerConv conv, integer_conv(ctx, 0, 2, 3, 5, ctx.input(8)));
+  HONE_ASSIGN_OR_RETURN(IntegerConv conv, integer_conv(ctx, 0, 2, 3, 5, ctx.input(8), nhwc ? &x_nchw : nullptr));
   // The float multiplier per output channel, computed in float as the reference does.
   std::vector<float> multiplier(w_scale.size());
   for (size_t m = 0; m < multiplier.size(); ++m) {
@@ -159,12 +192,25 @@ Status qlinear_conv(KernelContext& ctx) {
     // A NaN would reach the float-to-integer conversion, where it has no defined value.
     if (!std::isfinite(multiplier[m])) return ctx.error("x_scale * w_scale / y_scale is not finite");
   }
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, y_zp->dtype(), conv.y_shape));
+  Tensor y_nchw;
+  Tensor* y = nullptr;
+  if (nhwc) {
+    HONE_ASSIGN_OR_RETURN(y_nchw, Tensor::create(y_zp->dtype(), conv.y_shape));
+    y = &y_nchw;
+  } else {
+    HONE_ASSIGN_OR_RETURN(y, ctx.allocate_output(0, y_zp->dtype(), conv.y_shape));
+  }
   const int64_t plane = y->numel() == 0 ? 1 : y->numel() / (conv.y_shape[0] * out_channels);
   if (y->dtype() == DType::kUInt8)
     requantize(conv.sums, out_channels, plane, multiplier, y_zero_point[0], y->data<uint8_t>());
   else
     requantize(conv.sums, out_channels, plane, multiplier, y_zero_point[0], y->data<int8_t>());
+  if (nhwc) {
+    if (conv.y_shape.size() != 4) return ctx.error("NHWC convolution must be 2-D");
+    HONE_ASSIGN_OR_RETURN(Tensor y_nhwc, transpose_8bit_4d(y_nchw, /*to_nhwc=*/true));
+    HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, y_zp->dtype(), y_nhwc.shape()));
+    std::memcpy(out->raw(), y_nhwc.raw(), static_cast<size_t>(y_nhwc.numel()));
+  }
   return Status::Ok();
 }
 
@@ -178,9 +224,10 @@ namespace onednn = kernels::onednn;
 // rounding ties (oneDNN rounds in float after adding the zero point; the reference in double).
 class Int8ConvKernel final : public Kernel {
  public:
-  static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx, bool qlinear) {
+  static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx, bool qlinear, bool nhwc = false) {
     auto k = std::make_unique<Int8ConvKernel>();
     k->qlinear_ = qlinear;
+    k->nhwc_ = nhwc;
     if (!onednn::enabled()) return std::unique_ptr<Kernel>(std::move(k));
     const size_t w_in = qlinear ? 3 : 1, w_zp_in = qlinear ? 5 : 3;
     const Tensor* w = ctx.constant_input(w_in);
@@ -194,6 +241,7 @@ class Int8ConvKernel final : public Kernel {
     const int64_t m = w->dim(0);
     onednn::ConvInt8Desc d;
     d.dst = onednn::Int8Dst::kS32;
+    d.nhwc = nhwc;
     if (qlinear) {
       const Tensor* xs = ctx.constant_input(1);
       const Tensor* ws = ctx.constant_input(4);
@@ -230,7 +278,7 @@ class Int8ConvKernel final : public Kernel {
       Status s = run_dnnl(ctx);
       if (s.code() != ErrorCode::kUnsupported) return s;
     }
-    return qlinear_ ? qlinear_conv(ctx) : conv_integer(ctx);
+    return qlinear_ ? qlinear_conv(ctx, nhwc_) : conv_integer(ctx);
   }
 
  private:
@@ -241,19 +289,20 @@ class Int8ConvKernel final : public Kernel {
     const Tensor* w = ctx.input(qlinear_ ? 3 : 1);
     const Tensor* x_zp = ctx.input(2);
     if (!x || !w || w->data<int8_t>() != w_.data<int8_t>()) return unsupported("not the constant weights");
-    if (x->dtype() != DType::kUInt8 || x->rank() != 4 || x->dim(1) != w_.dim(1) * ctx.node().attr_int("group", 1))
+    const int64_t c_axis = nhwc_ ? 3 : 1;
+    if (x->dtype() != DType::kUInt8 || x->rank() != 4 || x->dim(c_axis) != w_.dim(1) * ctx.node().attr_int("group", 1))
       return unsupported("x not served");
     if (x_zp && (x_zp->dtype() != DType::kUInt8 || x_zp->numel() != 1 || x_zp->rank() > 1))
       return unsupported("x zero point not served");
     const std::vector<int64_t> kernel(w_.shape().begin() + 2, w_.shape().end());
     if (ctx.node().attr("kernel_shape") && ctx.node().attr_ints("kernel_shape") != kernel) return unsupported("kernel_shape");
-    const Shape in_spatial(x->shape().begin() + 2, x->shape().end());
+    const Shape in_spatial = nhwc_ ? Shape{x->dim(1), x->dim(2)} : Shape(x->shape().begin() + 2, x->shape().end());
     auto geometry = make_window_geometry(ctx.node(), in_spatial, kernel, false);
     if (!geometry.ok()) return unsupported("geometry");  // the reference reports it
     onednn::ConvInt8Desc d = desc_;
     onednn::ConvDesc& g = d.geometry;
     g.batch = x->dim(0);
-    g.in_channels = x->dim(1);
+    g.in_channels = x->dim(c_axis);
     g.out_channels = w_.dim(0);
     g.groups = ctx.node().attr_int("group", 1);
     g.in_spatial = in_spatial;
@@ -268,7 +317,8 @@ class Int8ConvKernel final : public Kernel {
     d.x_zero_point = zp != 0;
     if (Status ready = dnnl_->prepare(d); !ready.ok())
       return ready.code() == ErrorCode::kUnsupported ? ready : ready.with_context(node_label(ctx.node()));
-    Shape y_shape{g.batch, g.out_channels, g.out_spatial[0], g.out_spatial[1]};
+    const Shape y_shape = nhwc_ ? Shape{g.batch, g.out_spatial[0], g.out_spatial[1], g.out_channels}
+                                : Shape{g.batch, g.out_channels, g.out_spatial[0], g.out_spatial[1]};
     const DType y_type = d.dst == onednn::Int8Dst::kS32 ? DType::kInt32
                          : d.dst == onednn::Int8Dst::kU8 ? DType::kUInt8
                                                          : DType::kInt8;
@@ -277,7 +327,7 @@ class Int8ConvKernel final : public Kernel {
     return s.ok() ? s : s.with_context(node_label(ctx.node()));
   }
 
-  bool qlinear_ = false;
+  bool qlinear_ = false, nhwc_ = false;
   Tensor w_, bias_;  // constants, kept alive (oneDNN reads w_ when packing)
   onednn::ConvInt8Desc desc_;
   std::unique_ptr<onednn::ConvU8S8Dnnl> dnnl_;
@@ -285,6 +335,9 @@ class Int8ConvKernel final : public Kernel {
 
 Result<std::unique_ptr<Kernel>> create_conv_integer(const KernelCreateContext& ctx) { return Int8ConvKernel::create(ctx, false); }
 Result<std::unique_ptr<Kernel>> create_qlinear_conv(const KernelCreateContext& ctx) { return Int8ConvKernel::create(ctx, true); }
+Result<std::unique_ptr<Kernel>> create_nhwc_qlinear_conv(const KernelCreateContext& ctx) {
+  return Int8ConvKernel::create(ctx, true, /*nhwc=*/true);
+}
 
 }  // namespace
 
@@ -292,5 +345,7 @@ static const bool kConvIntegerRegistered =
     OpRegistry::global().add({"", "ConvInteger", 10, kMaxOpset, &create_conv_integer});
 static const bool kQLinearConvRegistered =
     OpRegistry::global().add({"", "QLinearConv", 10, kMaxOpset, &create_qlinear_conv});
+static const bool kNhwcQLinearConvRegistered =
+    OpRegistry::global().add({"hone", "NhwcQLinearConv", 1, kMaxOpset, &create_nhwc_qlinear_conv});
 
 }  // namespace hone::rt

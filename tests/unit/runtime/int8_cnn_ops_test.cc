@@ -1,0 +1,263 @@
+// The int8 CNN / transformer ops fuse_qdq_ops and the layout pass create, in a Session, against
+// plain loops or their NCHW twins: com.microsoft.QLinearAdd (every kernel variant against the
+// scalar reference on all byte pairs, then the op with broadcasting), hone.NhwcQLinearConv (equal
+// to QLinearConv on transposed data, on oneDNN and on the reference path that HONE_DNNL=0 runs),
+// com.microsoft.MatMulIntegerToFloat and com.microsoft.QLinearGlobalAveragePool (against the
+// formulas). Named Int8Ops.* so CTest's HONE_DNNL=0 / HONE_ISA reruns cover them.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/x86/qlinear_add.h"
+#include "runtime/session_impl.h"
+#include "../test_models.h"
+
+namespace hone {
+namespace {
+
+using testing_models::node;
+using testing_models::tensor_type;
+
+template <class T>
+Tensor random_bytes(DType dtype, Shape shape, uint32_t seed, int lo, int hi) {
+  Tensor t = Tensor::create(dtype, std::move(shape)).value();
+  std::mt19937 rng(seed);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = static_cast<T>(lo + static_cast<int>(rng() % (hi - lo + 1)));
+  return t;
+}
+
+Tensor scalar(DType dtype, double v) {
+  Tensor t = Tensor::create(dtype, {}).value();
+  if (dtype == DType::kFloat32) t.data<float>()[0] = static_cast<float>(v);
+  if (dtype == DType::kUInt8) t.data<uint8_t>()[0] = static_cast<uint8_t>(v);
+  if (dtype == DType::kInt8) t.data<int8_t>()[0] = static_cast<int8_t>(v);
+  return t;
+}
+
+ir::Attribute int_attr(const char* name, int64_t v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInt;
+  a.i = v;
+  return a;
+}
+
+ir::Attribute ints_attr(const char* name, std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+// A model of one node reading graph inputs `inputs` (in order) and initializers, output "Y".
+struct OneNode {
+  ir::Model m;
+  OneNode(ir::Node n, const std::vector<std::pair<std::string, const Tensor*>>& inputs) {
+    m.ir_version = 8;
+    m.opsets = {{"", 17}, {"com.microsoft", 1}, {"hone", 1}};
+    for (const auto& [name, t] : inputs) {
+      std::vector<ir::Dim> dims;
+      for (int64_t d : t->shape()) dims.push_back(ir::Dim::of(d));
+      m.graph.inputs.push_back({name, tensor_type(t->dtype(), dims), {}});
+    }
+    m.graph.outputs.push_back({"Y", tensor_type(DType::kFloat32, {}), {}});
+    m.graph.outputs.back().type.has_shape = false;
+    m.graph.nodes.push_back(std::move(n));
+  }
+  void init(const char* name, Tensor t) { m.graph.initializers.push_back({name, std::move(t), {}, std::nullopt}); }
+  Tensor run(const std::vector<Tensor>& feeds) {
+    auto s = create_session(m);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    if (!s.ok()) return {};
+    auto out = s->run(feeds);
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    return out.ok() ? (*out)[0] : Tensor{};
+  }
+};
+
+TEST(Int8Ops, QLinearAddVariantsMatchReferenceOnAllBytePairs) {
+  namespace qadd = kernels::qadd;
+  std::vector<uint8_t> a(65536 + 13), b(65536 + 13);
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<uint8_t>(i & 255);
+    b[i] = static_cast<uint8_t>((i >> 8) & 255);
+  }
+  std::vector<qadd::Params> cases(5);
+  cases[0] = {0.02f, 0.031f, 0.045f, 128, 120, 100, false};
+  cases[1] = {0.5f, 0.5f, 1.0f, 0, 0, 0, false};  // many exact ties: round half to even decides
+  cases[2] = {0.013f, 0.007f, 0.011f, -3, 9, -20, true};
+  cases[3] = {1.0f, 1.0f, 0.25f, 0, 0, 5, true};  // saturates most sums
+  cases[4] = {0.021f, 0.017f, 0.03f, 131, 120, 125, false};  // near-ties where an FMA would round differently
+  for (const auto& v : qadd::available_variants()) {
+    for (const qadd::Params& p : cases) {
+      for (bool bcast : {false, true}) {
+        for (int64_t n : {int64_t{65536 + 13}, int64_t{15}, int64_t{1}}) {
+          std::vector<uint8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0xAB);
+          qadd::qlinear_add_ref(p, a.data(), b.data() + 77, bcast, n, want.data());
+          v.add(p, a.data(), b.data() + 77, bcast, n, got.data());
+          ASSERT_EQ(got, want) << v.name << " n " << n << " broadcast " << bcast << " signed " << p.is_signed;
+        }
+      }
+    }
+  }
+}
+
+TEST(Int8Ops, QLinearAddOpBroadcastsAndMatchesReference) {
+  for (DType type : {DType::kUInt8, DType::kInt8}) {
+    const bool s = type == DType::kInt8;
+    Tensor a = s ? random_bytes<int8_t>(type, {2, 3, 40}, 1, -128, 127) : random_bytes<uint8_t>(type, {2, 3, 40}, 1, 0, 255);
+    for (Shape b_shape : {Shape{2, 3, 40}, Shape{3, 1}, Shape{}}) {
+      Tensor b = s ? random_bytes<int8_t>(type, b_shape, 2, -128, 127) : random_bytes<uint8_t>(type, b_shape, 2, 0, 255);
+      OneNode g(node("QLinearAdd", {"A", "as", "az", "B", "bs", "bz", "ys", "yz"}, {"Y"}), {{"A", &a}, {"B", &b}});
+      g.m.graph.nodes[0].domain = "com.microsoft";
+      g.init("as", scalar(DType::kFloat32, 0.021));
+      g.init("az", scalar(type, s ? -4 : 131));
+      g.init("bs", scalar(DType::kFloat32, 0.017));
+      g.init("bz", scalar(type, s ? 7 : 120));
+      g.init("ys", scalar(DType::kFloat32, 0.03));
+      g.init("yz", scalar(type, s ? 2 : 125));
+      Tensor y = g.run({a, b});
+      ASSERT_EQ(y.shape(), a.shape());
+      kernels::qadd::Params p{0.021f, 0.017f, 0.03f, s ? -4 : 131, s ? 7 : 120, s ? 2 : 125, s};
+      const int64_t rows = 6, cols = 40;
+      for (int64_t i = 0; i < y.numel(); ++i) {
+        const int64_t bi = b.numel() == y.numel() ? i : b.numel() == 1 ? 0 : (i / cols) % 3;
+        uint8_t want = 0;
+        kernels::qadd::qlinear_add_ref(p, static_cast<const uint8_t*>(a.raw()) + i,
+                                       static_cast<const uint8_t*>(b.raw()) + bi, false, 1, &want);
+        ASSERT_EQ(static_cast<const uint8_t*>(y.raw())[i], want)
+            << i << " of " << rows * cols << " signed " << s << " b " << shape_to_string(b.shape()) << " a=" << int(static_cast<const uint8_t*>(a.raw())[i]) << " b=" << int(static_cast<const uint8_t*>(b.raw())[bi]) << " bi " << bi << " b0..2 " << int(static_cast<const uint8_t*>(b.raw())[0]) << "," << int(static_cast<const uint8_t*>(b.raw())[1]) << "," << int(static_cast<const uint8_t*>(b.raw())[2]);
+      }
+    }
+  }
+}
+
+Tensor to_nhwc(const Tensor& x) {
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  Tensor t = Tensor::create(x.dtype(), {n, h, w, c}).value();
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < h * w; ++p)
+        static_cast<uint8_t*>(t.raw())[(b * h * w + p) * c + ch] =
+            static_cast<const uint8_t*>(x.raw())[(b * c + ch) * h * w + p];
+  return t;
+}
+
+struct ConvCase {
+  int64_t n, c, h, w, m, k, group, stride, pad;
+  bool per_channel, bias;
+};
+
+TEST(Int8Ops, NhwcQLinearConvEqualsQLinearConvTransposed) {
+  for (const ConvCase& cc : {ConvCase{1, 16, 9, 7, 32, 3, 1, 1, 1, true, true}, ConvCase{2, 8, 10, 10, 12, 3, 2, 2, 1, false, true},
+                             ConvCase{1, 64, 6, 6, 16, 1, 1, 1, 0, true, false}, ConvCase{1, 3, 15, 15, 8, 7, 1, 2, 3, true, true}}) {
+    Tensor x = random_bytes<uint8_t>(DType::kUInt8, {cc.n, cc.c, cc.h, cc.w}, 3, 0, 255);
+    Tensor x_nhwc = to_nhwc(x);
+    Tensor results[2];
+    for (int nhwc = 0; nhwc < 2; ++nhwc) {
+      std::vector<std::string> ins = {"A", "xs", "xzp", "W", "ws", "wzp", "ys", "yzp"};
+      if (cc.bias) ins.push_back("B");
+      ir::Node n = node(nhwc ? "NhwcQLinearConv" : "QLinearConv", ins, {"Y"});
+      if (nhwc) n.domain = "hone";
+      n.attrs = {int_attr("group", cc.group), ints_attr("strides", {cc.stride, cc.stride}),
+                 ints_attr("pads", {cc.pad, cc.pad, cc.pad, cc.pad})};
+      OneNode g(n, {{"A", nhwc ? &x_nhwc : &x}});
+      g.init("W", random_bytes<int8_t>(DType::kInt8, {cc.m, cc.c / cc.group, cc.k, cc.k}, 4, -127, 127));
+      g.init("xs", scalar(DType::kFloat32, 0.03));
+      g.init("xzp", scalar(DType::kUInt8, 117));
+      Tensor ws = Tensor::create(DType::kFloat32, cc.per_channel ? Shape{cc.m} : Shape{}).value();
+      for (int64_t j = 0; j < ws.numel(); ++j) ws.data<float>()[j] = 0.002f + 0.0003f * static_cast<float>(j);
+      g.init("ws", ws);
+      g.init("wzp", Tensor::create(DType::kInt8, cc.per_channel ? Shape{cc.m} : Shape{}).value());
+      g.init("ys", scalar(DType::kFloat32, 0.25));
+      g.init("yzp", scalar(DType::kUInt8, 60));
+      if (cc.bias) g.init("B", random_bytes<int32_t>(DType::kInt32, {cc.m}, 5, -3000, 3000));
+      results[nhwc] = g.run({nhwc ? x_nhwc : x});
+    }
+    ASSERT_EQ(results[0].rank(), 4);
+    Tensor want = to_nhwc(results[0]);
+    ASSERT_EQ(results[1].shape(), want.shape()) << "c " << cc.c;
+    EXPECT_TRUE(results[1].bit_equal(want)) << "c " << cc.c << " k " << cc.k << " group " << cc.group;
+  }
+}
+
+TEST(Int8Ops, NhwcQLinearConvRefusesBadInput) {
+  Tensor x = random_bytes<uint8_t>(DType::kUInt8, {1, 4, 4}, 3, 0, 255);  // rank 3: not NHWC
+  ir::Node n = node("NhwcQLinearConv", {"A", "xs", "xzp", "W", "ws", "wzp", "ys", "yzp"}, {"Y"});
+  n.domain = "hone";
+  OneNode g(n, {{"A", &x}});
+  g.init("W", random_bytes<int8_t>(DType::kInt8, {2, 4, 1, 1}, 4, -127, 127));
+  g.init("xs", scalar(DType::kFloat32, 0.03));
+  g.init("xzp", scalar(DType::kUInt8, 117));
+  g.init("ws", scalar(DType::kFloat32, 0.01));
+  g.init("wzp", scalar(DType::kInt8, 0));
+  g.init("ys", scalar(DType::kFloat32, 0.25));
+  g.init("yzp", scalar(DType::kUInt8, 60));
+  auto s = create_session(g.m);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto out = s->run({x});
+  EXPECT_FALSE(out.ok());
+}
+
+TEST(Int8Ops, MatMulIntegerToFloatMatchesLoops) {
+  const int64_t k = 37, n = 29;
+  Tensor a = random_bytes<uint8_t>(DType::kUInt8, {2, 5, k}, 6, 0, 255);
+  Tensor b = random_bytes<int8_t>(DType::kInt8, {k, n}, 7, -127, 127);
+  Tensor bs = Tensor::create(DType::kFloat32, {n}).value();
+  Tensor bias = Tensor::create(DType::kFloat32, {n}).value();
+  for (int64_t j = 0; j < n; ++j) {
+    bs.data<float>()[j] = 0.001f + 0.0001f * static_cast<float>(j);
+    bias.data<float>()[j] = 0.5f - 0.03f * static_cast<float>(j);
+  }
+  for (bool with_bias : {false, true}) {
+    std::vector<std::string> ins = {"A", "B", "as", "bs", "az", "bz"};
+    if (with_bias) ins.push_back("bias");
+    ir::Node nd = node("MatMulIntegerToFloat", ins, {"Y"});
+    nd.domain = "com.microsoft";
+    OneNode g(nd, {{"A", &a}});
+    g.init("B", b);
+    g.init("as", scalar(DType::kFloat32, 0.02));
+    g.init("bs", bs);
+    g.init("az", scalar(DType::kUInt8, 133));
+    g.init("bz", Tensor::create(DType::kInt8, {n}).value());
+    if (with_bias) g.init("bias", bias);
+    Tensor y = g.run({a});
+    ASSERT_EQ(y.shape(), (Shape{2, 5, n}));
+    for (int64_t r = 0; r < 10; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        int32_t acc = 0;
+        for (int64_t kk = 0; kk < k; ++kk) acc += (a.data<uint8_t>()[r * k + kk] - 133) * b.data<int8_t>()[kk * n + c];
+        float want = static_cast<float>(acc) * (0.02f * bs.data<float>()[c]);
+        if (with_bias) want = want + bias.data<float>()[c];
+        ASSERT_EQ(y.data<float>()[r * n + c], want) << r << "," << c;
+      }
+  }
+}
+
+TEST(Int8Ops, QLinearGlobalAveragePoolMatchesFormula) {
+  Tensor x = random_bytes<uint8_t>(DType::kUInt8, {2, 6, 7, 7}, 8, 0, 255);
+  Tensor x_nhwc = to_nhwc(x);
+  for (int channels_last = 0; channels_last < 2; ++channels_last) {
+    ir::Node nd = node("QLinearGlobalAveragePool", {"X", "xs", "xz", "ys", "yz"}, {"Y"});
+    nd.domain = "com.microsoft";
+    nd.attrs = {int_attr("channels_last", channels_last)};
+    OneNode g(nd, {{"X", channels_last ? &x_nhwc : &x}});
+    g.init("xs", scalar(DType::kFloat32, 0.05));
+    g.init("xz", scalar(DType::kUInt8, 100));
+    g.init("ys", scalar(DType::kFloat32, 0.02));
+    g.init("yz", scalar(DType::kUInt8, 10));
+    Tensor y = g.run({channels_last ? x_nhwc : x});
+    ASSERT_EQ(y.shape(), channels_last ? (Shape{2, 1, 1, 6}) : (Shape{2, 6, 1, 1}));
+    for (int64_t p = 0; p < 12; ++p) {
+      double sum = 0;
+      for (int64_t i = 0; i < 49; ++i) sum += (x.data<uint8_t>()[p * 49 + i] - 100) * 0.05;
+      const double want = std::clamp(std::nearbyint(sum / 49 / 0.02) + 10, 0.0, 255.0);
+      EXPECT_LE(std::fabs(y.data<uint8_t>()[p] - want), 1.0) << p;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hone
