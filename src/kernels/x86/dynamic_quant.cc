@@ -40,42 +40,47 @@ QuantParams u8_dynamic_quantize_with(const Variant& v, const float* x, int64_t n
   // 128x768 activations: the quantization itself takes a few microseconds).
   constexpr int64_t kPerThread = 1 << 15;
   const int team = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n / kPerThread)));
-  float lo = 0.0f, hi = 0.0f;
   if (team <= 1) {
+    float lo = 0.0f, hi = 0.0f;
     v.minmax(x, n, &lo, &hi);
-  } else {
-    std::vector<float> los(static_cast<size_t>(team), 0.0f), his(static_cast<size_t>(team), 0.0f);
-#pragma omp parallel num_threads(team)
-    {
-      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      const int64_t begin = n * t / nt, end = n * (t + 1) / nt;
-      v.minmax(x + begin, end - begin, &los[static_cast<size_t>(t)], &his[static_cast<size_t>(t)]);
-    }
-    for (int t = 0; t < team; ++t) {
-      lo = std::min(lo, los[static_cast<size_t>(t)]);
-      hi = std::max(hi, his[static_cast<size_t>(t)]);
-    }
-  }
-  const QuantParams p = params_from_range(lo, hi);
-  if (!(p.scale > 0)) {
-    // No range (all zeros, or only NaNs): every value quantizes to 0, as the reference's
-    // zero-filled output.
-    std::fill(y, y + n, uint8_t{0});
+    const QuantParams p = params_from_range(lo, hi);
+    if (p.scale > 0)
+      v.quantize(x, n, p.scale, p.zero_point, y);
+    else
+      std::fill(y, y + n, uint8_t{0});
     return p;
   }
-  if (team <= 1) {
-    v.quantize(x, n, p.scale, p.zero_point, y);
-  } else {
+  // One parallel region for both passes, a barrier between them: every thread reads the partial
+  // ranges and derives the same parameters, then quantizes its own chunk (mostly the floats its
+  // min/max pass just brought into its cache). One fork/join per call instead of two: on a busy
+  // machine each join can wait a whole time slice for a descheduled thread.
+  std::vector<float> los(static_cast<size_t>(team), 0.0f), his(static_cast<size_t>(team), 0.0f);
+  QuantParams result;
 #pragma omp parallel num_threads(team)
-    {
-      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      // Chunks start on 64-byte boundaries of y so that threads never share a cache line.
-      const int64_t begin = t == 0 ? 0 : (n * t / nt) & ~int64_t{63};
-      const int64_t end = t == nt - 1 ? n : (n * (t + 1) / nt) & ~int64_t{63};
-      if (end > begin) v.quantize(x + begin, end - begin, p.scale, p.zero_point, y + begin);
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    v.minmax(x + n * t / nt, n * (t + 1) / nt - n * t / nt, &los[static_cast<size_t>(t)], &his[static_cast<size_t>(t)]);
+#pragma omp barrier
+    float lo = 0.0f, hi = 0.0f;
+    for (int i = 0; i < nt; ++i) {
+      lo = std::min(lo, los[static_cast<size_t>(i)]);
+      hi = std::max(hi, his[static_cast<size_t>(i)]);
+    }
+    const QuantParams p = params_from_range(lo, hi);
+    if (t == 0) result = p;
+    // Chunks start on 64-byte boundaries of y so that threads never share a cache line.
+    const int64_t begin = t == 0 ? 0 : (n * t / nt) & ~int64_t{63};
+    const int64_t end = t == nt - 1 ? n : (n * (t + 1) / nt) & ~int64_t{63};
+    if (end > begin) {
+      if (p.scale > 0)
+        v.quantize(x + begin, end - begin, p.scale, p.zero_point, y + begin);
+      else
+        // No range (all zeros, or only NaNs): every value quantizes to 0, as the reference's
+        // zero-filled output.
+        std::fill(y + begin, y + end, uint8_t{0});
     }
   }
-  return p;
+  return result;
 }
 
 QuantParams u8_dynamic_quantize(const float* x, int64_t n, uint8_t* y, int threads) {
