@@ -1,5 +1,5 @@
 // The variant sweep behind `hone demo` and `hone report`: one float model, quantized every way hone
-// knows (dynamic int8; static int8 with each calibration method; weight-only int4 rtn and awq),
+// knows (dynamic int8; static int8 with each calibration method; weight-only int4 rtn, gptq, awq),
 // each variant written as an ONNX file, evaluated on the same data in hone's runtime (task metric,
 // latency at batch 1, file size, output SQNR against fp32), and the best trade-off named.
 //

@@ -7,7 +7,8 @@
 //   quant::Rules rules;
 //   HONE_ASSIGN_OR_RETURN(ir::Model q, quant::quantize(model, o, /*rules_in=*/nullptr, &rules));
 //
-// Conventions (docs/formats.md): weights symmetric int8 (zero point 0, range [-127, 127]);
+// Conventions (docs/formats.md): int8 weights symmetric (zero point 0, range [-127, 127]);
+// weight-only blocks asymmetric with zero points unless `weight_symmetric`;
 // activations asymmetric uint8 unless `symmetric_activations`; per tensor unless `per_channel`;
 // the quantized nodes keep the float model's value names for their outputs, so a float and a
 // quantized model can be compared value by value (`hone compare --per-layer`).
@@ -63,8 +64,9 @@ struct QuantizeOptions {
   int bits = 4;
   int block = 32;
   std::string algo = "rtn";          // rtn | gptq | awq
-  bool weight_symmetric = true;      // MatMul/Gemm blocks: absmax int codes, no zero points
-                                     // (false, --asymmetric: per-block min/max, packed zero points)
+  bool weight_symmetric = false;     // MatMul/Gemm blocks: false (the default, as ONNX Runtime's
+                                     // MatMulNBits quantizer): per-block min/max, packed zero points;
+                                     // true (--symmetric): absmax int codes, no zero points
 
   int threads = 0;                   // 0: physical cores
   ProgressFn progress;               // may be empty

@@ -5,22 +5,26 @@
 //   B            uint8 [N, n_blocks, block_size * bits / 8]; codes packed along K, low bits first
 //                (4 bits: element k = 2j in the low nibble of byte j, k = 2j + 1 in the high one)
 //   scales       float [N * n_blocks], ordered [n][block]
-//   zero_points  symmetric (the default): omitted, codes are stored unsigned with the default
-//                offset 2^(bits-1) (8 for 4 bits, 128 for 8 bits);
-//                asymmetric (--asymmetric): uint8 [N * ceil(n_blocks * bits / 8)], packed like the
-//                codes (4 bits: block 2j in the low nibble of byte j of the column's row)
+//   zero_points  asymmetric (the default, as ONNX Runtime's own MatMulNBits quantizer): uint8
+//                [N * ceil(n_blocks * bits / 8)], packed like the codes (4 bits: block 2j in the
+//                low nibble of byte j of the column's row);
+//                symmetric (--symmetric): omitted, codes are stored unsigned with the default
+//                offset 2^(bits-1) (8 for 4 bits, 128 for 8 bits)
 //   bias         input 5 when the Gemm had a constant bias of N elements
 //
 // K that is not a multiple of the block pads the last block with zeros (they quantize to the
 // zero point, i.e. to 0.0). Algorithms: rtn (round to nearest; symmetric: absmax per block on
-// [-7, 7] / [-127, 127]; asymmetric: per-block min/max widened to include 0 on [0, 15] / [0, 255])
-// and awq (activation-aware channel scaling searched on calibration data in the same scheme; the
-// scaling is undone by a Mul on A since MatMulNBits has no input for it).
+// [-7, 7] / [-127, 127]; asymmetric: per-block min/max widened to include 0 on [0, 15] / [0, 255]),
+// awq (activation-aware channel scaling searched on calibration data in the same scheme; the
+// scaling is undone by a Mul on A since MatMulNBits has no input for it) and gptq (gptq.h: rows
+// quantized in order with the rounding error pushed onto later rows through the calibration
+// Hessian; same layout, the codes differ from rtn's).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <thread>
 
+#include "quant/gptq.h"
 #include "quant/quant_graph.h"
 #include "quant/quant_math.h"
 #include "quant/quantize.h"
@@ -34,6 +38,7 @@ using detail::make_node;
 
 constexpr int64_t kAwqMaxRows = 128;  // activation rows kept per MatMul for the AWQ error search
 constexpr int kAwqGrid = 10;          // alpha in {0, 0.1, ..., 1}
+constexpr double kGptqDamp = 0.01;    // GPTQ's damping: 1 % of the mean Hessian diagonal
 
 struct Target {
   size_t node_index = 0;
@@ -55,6 +60,13 @@ struct ActStats {
   std::vector<float> kept;      // up to kAwqMaxRows rows of [K]
   int64_t kept_rows = 0;
   int64_t stride = 0;           // keep every stride-th row (0: not yet known)
+  HessianAccumulator hessian;   // gptq only: X^T X over every row (K^2 doubles)
+};
+
+// GPTQ's answer for one weight: block parameters and the codes [k * N + n].
+struct GptqResult {
+  QuantParams params;
+  std::vector<int32_t> codes;
 };
 
 std::vector<float> weight_kn(const Target& t) {
@@ -133,9 +145,9 @@ class WeightOnlyQuantizer {
       if (o_.bits != 4 && o_.bits != 8) return invalid_argument("--bits " + std::to_string(o_.bits) + ": weight-only takes 4 or 8");
       if (o_.block < 16 || o_.block > 4096 || (o_.block & (o_.block - 1)) != 0)
         return invalid_argument("--block " + std::to_string(o_.block) + ": a power of two from 16 (ONNX Runtime's MatMulNBits)");
-      if (o_.algo == "gptq") return unsupported("--algo gptq is not implemented yet (use rtn or awq)");
-      if (o_.algo != "rtn" && o_.algo != "awq") return invalid_argument("--algo " + o_.algo + ": rtn, awq or gptq");
-      if (o_.algo == "awq" && !o_.calib) return invalid_argument("--algo awq needs calibration data (--calib DATA)");
+      if (o_.algo != "rtn" && o_.algo != "awq" && o_.algo != "gptq") return invalid_argument("--algo " + o_.algo + ": rtn, awq or gptq");
+      if ((o_.algo == "awq" || o_.algo == "gptq") && !o_.calib)
+        return invalid_argument("--algo " + o_.algo + " needs calibration data (--calib DATA)");
     }
     if (out_) {
       out_->mode = "weight-only";
@@ -176,9 +188,10 @@ class WeightOnlyQuantizer {
 
     std::map<std::string, ActStats> stats;
     const bool any_matmul = std::any_of(targets.begin(), targets.end(), [](const Target& t) { return !t.gather; });
-    if (!in_ && o_.algo == "awq" && any_matmul) {
+    if (!in_ && (o_.algo == "awq" || o_.algo == "gptq") && any_matmul) {
       HONE_ASSIGN_OR_RETURN(stats, calibrate(targets));
-      search_all(targets, stats);
+      if (o_.algo == "awq") search_all(targets, stats);
+      else HONE_RETURN_IF_ERROR(gptq_all(targets, stats));
     }
 
     // Rebuild the node list, replacing targets in place.
@@ -367,7 +380,7 @@ class WeightOnlyQuantizer {
     if (o_.calib_limit > 0) samples = std::min(samples, o_.calib_limit);
     if (samples <= 0) return invalid_argument("the calibration data has no samples");
     for (int64_t s = 0; s < samples; ++s) {
-      if (o_.progress) o_.progress("awq calibration", s, samples);
+      if (o_.progress) o_.progress(o_.algo + " calibration", s, samples);
       HONE_ASSIGN_OR_RETURN(std::vector<Tensor> feeds, o_.calib->sample(s));
       HONE_ASSIGN_OR_RETURN(std::vector<Tensor> outs, session.run(feeds));
       for (const auto& name : wanted) {
@@ -382,6 +395,14 @@ class WeightOnlyQuantizer {
         if (static_cast<int64_t>(a.sum_abs.size()) != K) return runtime_error("MatMul input '" + name + "' changed its last dim");
         const int64_t rows = t->numel() / K;
         const float* x = t->data<float>();
+        if (o_.algo == "gptq") {
+          if (a.hessian.k() == 0) a.hessian = HessianAccumulator(K);
+          for (int64_t i = 0; i < rows * K; ++i)
+            if (!std::isfinite(x[i])) return runtime_error("MatMul input '" + name + "' has non-finite values on calibration data");
+          a.hessian.add(x, rows);
+          a.rows += rows;
+          continue;  // GPTQ needs only X^T X
+        }
         // Rows kept for the error search are spread over all samples: a stride fixed from the
         // first sample's row count (deterministic for a given data set).
         if (a.stride == 0) a.stride = std::max<int64_t>(1, rows * samples / kAwqMaxRows);
@@ -395,7 +416,7 @@ class WeightOnlyQuantizer {
         a.rows += rows;
       }
     }
-    if (o_.progress) o_.progress("awq calibration", samples, samples);
+    if (o_.progress) o_.progress(o_.algo + " calibration", samples, samples);
     return stats;
   }
 
@@ -424,6 +445,46 @@ class WeightOnlyQuantizer {
     for (auto& th : pool) th.join();
     for (size_t i = 0; i < work.size(); ++i) awq_factors_[work[i]->w_name] = std::move(found[i]);
     if (o_.progress) o_.progress("awq search", static_cast<int64_t>(done), static_cast<int64_t>(work.size()));
+  }
+
+  // GPTQ for every MatMul, in parallel over weights (each one single-threaded inside: the codes
+  // do not depend on the thread count). A weight whose input was never observed keeps rtn.
+  Status gptq_all(const std::vector<Target>& targets, const std::map<std::string, ActStats>& stats) {
+    std::vector<const Target*> work;
+    for (const auto& t : targets)
+      if (!t.gather)
+        if (auto it = stats.find(m_.graph.nodes[t.node_index].inputs[0]); it != stats.end() && it->second.rows > 0 &&
+                                                                           it->second.hessian.k() == t.K)
+          work.push_back(&t);
+    std::vector<GptqResult> found(work.size());
+    std::vector<Status> status(work.size());
+    std::atomic<size_t> next{0}, done{0};
+    const QType qt = weight_qtype(o_.bits, o_.weight_symmetric);
+    const std::thread::id caller = std::this_thread::get_id();
+    auto worker = [&] {
+      for (size_t i; (i = next++) < work.size();) {
+        const Target& t = *work[i];
+        const ActStats& a = stats.at(m_.graph.nodes[t.node_index].inputs[0]);
+        status[i] = gptq_blockwise_kn(weight_kn(t), t.K, t.N, o_.block, qt, a.hessian.hessian(), kGptqDamp,
+                                      &found[i].params, &found[i].codes);
+        const size_t d = ++done;
+        // The callback is not thread-safe: only the calling thread reports.
+        if (o_.progress && std::this_thread::get_id() == caller)
+          o_.progress("gptq", static_cast<int64_t>(d), static_cast<int64_t>(work.size()));
+      }
+    };
+    unsigned n = o_.threads > 0 ? static_cast<unsigned>(o_.threads) : std::max(1u, std::thread::hardware_concurrency());
+    n = std::min<unsigned>(n, static_cast<unsigned>(std::max<size_t>(work.size(), 1)));
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < n; ++i) pool.emplace_back(worker);
+    worker();
+    for (auto& th : pool) th.join();
+    for (size_t i = 0; i < work.size(); ++i) {
+      HONE_RETURN_IF_ERROR(status[i].with_context(work[i]->label));
+      gptq_[work[i]->w_name] = std::move(found[i]);
+    }
+    if (o_.progress) o_.progress("gptq", static_cast<int64_t>(done), static_cast<int64_t>(work.size()));
+    return Status::Ok();
   }
 
   // Chooses AWQ's per-input-channel factors s (K values) for one weight.
@@ -463,6 +524,7 @@ class WeightOnlyQuantizer {
     std::vector<float> channel;  // AWQ factors, empty for rtn
     bool sym = o_.weight_symmetric;
     QuantParams p;
+    std::vector<int32_t> q;  // codes [k * N + n]; filled here for gptq, else by rtn below
     const TensorRule* r = in_ ? in_->find(t.w_name) : nullptr;
     if (r) {
       const bool sym_rule = r->scheme == "symmetric" && (r->dtype == "int4" || r->dtype == "int8");
@@ -488,6 +550,20 @@ class WeightOnlyQuantizer {
           if (!(v > 0)) return invalid_argument("rules: '" + t.w_name + "': channel_scale values must be positive");
         channel = c->second;
       }
+      if (method == "gptq") {
+        // GPTQ's codes are not a function of the weight and the scales: the rule carries them.
+        auto c = r->extra.find("codes");
+        if (c == r->extra.end() || static_cast<int64_t>(c->second.size()) != t.K * t.N)
+          return invalid_argument("rules: '" + t.w_name + "': a gptq rule needs extra.codes with K * N = " + std::to_string(t.K * t.N) + " values");
+        const QRange range = sym ? qtype_symmetric_range(weight_qtype(bits, sym)) : qtype_range(weight_qtype(bits, sym));
+        q.resize(c->second.size());
+        for (size_t i = 0; i < q.size(); ++i) {
+          const float v = c->second[i];
+          if (!(v >= static_cast<float>(range.qmin) && v <= static_cast<float>(range.qmax)) || v != std::floor(v))
+            return invalid_argument("rules: '" + t.w_name + "': extra.codes[" + std::to_string(i) + "] is not a " + r->dtype + " code");
+          q[i] = static_cast<int32_t>(v);
+        }
+      }
       p.scales = r->scales;
       p.zero_points = r->zero_points;
     }
@@ -500,11 +576,18 @@ class WeightOnlyQuantizer {
     if (!channel.empty())
       for (int64_t k = 0; k < t.K; ++k)
         for (int64_t nn = 0; nn < t.N; ++nn) kn[static_cast<size_t>(k * t.N + nn)] *= channel[static_cast<size_t>(k)];
-    if (!r) {
+    if (!r && method == "gptq") {
+      if (auto f = gptq_.find(t.w_name); f != gptq_.end()) {
+        p = std::move(f->second.params);
+        q = std::move(f->second.codes);
+      } else {
+        method = "rtn";  // its input was never observed on the calibration data
+      }
+    }
+    if (!r && method != "gptq") {
       HONE_ASSIGN_OR_RETURN(p, params_blockwise_kn(kn.data(), t.K, t.N, block, qt, sym, t.w_name));
     }
-    std::vector<int32_t> q;
-    HONE_RETURN_IF_ERROR(quantize_blockwise_kn(kn.data(), t.K, t.N, block, p, qt, &q));
+    if (method != "gptq") HONE_RETURN_IF_ERROR(quantize_blockwise_kn(kn.data(), t.K, t.N, block, p, qt, &q));
 
     // Pack: [N][block][blob], unsigned codes (symmetric: offset 2^(bits-1); asymmetric: the codes
     // themselves), padding = the code of 0.0 (the offset or the block's zero point).
@@ -592,6 +675,7 @@ class WeightOnlyQuantizer {
       rule.zero_points = p.zero_points;
       rule.method = method;
       if (!channel.empty()) rule.extra["channel_scale"] = channel;
+      if (method == "gptq") rule.extra["codes"] = std::vector<float>(q.begin(), q.end());
       out_->tensors.push_back(std::move(rule));
     }
     return Status::Ok();
@@ -604,6 +688,7 @@ class WeightOnlyQuantizer {
   detail::NameGen names_;
   std::map<std::string, int> uses_;
   std::map<std::string, std::vector<float>> awq_factors_;  // by weight name
+  std::map<std::string, GptqResult> gptq_;                 // by weight name
 };
 
 }  // namespace

@@ -149,7 +149,7 @@ Command add_demo(CLI::App& root) {
   app->footer(
       "Models: models/digits_cnn.onnx (digits classifier, accuracy) and models/charlm.onnx (character LM,\n"
       "perplexity), each with its held-out test split and a calibration slice of its training split.\n"
-      "Variants: fp32, dynamic int8, static int8 (minmax, percentile, entropy, mse), weight-only int4 (rtn, rtn --asymmetric, awq).\n"
+      "Variants: fp32, dynamic int8, static int8 (minmax, percentile, entropy, mse), weight-only int4 (rtn, rtn --symmetric, gptq, awq).\n"
       "Examples:\n"
       "  hone demo                      # tables on stdout, hone-demo/report.html and the variants' .onnx files\n"
       "  hone demo --quick --out /tmp/d # first samples only: a quick look\n"

@@ -1,7 +1,6 @@
 // hone quantize MODEL -o OUT --mode dynamic|static|weight-only [...]
 // Quantizes a float ONNX model (docs/cli.md "hone quantize", file formats in docs/formats.md).
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include "onnx/import.h"
 #include "quant/quantize.h"
 #include "quant/rules.h"
+#include "sweep_output.h"
 
 namespace hone::cli {
 namespace {
@@ -44,6 +44,7 @@ struct QuantizeArgs {
   std::string rules_in;
   int threads = 0;
   bool json = false;
+  bool quiet = false;
 };
 
 // SHA-256 (FIPS 180-4) of a file, hex; "" when it cannot be read. Recorded in the rules so that
@@ -160,16 +161,6 @@ Status check_outputs(const QuantizeArgs& a, const ir::Model& m) {
   return Status::Ok();
 }
 
-// Progress on stderr, only on a terminal (calibration can take minutes on a big model).
-quant::ProgressFn progress_fn() {
-  if (isatty(STDERR_FILENO) != 1) return {};
-  return [](const std::string& what, int64_t done, int64_t total) {
-    std::fprintf(stderr, "\r%s: %lld/%lld", what.c_str(), static_cast<long long>(done), static_cast<long long>(total));
-    if (done >= total) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  };
-}
-
 int run_quantize(const QuantizeArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   std::optional<quant::Rules> rules_in;
@@ -196,13 +187,19 @@ int run_quantize(const QuantizeArgs& a) {
   if (!method.ok()) return fail("quantize", method.status());
   o.method = *method;
   o.percentile = a.percentile;
+  if (a.symmetric && a.asymmetric) return fail("quantize", invalid_argument("--symmetric and --asymmetric contradict each other"));
+  // --symmetric: activations in static mode, the weight blocks in weight-only mode (whose default
+  // is asymmetric, as ONNX Runtime's MatMulNBits quantizer; --asymmetric is kept as the default's name).
   o.symmetric_activations = a.symmetric;
-  o.weight_symmetric = !a.asymmetric;
+  o.weight_symmetric = a.symmetric;
   o.bits = a.bits;
   o.block = a.block;
   o.algo = a.algo;
   o.threads = a.threads;
-  o.progress = progress_fn();
+  // A bar with the time left on stderr, only on a terminal (calibration can take minutes on a big
+  // model); --quiet, a pipe or a log file get nothing.
+  ProgressLine bar(a.quiet);
+  o.progress = [&bar](const std::string& what, int64_t done, int64_t total) { bar.update(what, done, total); };
   quant::QuantizeReport report;
   o.report = &report;
 
@@ -227,6 +224,7 @@ int run_quantize(const QuantizeArgs& a) {
   quant::Rules rules_out;
   rules_out.model_sha256 = sha;
   auto q = quant::quantize(*model, o, rules_in ? &*rules_in : nullptr, a.rules_out.empty() ? nullptr : &rules_out);
+  bar.clear();
   if (!q.ok()) return fail("quantize", q.status().with_context(a.model));
 
   onnxio::SaveOptions save;
@@ -293,14 +291,16 @@ Command add_quantize(CLI::App& root) {
       "  dynamic      int8 weights of MatMul/Gemm (Conv with --ops Conv); activations quantized at run time\n"
       "               (DynamicQuantizeLinear + MatMulInteger/ConvInteger, as ONNX Runtime writes it). No data needed.\n"
       "  static       int8 weights and activations (QDQ); activation ranges from --calib data.\n"
-      "  weight-only  4- or 8-bit blockwise weights of MatMul/Gemm (com.microsoft.MatMulNBits); activations\n"
-      "               stay float. --algo awq uses --calib data to protect the channels that matter.\n"
+      "  weight-only  4- or 8-bit blockwise weights of MatMul/Gemm (com.microsoft.MatMulNBits), asymmetric blocks\n"
+      "               with zero points (--symmetric: none); activations stay float. --algo gptq or awq use --calib\n"
+      "               data (gptq: error feedback through the input Hessian; awq: protect the channels that matter).\n"
       "Examples:\n"
       "  hone quantize model.onnx -o model.int8.onnx --mode dynamic\n"
       "  hone quantize model.onnx -o model.int8.onnx --mode dynamic --per-channel --exclude classifier\n"
       "  hone quantize model.onnx -o model.qdq.onnx --mode static --calib calib.npz --method percentile\n"
       "  hone quantize model.onnx -o model.int4.onnx --mode weight-only --bits 4 --block 32\n"
-      "  hone quantize model.onnx -o model.int4.onnx --mode weight-only --bits 4 --block 32 --asymmetric\n"
+      "  hone quantize model.onnx -o model.int4.onnx --mode weight-only --bits 4 --block 32 --symmetric\n"
+      "  hone quantize model.onnx -o model.gptq.onnx --mode weight-only --algo gptq --calib calib.npz\n"
       "  hone quantize model.onnx -o model.awq.onnx --mode weight-only --algo awq --calib calib.npz --rules-out r.json\n"
       "  hone quantize model.onnx -o again.onnx --rules r.json      # same decisions, no calibration, same bytes\n"
       "Then: hone compare model.onnx model.int8.onnx --random --per-layer   # where the error comes from\n"
@@ -311,23 +311,26 @@ Command add_quantize(CLI::App& root) {
   app->add_flag("--per-channel", args->per_channel, "Weights per output channel instead of per tensor (dynamic, static)");
   app->add_option("--ops", args->ops, "Op types to quantize, comma-separated (dynamic: MatMul,Gemm[,Conv])")->delimiter(',');
   app->add_option("--exclude", args->exclude, "Keep a node (by name) or every node of an op type in float (repeatable)");
-  app->add_option("--calib", args->calib, "Calibration data: .npz, folder of .npy, or image folder (static; weight-only awq)");
+  app->add_option("--calib", args->calib, "Calibration data: .npz, folder of .npy, or image folder (static; weight-only gptq/awq)");
   app->add_option("--method", args->method, "Activation range method for static: minmax | percentile | entropy | mse");
-  app->add_flag("--symmetric", args->symmetric, "Symmetric int8 activations (static; default asymmetric uint8)");
+  app->add_flag("--symmetric", args->symmetric,
+                "static: symmetric int8 activations (default asymmetric uint8);\n"
+                "weight-only: symmetric absmax blocks without zero points (default asymmetric); Gather tables are always symmetric");
   app->add_option("--percentile", args->percentile, "Percentile for --method percentile (default 99.999)")->check(CLI::Range(50.0, 100.0));
   app->add_option("--preprocess", args->preprocess, "Image preprocessing for an image-folder --calib, e.g. resize=224x224,scale=1/255,mean=...,std=...");
   app->add_option("--calib-limit", args->calib_limit, "Use at most N calibration samples (default all)")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   app->add_option("--bits", args->bits, "Weight bits for weight-only: 4 or 8 (default 4)");
   app->add_option("--block", args->block, "Block size along K for weight-only: 32, 64, 128 ... (default 32)");
-  app->add_option("--algo", args->algo, "Weight-only algorithm: rtn (default) | awq (needs --calib)");
+  app->add_option("--algo", args->algo, "Weight-only algorithm: rtn (default) | gptq | awq (both need --calib)");
   app->add_flag("--asymmetric", args->asymmetric,
-                "Weight-only: per-block min/max on [0, 2^bits - 1] with packed zero points (MatMulNBits input 3)\n"
-                "instead of symmetric absmax blocks; Gather tables stay symmetric");
+                "The default, named: weight-only per-block min/max on [0, 2^bits - 1] with packed zero points\n"
+                "(MatMulNBits input 3); static: asymmetric uint8 activations");
   auto* rules_out = app->add_option("--rules-out", args->rules_out, "Write every quantization decision to this JSON file");
   auto* rules_in = app->add_option("--rules", args->rules_in, "Re-apply a rules file: no calibration, byte-identical output");
   rules_out->excludes(rules_in);
   app->add_option("--threads", args->threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
   app->add_flag("--json", args->json, "Print one JSON object instead of tables");
+  app->add_flag("-q,--quiet", args->quiet, "No progress bar on stderr (it is drawn only on a terminal anyway)");
   return {app, [args] { return run_quantize(*args); }};
 }
 

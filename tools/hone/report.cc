@@ -92,9 +92,9 @@ Command add_report(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "report", "Quantize a model every way, measure each variant on your data, write report.html");
   app->footer(
-      "Variants: fp32, dynamic int8, static int8 (minmax, percentile, entropy, mse), weight-only int4 (rtn, awq),\n"
+      "Variants: fp32, dynamic int8, static int8 (minmax, percentile, entropy, mse), weight-only int4 (rtn, rtn --symmetric, gptq, awq),\n"
       "each written to DIR as NAME.VARIANT.onnx and evaluated at batch 1 on DATA.\n"
-      "Without --calib, static int8 and AWQ calibrate on the first 64 samples of DATA (written to DIR/NAME.calib.npz).\n"
+      "Without --calib, static int8, GPTQ and AWQ calibrate on the first 64 samples of DATA (written to DIR/NAME.calib.npz).\n"
       "Examples:\n"
       "  hone report model.onnx --data test.npz --calib train_slice.npz --out rep\n"
       "  hone report lm.onnx --data tokens.npz --metric perplexity --limit 100 --json\n"
@@ -102,7 +102,7 @@ Command add_report(CLI::App& root) {
   app->add_option("MODEL", args->model, "ONNX model file (float)")->required();
   app->add_option("--data", args->data, "Evaluation data: .npz or folder of .npy files (inputs plus labels/tokens)")
       ->required();
-  app->add_option("--calib", args->calib, "Calibration data for static int8 and AWQ (default: the first samples of --data)");
+  app->add_option("--calib", args->calib, "Calibration data for static int8, GPTQ and AWQ (default: the first samples of --data)");
   app->add_option("--out", args->out, "Folder for report.html and the variants (default ./hone-report)");
   app->add_option("--metric", args->metric, "accuracy, top5 or perplexity (default: accuracy when the data has labels)");
   app->add_option("--labels", args->labels, "Name of the labels array (default 'labels')");
@@ -111,7 +111,7 @@ Command add_report(CLI::App& root) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   app->add_option("--variants", args->variants,
                   "Only these variants besides fp32, comma separated (dynamic-int8, static-int8-minmax, "
-                  "static-int8-percentile, static-int8-entropy, static-int8-mse, int4-rtn, int4-awq)")
+                  "static-int8-percentile, static-int8-entropy, static-int8-mse, int4-rtn, int4-rtn-sym, int4-gptq, int4-awq)")
       ->delimiter(',');
   app->add_option("--threads", args->threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
   app->add_option("--max-drop", args->max_drop,

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "cli_common.h"
+#include "quant/progress.h"
 
 namespace hone::cli {
 namespace {
@@ -86,19 +87,20 @@ nlohmann::json sweep_json(const eval::ModelReport& m) {
   return j;
 }
 
-ProgressLine::ProgressLine() : on_(isatty(STDERR_FILENO) == 1) {}
+ProgressLine::ProgressLine(bool quiet) : on_(!quiet && isatty(STDERR_FILENO) == 1) {}
 
 void ProgressLine::update(const std::string& what, int64_t done, int64_t total) {
   if (!on_) return;
   auto now = std::chrono::steady_clock::now();
+  if (what != stage_ || done < stage_done_) {
+    stage_ = what;
+    stage_start_ = now;
+  }
+  stage_done_ = done;
   if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
   last_ = now;
-  constexpr int kWidth = 20;
-  int filled = total > 0 ? static_cast<int>(std::min<int64_t>(kWidth, done * kWidth / total)) : 0;
-  std::string line = what.size() > 60 ? what.substr(0, 60) : what;
-  std::fprintf(stderr, "\r\033[K%s [%s%s] %lld/%lld", line.c_str(), std::string(static_cast<size_t>(filled), '#').c_str(),
-               std::string(static_cast<size_t>(kWidth - filled), ' ').c_str(), static_cast<long long>(done),
-               static_cast<long long>(total));
+  const double elapsed = std::chrono::duration<double>(now - stage_start_).count();
+  std::fprintf(stderr, "\r\033[K%s", quant::format_progress(what, done, total, elapsed).c_str());
   drawn_ = true;
 }
 

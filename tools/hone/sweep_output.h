@@ -20,10 +20,12 @@ std::string sweep_table(const eval::ModelReport& m);
 //  {name, command, skipped}], best, best_rule, seconds}
 nlohmann::json sweep_json(const eval::ModelReport& m);
 
-// "\r<what> [#####     ] done/total" on stderr, at most every 100 ms, only when stderr is a terminal.
+// "\r<what> [#####     ] done/total  elapsed, ETA left" (quant/progress.h) on stderr, at most every
+// 100 ms, only when stderr is a terminal and `quiet` is off: a log file or a pipe gets nothing.
+// Elapsed time and ETA count from the first update of a stage (a new `what`, or done going back).
 class ProgressLine {
  public:
-  ProgressLine();
+  explicit ProgressLine(bool quiet = false);
   ~ProgressLine() { clear(); }
   void update(const std::string& what, int64_t done, int64_t total);
   void clear();
@@ -32,6 +34,9 @@ class ProgressLine {
   bool on_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point last_{};
+  std::string stage_;
+  int64_t stage_done_ = 0;
+  std::chrono::steady_clock::time_point stage_start_{};
 };
 
 }  // namespace hone::cli

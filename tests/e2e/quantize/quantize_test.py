@@ -99,11 +99,12 @@ def tiny(model, tmp):
     check(r.returncode == 0 and "Gemm" in r.stdout and "fc2" in r.stdout and "excluded" in r.stdout,
           f"text summary: {r.stdout} {r.stderr}")
 
-    # --- weight-only rtn 4 and 8 bits, symmetric (default) and --asymmetric
-    for bits, asym in (("4", False), ("8", False), ("4", True), ("8", True)):
-        out = os.path.join(tmp, f"wo{bits}{'a' if asym else ''}.onnx")
+    # --- weight-only rtn 4 and 8 bits, asymmetric (the default; --asymmetric names it) and --symmetric
+    for bits, asym, flag in (("4", False, "--symmetric"), ("8", False, "--symmetric"), ("4", True, None),
+                             ("8", True, None), ("4", True, "--asymmetric")):
+        out = os.path.join(tmp, f"wo{bits}{'a' if asym else ''}{flag or ''}.onnx")
         r = hone("quantize", model, "-o", out, "--mode", "weight-only", "--bits", bits, "--block", "32",
-                 *(["--asymmetric"] if asym else []))
+                 *([flag] if flag else []))
         if not check(r.returncode == 0, f"quantize weight-only {bits}: {r.stderr}"):
             continue
         c, m = ops(out)
@@ -146,15 +147,20 @@ def tiny(model, tmp):
         else:
             print(f"note: hone cannot run MatMulNBits yet ({r.stderr.strip()})")
 
-    # --- rules: re-applying gives the same bytes (dynamic per-channel, rtn, awq)
+    # --- rules: re-applying gives the same bytes (dynamic per-channel, rtn, gptq, awq; asymmetric
+    # by default, symmetric with --symmetric)
     calib = os.path.join(tmp, "calib.npz")
     np.savez(calib, input=np.random.default_rng(1).standard_normal((8, 64)).astype(np.float32) *
              np.where(np.arange(64) % 13 == 0, 10.0, 1.0).astype(np.float32))
     for name, args in (("dynamic", ["--mode", "dynamic", "--per-channel"]),
-                       ("rtn", ["--mode", "weight-only", "--bits", "4"]),
-                       ("awq", ["--mode", "weight-only", "--algo", "awq", "--calib", calib]),
-                       ("rtn_asym", ["--mode", "weight-only", "--bits", "4", "--asymmetric"]),
-                       ("awq_asym", ["--mode", "weight-only", "--algo", "awq", "--calib", calib, "--asymmetric"])):
+                       ("rtn_sym", ["--mode", "weight-only", "--bits", "4", "--symmetric"]),
+                       ("awq_sym", ["--mode", "weight-only", "--algo", "awq", "--calib", calib, "--symmetric"]),
+                       ("gptq_sym", ["--mode", "weight-only", "--algo", "gptq", "--calib", calib, "--symmetric"]),
+                       ("rtn_asym", ["--mode", "weight-only", "--bits", "4"]),
+                       ("awq_asym", ["--mode", "weight-only", "--algo", "awq", "--calib", calib]),
+                       ("gptq_asym", ["--mode", "weight-only", "--algo", "gptq", "--calib", calib]),
+                       ("gptq8_asym", ["--mode", "weight-only", "--algo", "gptq", "--calib", calib, "--bits", "8",
+                                       "--block", "16"])):
         a = os.path.join(tmp, f"{name}_a.onnx")
         b = os.path.join(tmp, f"{name}_b.onnx")
         c2 = os.path.join(tmp, f"{name}_c.onnx")
@@ -174,8 +180,12 @@ def tiny(model, tmp):
         check(j.get("model_sha256") == hashlib.sha256(open(model, "rb").read()).hexdigest(), f"{name} rules model_sha256")
         if name.startswith("awq"):
             check(any("channel_scale" in t.get("extra", {}) for t in j["tensors"]), "awq rules keep channel_scale")
-        if name.endswith("_asym"):
-            check(all(t["scheme"] == "asymmetric" and t["dtype"] == "uint4" for t in j["tensors"]), f"{name} rules scheme")
+        if name.startswith("gptq"):
+            check(all(t["method"] == "gptq" and len(t.get("extra", {}).get("codes", [])) == 64 * 128
+                      for t in j["tensors"] if t["tensor"] == "w1"), f"{name}: gptq rules keep the codes")
+        want = ("asymmetric", "uint8" if name.startswith("gptq8") else "uint4") if name.endswith("_asym") else ("symmetric", "int4")
+        if name != "dynamic":
+            check(all((t["scheme"], t["dtype"]) == want for t in j["tensors"]), f"{name} rules scheme, want {want}")
 
     # --- rules applied to another model: still applied, with a warning naming the mismatch
     other = os.path.join(tmp, "other.onnx")
@@ -193,6 +203,9 @@ def tiny(model, tmp):
         ("bits 3", [model, "-o", os.path.join(tmp, "x.onnx"), "--mode", "weight-only", "--bits", "3"]),
         ("block 48", [model, "-o", os.path.join(tmp, "x.onnx"), "--mode", "weight-only", "--block", "48"]),
         ("awq without calib", [model, "-o", os.path.join(tmp, "x.onnx"), "--mode", "weight-only", "--algo", "awq"]),
+        ("gptq without calib", [model, "-o", os.path.join(tmp, "x.onnx"), "--mode", "weight-only", "--algo", "gptq"]),
+        ("symmetric and asymmetric", [model, "-o", os.path.join(tmp, "x.onnx"), "--mode", "weight-only", "--symmetric",
+                                      "--asymmetric"]),
         ("rules and rules-out", [model, "-o", os.path.join(tmp, "x.onnx"), "--rules", "a.json", "--rules-out", "b.json"]),
         ("no -o", [model, "--mode", "dynamic"]),
         ("no mode", [model, "-o", os.path.join(tmp, "x.onnx")]),

@@ -12,7 +12,7 @@
   samepath an output path equal to the input, to a symlink or hard link to it, or to one of its external-data
            files is refused with exit 2 and the input is untouched.
   determinism  every mode gives byte-identical output with --threads 1 and --threads 2, twice; variants
-           (per-channel, awq, int8 weight-only, each static calibration method) with --threads 1 and 2.
+           (per-channel, awq, gptq, --symmetric, int8 weight-only, each static calibration method) with --threads 1 and 2.
   swap     (--case swap) a kill placed exactly between the rename of the output's external-data file
            and the rename of the model file (an LD_PRELOAD shim, kill_after_data_rename.c), while
            replacing an older output: the old (model, data) pair must survive, not old model + new data.
@@ -128,9 +128,10 @@ class Quantize:
     def __init__(self, hone, calib):
         self.hone, self.calib = hone, calib
 
-    # A variant is "mode[/option]...": pc = --per-channel, awq = --algo awq, int8 = --bits 8, and a
-    # static calibration method by name (percentile, entropy, mse).
-    OPTIONS = {"pc": ["--per-channel"], "awq": ["--algo", "awq"], "int8": ["--bits", "8"],
+    # A variant is "mode[/option]...": pc = --per-channel, awq / gptq = --algo awq / gptq, int8 =
+    # --bits 8, sym = --symmetric, and a static calibration method by name (percentile, entropy, mse).
+    OPTIONS = {"pc": ["--per-channel"], "awq": ["--algo", "awq"], "gptq": ["--algo", "gptq"], "int8": ["--bits", "8"],
+               "sym": ["--symmetric"],
                "percentile": ["--method", "percentile"], "entropy": ["--method", "entropy"], "mse": ["--method", "mse"]}
 
     def args(self, model, out, variant, threads):
@@ -138,7 +139,7 @@ class Quantize:
         a = [self.hone, "quantize", model, "-o", out, "--mode", mode, "--threads", str(threads)]
         for o in opts:
             a += self.OPTIONS[o]
-        if mode == "static" or "awq" in opts:
+        if mode == "static" or "awq" in opts or "gptq" in opts:
             a += ["--calib", self.calib]
         return a
 
@@ -377,9 +378,10 @@ def main():
     ap.add_argument("--hone", required=True)
     ap.add_argument("--kills", type=int, default=50)
     ap.add_argument("--seed", type=int, default=20261127)
-    ap.add_argument("--modes", default="dynamic,dynamic/pc,weight-only,weight-only/int8,weight-only/awq,"
+    ap.add_argument("--modes", default="dynamic,dynamic/pc,weight-only,weight-only/sym,weight-only/int8,weight-only/awq,"
+                                         "weight-only/gptq,weight-only/gptq/sym,"
                                          "static,static/pc,static/percentile,static/entropy,static/mse",
-                    help="quantize variants checked for determinism (mode[/pc|awq|int8|percentile|entropy|mse])")
+                    help="quantize variants checked for determinism (mode[/pc|awq|gptq|int8|sym|percentile|entropy|mse])")
     ap.add_argument("--case", choices=["all", "swap"], default="all",
                     help="all: kill/fulldisk/samepath/determinism; swap: the deterministic kill between two renames")
     a = ap.parse_args()

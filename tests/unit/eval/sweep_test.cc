@@ -31,7 +31,8 @@ const char* kExpected[] = {"fp32",
                            "static-int8-entropy",
                            "static-int8-mse",
                            "int4-rtn",
-                           "int4-rtn-asym",
+                           "int4-rtn-sym",
+                           "int4-gptq",
                            "int4-awq"};
 
 TEST(Sweep, DigitsEveryVariantAccountedFor) {
