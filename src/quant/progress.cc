@@ -23,7 +23,8 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-std::string format_progress(const std::string& what, int64_t done, int64_t total, double elapsed_seconds, int width) {
+std::string format_progress(const std::string& what, int64_t done, int64_t total, double elapsed_seconds, int width,
+                            int64_t first_done) {
   width = std::max(width, 1);
   const int64_t shown_done = std::clamp<int64_t>(done, 0, std::max<int64_t>(total, 0));
   const int filled = total > 0 ? static_cast<int>(shown_done * width / total) : 0;
@@ -31,8 +32,9 @@ std::string format_progress(const std::string& what, int64_t done, int64_t total
   line += " [" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(width - filled), ' ') + "] ";
   line += std::to_string(shown_done) + "/" + std::to_string(std::max<int64_t>(total, 0));
   line += "  " + format_duration(elapsed_seconds);
-  if (total > 0 && shown_done > 0 && shown_done < total && std::isfinite(elapsed_seconds) && elapsed_seconds >= 0) {
-    const double eta = elapsed_seconds / static_cast<double>(shown_done) * static_cast<double>(total - shown_done);
+  const int64_t timed = shown_done - std::max<int64_t>(first_done, 0);
+  if (total > 0 && timed > 0 && shown_done < total && std::isfinite(elapsed_seconds) && elapsed_seconds >= 0) {
+    const double eta = elapsed_seconds / static_cast<double>(timed) * static_cast<double>(total - shown_done);
     line += ", ETA " + format_duration(eta);
   }
   return line;

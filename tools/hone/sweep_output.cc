@@ -95,12 +95,13 @@ void ProgressLine::update(const std::string& what, int64_t done, int64_t total) 
   if (what != stage_ || done < stage_done_) {
     stage_ = what;
     stage_start_ = now;
+    stage_first_done_ = done;
   }
   stage_done_ = done;
   if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
   last_ = now;
   const double elapsed = std::chrono::duration<double>(now - stage_start_).count();
-  std::fprintf(stderr, "\r\033[K%s", quant::format_progress(what, done, total, elapsed).c_str());
+  std::fprintf(stderr, "\r\033[K%s", quant::format_progress(what, done, total, elapsed, 20, stage_first_done_).c_str());
   drawn_ = true;
 }
 

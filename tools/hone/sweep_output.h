@@ -36,6 +36,7 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_{};
   std::string stage_;
   int64_t stage_done_ = 0;
+  int64_t stage_first_done_ = 0;  // done at the stage's first report (steps before it are untimed)
   std::chrono::steady_clock::time_point stage_start_{};
 };
 

@@ -24,6 +24,10 @@ TEST(Progress, BarAndEta) {
   EXPECT_EQ(format_progress("calibrate", 0, 64, 0.5), "calibrate [                    ] 0/64  0.5 s");
   EXPECT_EQ(format_progress("calibrate", 64, 64, 16.0), "calibrate [####################] 64/64  16 s");
   EXPECT_EQ(format_progress("gptq", 1, 3, 20.0, 6), "gptq [##    ] 1/3  20 s, ETA 40 s");
+  // The stage's first report came after one step (the calibration loop reports after each sample):
+  // only the steps since then are timed, so no ETA from that report alone.
+  EXPECT_EQ(format_progress("calibrate", 1, 64, 0.0, 4, 1), "calibrate [    ] 1/64  0.0 s");
+  EXPECT_EQ(format_progress("calibrate", 5, 64, 2.0, 4, 1), "calibrate [    ] 5/64  2.0 s, ETA 29 s");
 }
 
 TEST(Progress, OutOfRangeInputsStayReadable) {
