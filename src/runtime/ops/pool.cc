@@ -1,5 +1,6 @@
 // AveragePool, MaxPool (with the optional Indices output), GlobalAveragePool, GlobalMaxPool over
 // any number of spatial dims. float16/bfloat16 run through float copies.
+#include <algorithm>
 #include <limits>
 
 #include "kernels/ref/conv_ref.h"
@@ -128,6 +129,32 @@ Status average_pool(KernelContext& ctx) {
   });
 }
 
+// 2-D MaxPool of 8-bit planes (fuse_qdq's MaxPool on quantized bytes) without Indices: the
+// window bounds clipped per output row and column, then a plain max over the rows of the window,
+// where the generic walk above looks up every tap's coordinates. Same results (the tests compare
+// it with the float path). Empty windows (all padding) give the type's lowest value, as there.
+template <class T>
+void max_pool_2d_8bit(const WindowGeometry& g, int64_t planes, const T* x, T* y, int threads) {
+  const int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) if (planes * oh * ow > kParallelElements) schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
+    const T* plane = x + p * ih * iw;
+    for (int64_t r = 0; r < oh; ++r) {
+      const int64_t r0 = r * g.strides[0] - g.pads_begin[0];
+      const int64_t rb = std::max<int64_t>(r0, 0), re = std::min<int64_t>(r0 + g.kernel[0], ih);
+      T* out = y + (p * oh + r) * ow;
+      for (int64_t c = 0; c < ow; ++c) {
+        const int64_t c0 = c * g.strides[1] - g.pads_begin[1];
+        const int64_t cb = std::max<int64_t>(c0, 0), ce = std::min<int64_t>(c0 + g.kernel[1], iw);
+        T m = std::numeric_limits<T>::lowest();
+        for (int64_t i = rb; i < re; ++i)
+          for (int64_t j = cb; j < ce; ++j) m = std::max(m, plane[i * iw + j]);
+        out[c] = m;
+      }
+    }
+  }
+}
+
 Status max_pool(KernelContext& ctx) {
   const Tensor* x = ctx.input(0);
   if (!x) return ctx.error("input X is required");
@@ -153,6 +180,15 @@ Status max_pool(KernelContext& ctx) {
     for (size_t d = 0; d < nd; ++d) index += (offset / row_major[d] % g.in[d]) * column_major[d];
     return plane * in_size + index;
   };
+  const bool unit_dilations = std::all_of(g.dilations.begin(), g.dilations.end(), [](int64_t d) { return d == 1; });
+  if (nd == 2 && !indices && unit_dilations && (x->dtype() == DType::kUInt8 || x->dtype() == DType::kInt8)) {
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, x->dtype(), y_shape));
+    if (x->dtype() == DType::kUInt8)
+      max_pool_2d_8bit(g, planes, x->data<uint8_t>(), y->data<uint8_t>(), ctx.threads());
+    else
+      max_pool_2d_8bit(g, planes, x->data<int8_t>(), y->data<int8_t>(), ctx.threads());
+    return Status::Ok();
+  }
   return run_float_or_half(ctx, *x, y_shape, [&](const Tensor& xt, Tensor& yt) {
     return dispatch_numeric(xt.dtype(), [&](auto zero) -> Status {
       using T = decltype(zero);

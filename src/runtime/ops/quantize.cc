@@ -3,9 +3,12 @@
 // weights, the plain reference otherwise).
 // Rounding is to nearest, ties to even (std::nearbyint in the default rounding mode), and results
 // saturate to the range of the output type. A NaN input quantizes to the zero point.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
+
+#include <omp.h>
 
 #include "kernels/dnnl/matmul_int8_dnnl.h"
 #include "kernels/x86/dynamic_quant.h"
@@ -72,6 +75,24 @@ Status quantize_linear(KernelContext& ctx) {
   HONE_ASSIGN_OR_RETURN(ChannelMap map, channel_map(ctx, *x, *scale, zero_point));
   HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, out_type, x->shape()));
   const float* scales = scale->data<float>();
+  // Per-tensor float -> uint8 (every activation of a static QDQ model): the vectorized quantizing
+  // pass of DynamicQuantizeLinear, which computes this very formula (true division, round half
+  // to even, NaN -> zero point, saturation) bit for bit, threaded over large tensors.
+  if (map.channels == 1 && x->dtype() == DType::kFloat32 && out_type == DType::kUInt8 && scales[0] > 0 &&
+      std::isfinite(scales[0])) {
+    const auto quantize = kernels::dynq::best_variant().quantize;
+    const uint8_t zp = zero_point ? zero_point->data<uint8_t>()[0] : uint8_t{0};
+    const int64_t n = x->numel();
+    constexpr int64_t kPerThread = 1 << 15;  // as u8_dynamic_quantize: smaller runs stay on one thread
+    const int team = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(ctx.threads(), n / kPerThread)));
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const int64_t begin = n * t / nt, end = n * (t + 1) / nt;
+      quantize(x->data<float>() + begin, end - begin, scales[0], zp, y->data<uint8_t>() + begin);
+    }
+    return Status::Ok();
+  }
   return dispatch_8bit(out_type, [&](auto q_zero) -> Status {
     using Q = decltype(q_zero);
     const Q* zps = zero_point ? zero_point->data<Q>() : nullptr;

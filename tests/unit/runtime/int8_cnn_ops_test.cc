@@ -6,7 +6,9 @@
 // formulas). Named Int8Ops.* so CTest's HONE_DNNL=0 / HONE_ISA reruns cover them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "kernels/x86/qlinear_add.h"
@@ -199,6 +201,59 @@ TEST(Int8Ops, NhwcQLinearConvRefusesBadInput) {
   ASSERT_TRUE(s.ok()) << s.status().message();
   auto out = s->run({x});
   EXPECT_FALSE(out.ok());
+}
+
+TEST(Int8Ops, MaxPoolOnBytesMatchesFloatPath) {
+  // The 8-bit 2-D fast path of MaxPool against the generic float path on the same values.
+  struct PoolCase {
+    int64_t k, stride, pad, ceil;
+  };
+  for (DType type : {DType::kUInt8, DType::kInt8}) {
+    const bool s = type == DType::kInt8;
+    Tensor x = s ? random_bytes<int8_t>(type, {2, 3, 13, 11}, 9, -128, 127) : random_bytes<uint8_t>(type, {2, 3, 13, 11}, 9, 0, 255);
+    Tensor xf = Tensor::create(DType::kFloat32, x.shape()).value();
+    for (int64_t i = 0; i < x.numel(); ++i)
+      xf.data<float>()[i] = s ? static_cast<float>(x.data<int8_t>()[i]) : static_cast<float>(x.data<uint8_t>()[i]);
+    for (const PoolCase& pc : {PoolCase{3, 2, 1, 0}, PoolCase{2, 1, 0, 0}, PoolCase{3, 2, 1, 1}, PoolCase{3, 3, 2, 1}}) {
+      Tensor ys[2];
+      for (int f = 0; f < 2; ++f) {
+        ir::Node n = node("MaxPool", {"X"}, {"Y"});
+        n.attrs = {ints_attr("kernel_shape", {pc.k, pc.k}), ints_attr("strides", {pc.stride, pc.stride}),
+                   ints_attr("pads", {pc.pad, pc.pad, pc.pad, pc.pad}), int_attr("ceil_mode", pc.ceil)};
+        OneNode g(n, {{"X", f ? &xf : &x}});
+        ys[f] = g.run({f ? xf : x});
+      }
+      ASSERT_EQ(ys[0].shape(), ys[1].shape()) << pc.k << " " << pc.stride << " " << pc.pad;
+      for (int64_t i = 0; i < ys[0].numel(); ++i) {
+        const float got = s ? static_cast<float>(ys[0].data<int8_t>()[i]) : static_cast<float>(ys[0].data<uint8_t>()[i]);
+        ASSERT_EQ(got, ys[1].data<float>()[i]) << i << " k " << pc.k << " stride " << pc.stride << " pad " << pc.pad;
+      }
+    }
+  }
+}
+
+TEST(Int8Ops, QuantizeLinearPerTensorUint8MatchesFormula) {
+  // The vectorized per-tensor uint8 path of QuantizeLinear against the op's formula: ties, NaN,
+  // infinities and saturation, on a length with a tail and on one large enough to be threaded.
+  for (int64_t n : {int64_t{1037}, int64_t{70001}}) {
+    Tensor x = Tensor::create(DType::kFloat32, {n}).value();
+    std::mt19937 rng(11);
+    for (int64_t i = 0; i < n; ++i) x.data<float>()[i] = (static_cast<float>(rng() % 20001) - 10000.0f) * 0.0025f;
+    x.data<float>()[0] = std::nanf("");
+    x.data<float>()[1] = std::numeric_limits<float>::infinity();
+    x.data<float>()[2] = -std::numeric_limits<float>::infinity();
+    x.data<float>()[3] = 0.125f;  // exactly half a step of 0.25: a tie
+    OneNode g(node("QuantizeLinear", {"X", "s", "z"}, {"Y"}), {{"X", &x}});
+    g.init("s", scalar(DType::kFloat32, 0.25));
+    g.init("z", scalar(DType::kUInt8, 37));
+    Tensor y = g.run({x});
+    ASSERT_EQ(y.numel(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float q = std::nearbyint(x.data<float>()[i] / 0.25f) + 37.0f;
+      const float want = std::isnan(q) ? 37.0f : std::clamp(q, 0.0f, 255.0f);
+      ASSERT_EQ(static_cast<float>(y.data<uint8_t>()[i]), want) << i << " x " << x.data<float>()[i];
+    }
+  }
 }
 
 TEST(Int8Ops, MatMulIntegerToFloatMatchesLoops) {
