@@ -10,6 +10,7 @@
 // residual Adds between them, so that only the model's boundary transposes remain.
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <unordered_set>
 
 #include "passes/fusion_util.h"
@@ -36,6 +37,11 @@ constexpr LayoutAgnosticOp kLayoutAgnosticOps[] = {
     {"", "Abs", false},         {"", "Sqrt", false},      {"", "Erf", false},      {"", "Gelu", false},
     {"hone", "Gelu", false},    {"", "Add", true},        {"", "Sub", true},       {"", "Mul", true},
     {"", "Div", true},          {"", "Pow", true},        {"", "PRelu", true},     {"hone", "FusedAdd", true},
+    // int8 (fuse_qdq): per-tensor Q/DQ have only scalar extra inputs; QLinearAdd's scales and zero
+    // points are scalars; QLookup's [256] table is indexed by value, not position, and permuting
+    // a tensor with one non-1 dim keeps its bytes, so "broadcasting" leaves the table as it is.
+    {"", "QuantizeLinear", false}, {"", "DequantizeLinear", false}, {"com.microsoft", "QLinearAdd", false},
+    {"hone", "QLookup", true},
 };
 
 const LayoutAgnosticOp* layout_agnostic(const ir::Node& n) {
@@ -124,19 +130,54 @@ ir::Node make_transpose(const std::string& in, const std::string& out, std::vect
   return t;
 }
 
+// Whether moving a transpose below `node` pays: the transposes it reads that would die (all their
+// readers are elementwise ops or transposes, none a graph output or a subgraph read) against the
+// one it adds after itself, which costs nothing when every reader of its output is a transpose
+// that undoes it (the pair cancels). Moving on a tie lets later nodes (a residual Add whose
+// other input is still on its way down) meet their inputs in one layout.
+bool worth_sinking(const ir::Graph& g, const GraphIndex& ix, const ir::Node& node,
+                   const std::unordered_map<std::string, TransposeOf>& transposed, const std::vector<int64_t>& perm) {
+  auto readers_are = [&](const std::string& v, auto pred) {
+    auto c = ix.consumers.find(v);
+    const size_t direct = c == ix.consumers.end() ? 0 : c->second.size();
+    auto u = ix.uses.find(v);
+    if (u == ix.uses.end() || static_cast<size_t>(u->second) != direct || is_graph_output(g, v)) return false;
+    for (size_t r : c->second)
+      if (!pred(g.nodes[r])) return false;
+    return true;
+  };
+  int removed = 0;
+  std::unordered_set<std::string> seen;
+  for (const auto& in : node.inputs)
+    if (transposed.count(in) && seen.insert(in).second &&
+        readers_are(in, [](const ir::Node& r) { return layout_agnostic(r) || is_onnx_op(r, "Transpose"); }))
+      ++removed;
+  int added = 1;
+  auto undoes = [&](const ir::Node& r) {
+    auto q = perm_of(r);
+    if (!q || q->size() != perm.size()) return false;
+    for (size_t k = 0; k < q->size(); ++k)
+      if (perm[static_cast<size_t>((*q)[k])] != static_cast<int64_t>(k)) return false;
+    return true;
+  };
+  if (readers_are(node.outputs[0], undoes)) added = -static_cast<int>(ix.consumers.at(node.outputs[0]).size());
+  return added - removed <= 0;
+}
+
 // One sweep of sinking in node order; true when something moved.
 Result<bool> sink_once(ir::Graph& g, NameMaker& names, std::unordered_map<std::string, std::string>* moved) {
   std::unordered_map<std::string, TransposeOf> transposed;  // value -> the transpose writing it
   for (const auto& n : g.nodes)
     if (auto p = perm_of(n)) transposed[n.outputs[0]] = {n.inputs[0], *p};
+  const GraphIndex ix = index_graph(g);  // readers as the sweep began: only steers worth_sinking
   bool changed = false;
   std::vector<ir::Node> out;
   out.reserve(g.nodes.size());
   std::vector<ir::Initializer> new_constants;
-  for (auto& node : g.nodes) {
+  for (const auto& node : g.nodes) {  // copied, not moved: worth_sinking reads any node
     const LayoutAgnosticOp* op = layout_agnostic(node);
     if (!op || node.outputs.size() != 1 || node.outputs[0].empty()) {
-      out.push_back(std::move(node));
+      out.push_back(node);
       continue;
     }
     // All inputs: the same transpose, or constants that can follow it.
@@ -149,10 +190,14 @@ Result<bool> sink_once(ir::Graph& g, NameMaker& names, std::unordered_map<std::s
       perm = &t->second.perm;
     }
     if (!perm || !ok) {
-      out.push_back(std::move(node));
+      out.push_back(node);
       continue;
     }
     const std::vector<int64_t> p = *perm;
+    if (!worth_sinking(g, ix, node, transposed, p)) {
+      out.push_back(node);
+      continue;
+    }
     ir::Node sunk = node;
     for (auto& in : sunk.inputs) {
       if (in.empty()) continue;
@@ -172,7 +217,7 @@ Result<bool> sink_once(ir::Graph& g, NameMaker& names, std::unordered_map<std::s
       in = name;
     }
     if (!ok) {
-      out.push_back(std::move(node));
+      out.push_back(node);
       continue;
     }
     const std::string old_out = node.outputs[0];
@@ -196,6 +241,18 @@ bool cancel_pairs(ir::Graph& g) {
   for (const auto& n : g.nodes)
     if (auto p = perm_of(n)) transposed[n.outputs[0]] = {n.inputs[0], *p};
   bool changed = false;
+  // The same transpose of the same value twice (layout_nhwc wraps each reader of a value on its
+  // own): readers of the second read the first.
+  std::map<std::pair<std::string, std::vector<int64_t>>, std::string> first;
+  for (const auto& n : g.nodes) {
+    auto p = perm_of(n);
+    if (!p) continue;
+    auto [it, inserted] = first.emplace(std::make_pair(n.inputs[0], *p), n.outputs[0]);
+    if (inserted || it->second == n.outputs[0] || is_graph_output(g, n.outputs[0])) continue;
+    rename_uses(g, n.outputs[0], it->second);
+    erase_value_info(g, n.outputs[0]);
+    changed = true;
+  }
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     auto q = perm_of(g.nodes[i]);
     if (!q) continue;
