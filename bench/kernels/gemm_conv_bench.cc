@@ -3,7 +3,11 @@
 //   and hone's reference GEMM;
 //   ResNet-50 conv shapes (batch 1): a 1-node hone Session and oneDNN's convolution called
 //   directly with the same plain NCHW activations, plus oneDNN with its own blocked activation
-//   layout (reordered outside the timed loop) to show what plain layouts at the op boundary cost.
+//   layout (reordered outside the timed loop) to show what plain layouts at the op boundary cost;
+//   and, since the layout_nhwc pass runs convolutions channels-last, the fair pair for it: the
+//   one-Conv model optimized at level 2 (NCHW in and out, so the pass adds the boundary
+//   transposes) against oneDNN's fastest recipe for the same NCHW in/out (reorder in, brgconv on
+//   nhwc, reorder out), and a chain of 3 convs where the boundary transposes amortize.
 // Every benchmark reports GFLOP/s (2 * MACs). Threads: --threads N (default 2) for every library.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -24,6 +28,8 @@
 #include "ir/graph.h"
 #include "kernels/ref/gemm_ref.h"
 #include "onnx/export.h"
+#include "passes/pass_manager.h"
+#include "runtime/session_impl.h"
 
 namespace {
 
@@ -208,6 +214,112 @@ void BM_Conv_HoneSession(benchmark::State& state) {
   state.SetLabel(s.name);
 }
 
+// `count` k x k convs with bias (same shape in and out after the first), NCHW in and out,
+// optimized at level 2 as `hone run` / `hone bench` do, so the convs run channels-last.
+void conv_chain_level2(benchmark::State& state, const ConvShape& s, int count) {
+  hone::ir::Model m;
+  m.ir_version = 8;
+  m.opsets.push_back({"", 13});
+  hone::ir::Graph& g = m.graph;
+  const int64_t p = s.k / 2, out = conv_out(s);
+  g.inputs.push_back({"X", float_type({1, s.c, s.hw, s.hw}), {}});
+  std::string x = "X";
+  for (int i = 0; i < count; ++i) {
+    const std::string w = "W" + std::to_string(i), b = "B" + std::to_string(i);
+    const int64_t in_c = i == 0 ? s.c : s.m;
+    g.initializers.push_back({w, random_tensor({s.m, in_c, s.k, s.k}, 2 + i), {}, std::nullopt});
+    g.initializers.push_back({b, random_tensor({s.m}, 20 + i), {}, std::nullopt});
+    hone::ir::Node node;
+    node.op_type = "Conv";
+    node.name = "conv" + std::to_string(i);
+    node.inputs = {x, w, b};
+    node.outputs = {i + 1 == count ? std::string("Y") : "y" + std::to_string(i)};
+    node.attrs = {ints_attr("kernel_shape", {s.k, s.k}), ints_attr("strides", {i == 0 ? s.stride : 1, i == 0 ? s.stride : 1}),
+                  ints_attr("pads", {p, p, p, p})};
+    x = node.outputs[0];
+    g.nodes.push_back(std::move(node));
+  }
+  g.outputs.push_back({"Y", float_type({1, s.m, out, out}), {}});
+  hone::passes::PassOptions o;
+  o.level = 2;
+  if (auto st = hone::passes::optimize(m, o); !st.ok()) {
+    state.SkipWithError(st.message().c_str());
+    return;
+  }
+  hone::SessionOptions options;
+  options.threads = g_threads;
+  auto session = hone::create_session(std::move(m), options);
+  if (!session.ok()) {
+    state.SkipWithError(session.status().message().c_str());
+    return;
+  }
+  const int64_t tail = count - 1;
+  const double flops = conv_flops(s) + static_cast<double>(tail) * 2.0 * s.m * s.m * s.k * s.k * out * out;
+  run_session(state, *session, random_tensor({1, s.c, s.hw, s.hw}, 1), flops);
+  state.SetLabel(std::string(s.name) + (count > 1 ? " x" + std::to_string(count) : ""));
+}
+
+void BM_Conv_HoneSessionLevel2(benchmark::State& state) { conv_chain_level2(state, kConvs[state.range(0)], 1); }
+
+// oneDNN's fastest recipe for NCHW in and out: reorder X to nhwc, `count` brgconvs on nhwc,
+// reorder Y back to nchw, all timed (as the Session side pays its boundary transposes).
+void conv_direct_nhwc(benchmark::State& state, const ConvShape& s, int count) {
+  using dnnl::memory;
+  const int64_t p = s.k / 2, out = conv_out(s);
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  std::vector<dnnl::convolution_forward> prims;
+  std::vector<memory> weights, biases, acts;
+  std::vector<std::vector<float>> storage;
+  std::string impl;
+  const memory::desc x_nchw({1, s.c, s.hw, s.hw}, memory::data_type::f32, memory::format_tag::nchw);
+  const memory::desc y_nchw({1, s.m, out, out}, memory::data_type::f32, memory::format_tag::nchw);
+  acts.emplace_back(memory::desc({1, s.c, s.hw, s.hw}, memory::data_type::f32, memory::format_tag::nhwc), eng);
+  for (int i = 0; i < count; ++i) {
+    const int64_t in_c = i == 0 ? s.c : s.m, in_hw = i == 0 ? s.hw : out, st = i == 0 ? s.stride : 1;
+    const memory::desc src_md({1, in_c, in_hw, in_hw}, memory::data_type::f32, memory::format_tag::nhwc);
+    const memory::desc dst_md({1, s.m, out, out}, memory::data_type::f32, memory::format_tag::nhwc);
+    const memory::desc w_md({s.m, in_c, s.k, s.k}, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc b_md({s.m}, memory::data_type::f32, memory::format_tag::a);
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                               src_md, w_md, b_md, dst_md, {st, st}, {p, p}, {p, p});
+    const dnnl::convolution_forward::primitive_desc pd(desc, eng);
+    impl = pd.impl_info_str();
+    storage.push_back(random_values(s.m * in_c * s.k * s.k, 2 + i));
+    memory user({{s.m, in_c, s.k, s.k}, memory::data_type::f32, memory::format_tag::oihw}, eng, storage.back().data());
+    memory w(pd.weights_desc(), eng);
+    dnnl::reorder(user, w).execute(strm, user, w);
+    storage.push_back(random_values(s.m, 20 + i));
+    weights.push_back(w);
+    biases.emplace_back(b_md, eng, storage.back().data());
+    acts.emplace_back(dst_md, eng);
+    prims.emplace_back(pd);
+  }
+  auto x = random_values(s.c * s.hw * s.hw, 1);
+  std::vector<float> y(static_cast<size_t>(s.m * out * out));
+  memory x_mem(x_nchw, eng, x.data()), y_mem(y_nchw, eng, y.data());
+  dnnl::reorder in(x_mem, acts.front()), back(acts.back(), y_mem);
+  strm.wait();
+  for (auto _ : state) {
+    in.execute(strm, x_mem, acts.front());
+    for (int i = 0; i < count; ++i)
+      prims[static_cast<size_t>(i)].execute(strm, {{DNNL_ARG_SRC, acts[static_cast<size_t>(i)]},
+                                                   {DNNL_ARG_WEIGHTS, weights[static_cast<size_t>(i)]},
+                                                   {DNNL_ARG_BIAS, biases[static_cast<size_t>(i)]},
+                                                   {DNNL_ARG_DST, acts[static_cast<size_t>(i) + 1]}});
+    back.execute(strm, acts.back(), y_mem);
+    strm.wait();
+  }
+  const double flops = conv_flops(s) + static_cast<double>(count - 1) * 2.0 * s.m * s.m * s.k * s.k * out * out;
+  state.SetLabel(std::string(s.name) + (count > 1 ? " x" + std::to_string(count) : "") + " " + impl);
+  set_gflops(state, flops);
+}
+
+void BM_Conv_OneDnnNhwcReorders(benchmark::State& state) { conv_direct_nhwc(state, kConvs[state.range(0)], 1); }
+// A chain of 3 convs of the first shape (3x3, 64 -> 64, 56x56).
+void BM_ConvChain3_HoneSessionLevel2(benchmark::State& state) { conv_chain_level2(state, kConvs[0], 3); }
+void BM_ConvChain3_OneDnnNhwcReorders(benchmark::State& state) { conv_direct_nhwc(state, kConvs[0], 3); }
+
 // oneDNN's convolution with bias; `plain` keeps NCHW activations (what hone does at its op
 // boundary), otherwise oneDNN picks the activation layout and the inputs are reordered once.
 void conv_direct(benchmark::State& state, bool plain) {
@@ -268,6 +380,10 @@ BENCHMARK(BM_MatMul_HoneRef)->Apply(configure);
 BENCHMARK(BM_Conv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_Conv_OneDnnDirect)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_Conv_OneDnnBlockedLayout)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_Conv_HoneSessionLevel2)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_Conv_OneDnnNhwcReorders)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_ConvChain3_HoneSessionLevel2)->Apply(configure);
+BENCHMARK(BM_ConvChain3_OneDnnNhwcReorders)->Apply(configure);
 
 }  // namespace
 
