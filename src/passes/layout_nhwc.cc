@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "kernels/dnnl/dnnl_common.h"
+#include "kernels/dnnl/matmul_int8_dnnl.h"
 #include "onnx/shape_inference.h"
 #include "passes/fusion_util.h"
 
@@ -40,6 +41,14 @@ int64_t conv_rank(const ir::Graph& g, const ir::Node& n, const TypeFacts&) {
   if (!w || w->dtype() != DType::kFloat32 || w->rank() < 3 || w->rank() > 5) return 0;
   if (n.inputs.size() == 3 && !n.inputs[2].empty() && !constant_value(g, n.inputs[2])) return 0;
   return w->rank();
+}
+
+// QLinearConv with constant 2-D int8 weights (input 3), where oneDNN's int8 convolution is exact
+// (VNNI): hone.NhwcQLinearConv runs it without reorders.
+int64_t qlinear_conv_rank(const ir::Graph& g, const ir::Node& n, const TypeFacts&) {
+  if (n.outputs.size() != 1 || n.inputs.size() < 8 || n.inputs[0].empty() || !kernels::onednn::int8_exact_isa()) return 0;
+  const Tensor* w = constant_value(g, n.inputs[3]);
+  return w && w->dtype() == DType::kInt8 && w->rank() == 4 ? 4 : 0;
 }
 
 // MaxPool (without Indices) and AveragePool on a float32 X whose rank inference knows.
@@ -79,6 +88,7 @@ const NhwcRewrite kNhwcRewrites[] = {
     {"", "MaxPool", "NhwcMaxPool", window_pool_rank},
     {"", "AveragePool", "NhwcAveragePool", window_pool_rank},
     {"", "GlobalAveragePool", "NhwcGlobalAveragePool", global_pool_rank},
+    {"", "QLinearConv", "NhwcQLinearConv", qlinear_conv_rank},
 };
 
 const NhwcRewrite* rewrite_for(const ir::Node& n) {

@@ -16,6 +16,7 @@
 #include "eval/random_inputs.h"
 #include "ir/verifier.h"
 #include "kernels/dnnl/dnnl_common.h"
+#include "kernels/dnnl/matmul_int8_dnnl.h"
 #include "onnx/import.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
@@ -258,8 +259,28 @@ TEST(Int8Fusion, LevelTwoFusesQdqBeforeConstantFolding) {
     o.level = 2;
     o.verify_each = true;
     ASSERT_TRUE(optimize(m, o).ok());
-    EXPECT_EQ(op_counts(m)[op], count) << model;
+    // layout_nhwc turns QLinearConv channels-last where oneDNN's int8 convolution serves it.
+    auto counts = op_counts(m);
+    EXPECT_EQ(counts[op] + counts[std::string("hone.Nhwc") + op], count) << model;
   }
+}
+
+TEST(Int8Fusion, LayoutTurnsInt8ConvsChannelsLast) {
+  // Where oneDNN's int8 convolution is exact (VNNI) and enabled, level 2 runs both convolutions
+  // of qdq_conv as hone.NhwcQLinearConv, and the transposes between them (through the lookup and
+  // the Q/DQ nodes) cancel: one transpose at each end remains.
+  ir::Model m = load("qdq_conv");
+  PassOptions o;
+  o.level = 2;
+  o.verify_each = true;
+  ASSERT_TRUE(optimize(m, o).ok());
+  auto counts = op_counts(m);
+  if (!kernels::onednn::enabled() || !kernels::onednn::int8_exact_isa()) {
+    EXPECT_EQ(counts["QLinearConv"], 2);
+    GTEST_SKIP() << "oneDNN int8 off or not exact here: convolutions stay NCHW";
+  }
+  EXPECT_EQ(counts["hone.NhwcQLinearConv"], 2);
+  EXPECT_EQ(counts["Transpose"], 2);
 }
 
 TEST(Int8Fusion, AddsTheInternalOpsetOnlyWhenItFuses) {
