@@ -256,6 +256,23 @@ TEST(Int8Ops, QuantizeLinearPerTensorUint8MatchesFormula) {
   }
 }
 
+TEST(Int8Ops, DequantizeLinearPerTensor8BitMatchesFormula) {
+  // The per-tensor 8-bit loop of DequantizeLinear against (x - zero_point) * scale, both types.
+  for (DType type : {DType::kUInt8, DType::kInt8}) {
+    const bool s = type == DType::kInt8;
+    Tensor x = s ? random_bytes<int8_t>(type, {3, 1001}, 12, -128, 127) : random_bytes<uint8_t>(type, {3, 1001}, 12, 0, 255);
+    OneNode g(node("DequantizeLinear", {"X", "s", "z"}, {"Y"}), {{"X", &x}});
+    g.init("s", scalar(DType::kFloat32, 0.0137));
+    g.init("z", scalar(type, s ? -7 : 131));
+    Tensor y = g.run({x});
+    ASSERT_EQ(y.shape(), x.shape());
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const int32_t v = s ? int32_t{x.data<int8_t>()[i]} : int32_t{x.data<uint8_t>()[i]};
+      ASSERT_EQ(y.data<float>()[i], static_cast<float>(v - (s ? -7 : 131)) * 0.0137f) << i;
+    }
+  }
+}
+
 TEST(Int8Ops, MatMulIntegerToFloatMatchesLoops) {
   const int64_t k = 37, n = 29;
   Tensor a = random_bytes<uint8_t>(DType::kUInt8, {2, 5, k}, 6, 0, 255);
