@@ -96,6 +96,21 @@ Status transpose(KernelContext& ctx) {
     used[static_cast<size_t>(p)] = true;
     shape.push_back(x->dim(p));
   }
+  // A permutation that only moves axes of size 1 leaves every element where it is ([1, S, E] ->
+  // [S, 1, E], PyTorch's switch between batch-first and sequence-first layouts at batch 1): the
+  // output is the input under the new shape, without a copy (as Reshape gives it).
+  int64_t last_moved = -1;
+  bool same_order = true;
+  for (int64_t p : perm) {
+    if (x->dim(p) == 1) continue;
+    same_order &= p > last_moved;
+    last_moved = p;
+  }
+  if (same_order) {
+    auto view = x->reshaped(shape);
+    if (!view.ok()) return ctx.error(view.status().message());
+    return ctx.set_output(0, std::move(view).value());
+  }
   return permute_into(ctx, *x, x->shape(), perm, shape);
 }
 

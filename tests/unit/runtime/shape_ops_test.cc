@@ -102,6 +102,29 @@ TEST(ShapeOps, TransposeMatchesNaiveOnLargeTensors) {
   }
 }
 
+// Permutations that only move axes of size 1 come out as views of the input (no copy); the
+// values must be those of a real transpose all the same, and a perm that reorders two larger
+// axes among unit ones must still copy.
+TEST(ShapeOps, TransposeOfUnitAxesMatchesNaive) {
+  const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
+      {{1, 6, 5}, {1, 0, 2}}, {{2, 1, 3}, {1, 0, 2}}, {{4, 1, 1, 3}, {2, 0, 3, 1}}, {{1, 3, 1, 4}, {3, 2, 1, 0}},
+      {{2, 3, 1}, {2, 1, 0}}};
+  for (const auto& [in_shape, perm] : cases) {
+    const Tensor x = iota(in_shape);
+    auto y = run_node("Transpose", {x}, {ints_attr("perm", perm)}, 1);
+    ASSERT_TRUE(y.ok()) << y.status().message();
+    Shape out_shape;
+    for (int64_t p : perm) out_shape.push_back(in_shape[static_cast<size_t>(p)]);
+    ASSERT_EQ(y->shape(), out_shape);
+    for (int64_t i = 0; i < y->numel(); ++i) {
+      const auto out_idx = unravel(i, out_shape);
+      std::vector<int64_t> in_idx(in_shape.size());
+      for (size_t d = 0; d < perm.size(); ++d) in_idx[static_cast<size_t>(perm[d])] = out_idx[d];
+      ASSERT_EQ(y->data<float>()[i], x.data<float>()[ravel(in_idx, in_shape)]) << "element " << i;
+    }
+  }
+}
+
 TEST(ShapeOps, SliceWithExtremeBoundsAndNegativeSteps) {
   const Shape in_shape{64, 50, 30};
   const Tensor x = iota(in_shape);
