@@ -6,7 +6,8 @@
 //     through a Session at level 2 (fused into hone.DynQuantMatMul) vs oneDNN's u8s8 matmul on
 //     already-quantized activations with the same float epilogue (so hone's extra is the
 //     quantization of x, which the direct figure does not pay);
-//   ResNet-50 conv shapes (batch 1): QLinearConv through a Session (NCHW at the op boundary) vs
+//   ResNet-50 conv shapes (batch 1): QLinearConv through a Session (NCHW at the op boundary, so
+//     reorders on both sides) and hone.NhwcQLinearConv (NHWC, what the layout pass makes) vs
 //     oneDNN's int8 convolution on NHWC activations with the same attributes;
 //   DynamicQuantizeLinear over 128x3072 floats: each ISA variant of hone's kernel, one thread.
 // Every benchmark reports GOP/s (2 * MACs) or GB/s of input read. --threads N (default 2).
@@ -294,15 +295,17 @@ std::string conv_label(const ConvShape& c) {
          std::to_string(c.hw) + "^2/" + std::to_string(c.stride);
 }
 
-void BM_QLinearConv_HoneSession(benchmark::State& state) {
+void conv_session_bench(benchmark::State& state, bool nhwc) {
   const ConvShape& c = kConvs[state.range(0)];
   const int64_t o = conv_out(c);
   ir::Model m;
   m.ir_version = 8;
   m.opsets.push_back({"", 13});
+  if (nhwc) m.opsets.push_back({"hone", 1});
   ir::Graph& g = m.graph;
-  g.inputs.push_back({"X", tensor_type(DType::kUInt8, {1, c.c, c.hw, c.hw}), {}});
-  g.outputs.push_back({"Y", tensor_type(DType::kUInt8, {1, c.m, o, o}), {}});
+  const Shape x_shape = nhwc ? Shape{1, c.hw, c.hw, c.c} : Shape{1, c.c, c.hw, c.hw};
+  g.inputs.push_back({"X", tensor_type(DType::kUInt8, x_shape), {}});
+  g.outputs.push_back({"Y", tensor_type(DType::kUInt8, nhwc ? Shape{1, o, o, c.m} : Shape{1, c.m, o, o}), {}});
   auto init = [&](const char* name, Tensor t) { g.initializers.push_back({name, std::move(t), {}, std::nullopt}); };
   init("W", random_tensor<int8_t>(DType::kInt8, {c.m, c.c, c.k, c.k}, 2, -127, 127));
   init("xs", scalar_tensor(DType::kFloat32, 0.02f));
@@ -315,7 +318,8 @@ void BM_QLinearConv_HoneSession(benchmark::State& state) {
   init("ys", scalar_tensor(DType::kFloat32, 0.5f));
   init("yzp", scalar_tensor(DType::kUInt8, 10));
   init("B", random_tensor<int32_t>(DType::kInt32, {c.m}, 3, -1000, 1000));
-  ir::Node n = make_node("QLinearConv", {"X", "xs", "xzp", "W", "ws", "wzp", "ys", "yzp", "B"}, {"Y"});
+  ir::Node n = make_node(nhwc ? "NhwcQLinearConv" : "QLinearConv", {"X", "xs", "xzp", "W", "ws", "wzp", "ys", "yzp", "B"}, {"Y"});
+  if (nhwc) n.domain = "hone";
   ir::Attribute strides, pads;
   strides.name = "strides";
   strides.type = ir::AttrType::kInts;
@@ -327,8 +331,11 @@ void BM_QLinearConv_HoneSession(benchmark::State& state) {
   g.nodes.push_back(n);
   hone::Session s = make_session(std::move(m), 2);
   state.SetLabel(conv_label(c));
-  run_session(state, s, random_tensor<uint8_t>(DType::kUInt8, {1, c.c, c.hw, c.hw}, 1, 0, 255), conv_ops(c));
+  run_session(state, s, random_tensor<uint8_t>(DType::kUInt8, x_shape, 1, 0, 255), conv_ops(c));
 }
+
+void BM_QLinearConv_HoneSession(benchmark::State& state) { conv_session_bench(state, false); }
+void BM_NhwcQLinearConv_HoneSession(benchmark::State& state) { conv_session_bench(state, true); }
 
 // oneDNN's int8 convolution alone, activations already in its NHWC layout (hone's op keeps NCHW
 // at its boundary and reorders on both sides: the difference is that cost).
@@ -413,6 +420,7 @@ BENCHMARK(BM_DynQuantLayer_OneDnnDirect)->DenseRange(0, kNumLayers - 1)->Apply(c
 BENCHMARK(BM_DynQuantLayer_HoneUnfused)->DenseRange(0, kNumLayers - 1)->Apply(configure);
 constexpr int kNumConvs = static_cast<int>(std::size(kConvs));
 BENCHMARK(BM_QLinearConv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_NhwcQLinearConv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_QLinearConv_OneDnnDirect)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_DynamicQuantize)->DenseRange(0, 2)->Apply(configure);
 
