@@ -8,6 +8,7 @@ namespace hone::quant {
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
+  if (seconds >= 3.6e9) return ">1000000h";  // keeps the integer conversions below in range
   char buf[32];
   if (seconds < 10) {
     std::snprintf(buf, sizeof buf, "%.1f s", seconds);

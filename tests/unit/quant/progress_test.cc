@@ -15,6 +15,7 @@ TEST(Progress, Durations) {
   EXPECT_EQ(format_duration(3600 + 2 * 60 + 5), "1h02m");
   EXPECT_EQ(format_duration(-1), "?");
   EXPECT_EQ(format_duration(NAN), "?");
+  EXPECT_EQ(format_duration(1e30), ">1000000h");
 }
 
 TEST(Progress, BarAndEta) {
