@@ -17,6 +17,7 @@
 #include <omp.h>
 
 #include "kernels/dnnl/matmul_int8_dnnl.h"
+#include "kernels/x86/byte_lookup.h"
 #include "kernels/x86/dynamic_quant.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/op_util.h"
@@ -148,12 +149,8 @@ Status qlookup(KernelContext& ctx) {
       (table->dtype() != DType::kUInt8 && table->dtype() != DType::kInt8) || table->numel() != 256)
     return ctx.error("x must be 8-bit and table 256 8-bit values");
   HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, table->dtype(), x->shape()));
-  const uint8_t* in = static_cast<const uint8_t*>(x->raw());
-  const uint8_t* lut = static_cast<const uint8_t*>(table->raw());
-  uint8_t* out = static_cast<uint8_t*>(y->raw());
-  const int64_t n = x->numel();
-#pragma omp parallel for num_threads(ctx.threads()) if (n > (1 << 18))
-  for (int64_t i = 0; i < n; ++i) out[i] = lut[in[i]];
+  kernels::lookup::byte_lookup(static_cast<const uint8_t*>(table->raw()), static_cast<const uint8_t*>(x->raw()),
+                               x->numel(), static_cast<uint8_t*>(y->raw()), ctx.threads());
   return Status::Ok();
 }
 

@@ -11,6 +11,7 @@
 #include <limits>
 #include <random>
 
+#include "kernels/x86/byte_lookup.h"
 #include "kernels/x86/qlinear_add.h"
 #include "runtime/session_impl.h"
 #include "../test_models.h"
@@ -104,6 +105,22 @@ TEST(Int8Ops, QLinearAddVariantsMatchReferenceOnAllBytePairs) {
       }
     }
   }
+}
+
+TEST(Int8Ops, ByteLookupVariantsMatchReference) {
+  // Every byte value through a shuffled table, on lengths around the 64-byte step.
+  namespace lookup = kernels::lookup;
+  std::vector<uint8_t> table(256), x(1000);
+  std::mt19937 rng(13);
+  for (int v = 0; v < 256; ++v) table[static_cast<size_t>(v)] = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>(i < 256 ? i : rng());
+  for (const auto& v : lookup::available_variants())
+    for (int64_t n : {int64_t{1000}, int64_t{256}, int64_t{64}, int64_t{63}, int64_t{1}}) {
+      std::vector<uint8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0xCD);
+      lookup::byte_lookup_ref(table.data(), x.data(), n, want.data());
+      v.lookup(table.data(), x.data(), n, got.data());
+      ASSERT_EQ(got, want) << v.name << " n " << n;
+    }
 }
 
 TEST(Int8Ops, QLinearAddOpBroadcastsAndMatchesReference) {
