@@ -448,12 +448,16 @@ class WeightOnlyQuantizer {
   }
 
   // GPTQ for every MatMul, in parallel over weights (each one single-threaded inside: the codes
-  // do not depend on the thread count). A weight whose input was never observed keeps rtn.
+  // do not depend on the thread count). A weight whose input was never observed, or was seen in
+  // fewer rows than it has inputs (K), keeps rtn: with a rank-deficient X^T X, GPTQ pushes the
+  // rounding error into the directions the calibration rows never visit, and any other input
+  // (even the quantized model's own slightly different activations) meets it amplified — measured
+  // on BERT-mini's classifier Gemm, fed one [CLS] row per sample.
   Status gptq_all(const std::vector<Target>& targets, const std::map<std::string, ActStats>& stats) {
     std::vector<const Target*> work;
     for (const auto& t : targets)
       if (!t.gather)
-        if (auto it = stats.find(m_.graph.nodes[t.node_index].inputs[0]); it != stats.end() && it->second.rows > 0 &&
+        if (auto it = stats.find(m_.graph.nodes[t.node_index].inputs[0]); it != stats.end() && it->second.rows >= t.K &&
                                                                            it->second.hessian.k() == t.K)
           work.push_back(&t);
     std::vector<GptqResult> found(work.size());
@@ -581,7 +585,7 @@ class WeightOnlyQuantizer {
         p = std::move(f->second.params);
         q = std::move(f->second.codes);
       } else {
-        method = "rtn";  // its input was never observed on the calibration data
+        method = "rtn";  // its input was not observed in at least K rows of calibration data (gptq_all)
       }
     }
     if (!r && method != "gptq") {

@@ -150,7 +150,9 @@ def tiny(model, tmp):
     # --- rules: re-applying gives the same bytes (dynamic per-channel, rtn, gptq, awq; asymmetric
     # by default, symmetric with --symmetric)
     calib = os.path.join(tmp, "calib.npz")
-    np.savez(calib, input=np.random.default_rng(1).standard_normal((8, 64)).astype(np.float32) *
+    # 160 samples of one row: more rows than fc2's 128 inputs, so GPTQ runs on both layers (fewer rows
+    # than a weight's K keep rtn).
+    np.savez(calib, input=np.random.default_rng(1).standard_normal((160, 64)).astype(np.float32) *
              np.where(np.arange(64) % 13 == 0, 10.0, 1.0).astype(np.float32))
     for name, args in (("dynamic", ["--mode", "dynamic", "--per-channel"]),
                        ("rtn_sym", ["--mode", "weight-only", "--bits", "4", "--symmetric"]),

@@ -132,8 +132,8 @@ TEST(Gptq, DeadInputsAndBadArguments) {
 TEST(Gptq, QuantizeIsDeterministicAndRulesReapply) {
   const int64_t K = 64;
   ir::Model f = mlp_model(K, 48, 16);
-  std::vector<float> xs = correlated_inputs(24, K, 9);
-  Tensor x = Tensor::create(DType::kFloat32, {12, 2, K}).value();
+  std::vector<float> xs = correlated_inputs(96, K, 9);  // 96 rows >= K = 64 (fewer keep rtn)
+  Tensor x = Tensor::create(DType::kFloat32, {12, 8, K}).value();
   std::copy(xs.begin(), xs.end(), x.data<float>());
   testing_models::ScratchDir dir;
   const std::string npz = dir / "calib.npz";
@@ -190,6 +190,28 @@ TEST(Gptq, QuantizeIsDeterministicAndRulesReapply) {
     bad = *parsed;
     bad.tensors[0].extra.erase("codes");
     EXPECT_FALSE(quantize(f, plain, &bad, nullptr).ok());
+  }
+  // Fewer calibration rows than inputs (K): rtn, recorded as such.
+  {
+    Tensor few = Tensor::create(DType::kFloat32, {4, 2, K}).value();
+    std::copy(xs.begin(), xs.begin() + 8 * K, few.data<float>());
+    const std::string few_npz = dir / "few.npz";
+    ASSERT_TRUE(eval::write_npz(few_npz, {{"X", few}}).ok());
+    auto fds = eval::Dataset::open(few_npz, {in});
+    ASSERT_TRUE(fds.ok());
+    QuantizeOptions o;
+    o.mode = Mode::kWeightOnly;
+    o.algo = "gptq";
+    o.calib = &*fds;
+    Rules rules;
+    auto qf = quantize(f, o, nullptr, &rules);
+    ASSERT_TRUE(qf.ok()) << qf.status().message();
+    for (const auto& t : rules.tensors) EXPECT_EQ(t.method, "rtn") << t.tensor;
+    QuantizeOptions rtn;
+    rtn.mode = Mode::kWeightOnly;
+    auto qr = quantize(f, rtn, nullptr, nullptr);
+    ASSERT_TRUE(qr.ok());
+    EXPECT_TRUE(*onnxio::serialize_model(*qf) == *onnxio::serialize_model(*qr));
   }
   QuantizeOptions nodata;
   nodata.mode = Mode::kWeightOnly;
