@@ -8,7 +8,9 @@
 //   one-Conv model optimized at level 2 (NCHW in and out, so the pass adds the boundary
 //   transposes) against oneDNN's fastest recipe for the same NCHW in/out (reorder in, brgconv on
 //   nhwc, reorder out), and a chain of 3 convs where the boundary transposes amortize.
-// Every benchmark reports GFLOP/s (2 * MACs). Threads: --threads N (default 2) for every library.
+// The boundary transposes themselves: a 1-node Transpose model through a Session (oneDNN's
+// reorder; run the binary again with HONE_DNNL=0 for hone's own loop), reporting GB/s moved.
+// Every conv/GEMM benchmark reports GFLOP/s (2 * MACs). Threads: --threads N (default 2) for every library.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <omp.h>
@@ -115,7 +117,7 @@ void run_session(benchmark::State& state, hone::Session& session, const hone::Te
     }
     benchmark::DoNotOptimize(out);
   }
-  set_gflops(state, flops);
+  if (flops > 0) set_gflops(state, flops);
 }
 
 // ---- MatMul M = N = K = 1024 ----
@@ -312,7 +314,7 @@ void conv_direct_nhwc(benchmark::State& state, const ConvShape& s, int count) {
   }
   const double flops = conv_flops(s) + static_cast<double>(count - 1) * 2.0 * s.m * s.m * s.k * s.k * out * out;
   state.SetLabel(std::string(s.name) + (count > 1 ? " x" + std::to_string(count) : "") + " " + impl);
-  set_gflops(state, flops);
+  if (flops > 0) set_gflops(state, flops);
 }
 
 void BM_Conv_OneDnnNhwcReorders(benchmark::State& state) { conv_direct_nhwc(state, kConvs[state.range(0)], 1); }
@@ -363,6 +365,39 @@ void BM_Conv_OneDnnBlockedLayout(benchmark::State& state) { conv_direct(state, f
 
 constexpr int kNumConvs = static_cast<int>(std::size(kConvs));
 
+// NCHW -> NHWC in front of the first conv (a 3-channel image, a wide activation) and NHWC -> NCHW
+// behind the last one.
+struct TransposeCase {
+  hone::Shape shape;
+  std::vector<int64_t> perm;
+  const char* label;
+};
+const TransposeCase kTransposes[] = {
+    {{1, 3, 224, 224}, {0, 2, 3, 1}, "nchw2nhwc_3x224x224"},
+    {{1, 256, 56, 56}, {0, 2, 3, 1}, "nchw2nhwc_256x56x56"},
+    {{1, 56, 56, 64}, {0, 3, 1, 2}, "nhwc2nchw_64x56x56"},
+    {{1, 7, 7, 2048}, {0, 3, 1, 2}, "nhwc2nchw_2048x7x7"},
+};
+
+void BM_Transpose_HoneSession(benchmark::State& state) {
+  const TransposeCase& t = kTransposes[state.range(0)];
+  hone::ir::Node node;
+  node.op_type = "Transpose";
+  node.inputs = {"X"};
+  node.outputs = {"Y"};
+  node.attrs = {ints_attr("perm", t.perm)};
+  hone::Shape y_shape;
+  for (int64_t p : t.perm) y_shape.push_back(t.shape[static_cast<size_t>(p)]);
+  hone::Session s = load_one_node(node, t.shape, y_shape, {});
+  run_session(state, s, random_tensor(t.shape, 7), 0.0);
+  int64_t n = 1;
+  for (int64_t d : t.shape) n *= d;
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * 4.0 * static_cast<double>(n) * static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
+  state.SetLabel(t.label);
+}
+
 // On a shared machine other work only ever slows a repetition down, so the fastest one is the
 // estimate to compare: run with --benchmark_repetitions=N (and random interleaving) and read "min".
 // The CPU column is the whole process's CPU time (all threads): less sensitive to time slices
@@ -384,6 +419,7 @@ BENCHMARK(BM_Conv_HoneSessionLevel2)->DenseRange(0, kNumConvs - 1)->Apply(config
 BENCHMARK(BM_Conv_OneDnnNhwcReorders)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_ConvChain3_HoneSessionLevel2)->Apply(configure);
 BENCHMARK(BM_ConvChain3_OneDnnNhwcReorders)->Apply(configure);
+BENCHMARK(BM_Transpose_HoneSession)->DenseRange(0, static_cast<int>(std::size(kTransposes)) - 1)->Apply(configure);
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // Transpose sits on transformer hot paths: it merges dims that stay adjacent, copies whole rows
 // when the last dim stays last, and otherwise walks cache-sized tiles of the two innermost
 // moving dims.
+#include "kernels/dnnl/permute_dnnl.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/shape_util.h"
 
@@ -73,6 +74,15 @@ void permute(const T* src, const Shape& in_shape, const std::vector<int64_t>& pe
 Status permute_into(KernelContext& ctx, const Tensor& x, const Shape& view_shape, const std::vector<int64_t>& perm,
                     const Shape& out_shape) {
   HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, x.dtype(), out_shape));
+  // Large float and byte tensors (the NCHW <-> NHWC transposes at the edges of a channels-last
+  // region, docs/layout.md) go to oneDNN's JIT reorder; below ~16 KiB its per-call cost is not
+  // worth it, and other types (a reorder may compute on values) always take the loop below.
+  constexpr int64_t kMinReorderElements = 4096;
+  const bool reorderable = x.dtype() == DType::kFloat32 || x.dtype() == DType::kUInt8 || x.dtype() == DType::kInt8;
+  if (reorderable && x.numel() >= kMinReorderElements) {
+    Status s = kernels::onednn::permute_dnnl(x.raw(), view_shape, perm, dtype_size(x.dtype()), out->raw());
+    if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
+  }
   return dispatch_by_size(x.dtype(), [&](auto zero) -> Status {
     using T = decltype(zero);
     permute(elements<T>(x), view_shape, perm, elements<T>(*out));
