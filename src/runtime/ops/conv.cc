@@ -97,18 +97,7 @@ Result<ConvPlan> plan_conv(const KernelContext& ctx) {
   auto geometry = make_window_geometry(ctx.node(), in_spatial, kernel, false);
   if (!geometry.ok()) return ctx.error(geometry.status().message());
 
-  ref::ConvParams p;
-  p.batch = x.dim(0);
-  p.in_channels = channels;
-  p.out_channels = out_channels;
-  p.groups = group;
-  p.in_spatial = in_spatial;
-  p.kernel = kernel;
-  p.out_spatial = geometry->out;
-  p.strides = geometry->strides;
-  p.dilations = geometry->dilations;
-  p.pads_begin = geometry->pads_begin;
-  p.threads = ctx.threads();
+  ref::ConvParams p = forward_conv_params(x.dim(0), channels, out_channels, group, *geometry, ctx.threads());
   Shape y_shape{p.batch, out_channels};
   y_shape.insert(y_shape.end(), p.out_spatial.begin(), p.out_spatial.end());
   return ConvPlan{std::move(p), geometry->pads_end, std::move(y_shape)};
@@ -248,19 +237,8 @@ class ConvKernel final : public Kernel {
  private:
   Status run_dnnl(KernelContext& ctx, const ConvPlan& plan) {
     const ref::ConvParams& p = plan.p;
-    kernels::onednn::ConvDesc d;
+    kernels::onednn::ConvDesc d = dnnl_conv_desc(p, plan.pads_end);
     d.transposed = kTransposed;
-    d.batch = p.batch;
-    d.in_channels = p.in_channels;
-    d.out_channels = p.out_channels;
-    d.groups = p.groups;
-    d.in_spatial = p.in_spatial;
-    d.kernel = p.kernel;
-    d.out_spatial = p.out_spatial;
-    d.strides = p.strides;
-    d.dilations = p.dilations;
-    d.pads_begin = p.pads_begin;
-    d.pads_end = plan.pads_end;
     const Tensor* b = ctx.input(2);
     d.has_bias = b != nullptr;
     // hone.FusedConv's activation is applied here, in place right after the primitive, and not as

@@ -103,18 +103,7 @@ Result<IntegerConv> integer_conv(const KernelContext& ctx, size_t x_input, size_
   for (int64_t i = 0; i < w->numel(); ++i)
     ws[static_cast<size_t>(i)] = value_at(*w, i) - w_zp[w_zp.size() == 1 ? 0 : static_cast<size_t>(i / per_filter)];
 
-  ref::ConvParams p;
-  p.batch = x->dim(0);
-  p.in_channels = channels;
-  p.out_channels = out_channels;
-  p.groups = group;
-  p.in_spatial = in_spatial;
-  p.kernel = kernel;
-  p.out_spatial = geometry->out;
-  p.strides = geometry->strides;
-  p.dilations = geometry->dilations;
-  p.pads_begin = geometry->pads_begin;
-  p.threads = ctx.threads();
+  const ref::ConvParams p = forward_conv_params(x->dim(0), channels, out_channels, group, *geometry, ctx.threads());
   IntegerConv result;
   result.y_shape = {p.batch, out_channels};
   result.y_shape.insert(result.y_shape.end(), p.out_spatial.begin(), p.out_spatial.end());
@@ -301,17 +290,9 @@ class Int8ConvKernel final : public Kernel {
     if (!geometry.ok()) return unsupported("geometry");  // the reference reports it
     onednn::ConvInt8Desc d = desc_;
     onednn::ConvDesc& g = d.geometry;
-    g.batch = x->dim(0);
-    g.in_channels = x->dim(c_axis);
-    g.out_channels = w_.dim(0);
-    g.groups = ctx.node().attr_int("group", 1);
-    g.in_spatial = in_spatial;
-    g.kernel = kernel;
-    g.out_spatial = geometry->out;
-    g.strides = geometry->strides;
-    g.dilations = geometry->dilations;
-    g.pads_begin = geometry->pads_begin;
-    g.pads_end = geometry->pads_end;
+    g = dnnl_conv_desc(forward_conv_params(x->dim(0), x->dim(c_axis), w_.dim(0), ctx.node().attr_int("group", 1),
+                                           *geometry, ctx.threads()),
+                       geometry->pads_end);
     g.has_bias = bias_.defined();
     const int32_t zp = x_zp ? x_zp->data<uint8_t>()[0] : 0;
     d.x_zero_point = zp != 0;

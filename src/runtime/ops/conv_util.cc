@@ -102,4 +102,37 @@ void float_to_half_tensor(const Tensor& f, Tensor* half) {
   for (int64_t i = 0; i < f.numel(); ++i) dst[i] = bf16 ? float_to_bfloat16(src[i]) : float_to_half(src[i]);
 }
 
+kernels::ref::ConvParams forward_conv_params(int64_t batch, int64_t in_channels, int64_t out_channels, int64_t groups,
+                                             const WindowGeometry& geometry, int threads) {
+  kernels::ref::ConvParams p;
+  p.batch = batch;
+  p.in_channels = in_channels;
+  p.out_channels = out_channels;
+  p.groups = groups;
+  p.in_spatial = geometry.in;
+  p.kernel = geometry.kernel;
+  p.out_spatial = geometry.out;
+  p.strides = geometry.strides;
+  p.dilations = geometry.dilations;
+  p.pads_begin = geometry.pads_begin;
+  p.threads = threads;
+  return p;
+}
+
+kernels::onednn::ConvDesc dnnl_conv_desc(const kernels::ref::ConvParams& p, const std::vector<int64_t>& pads_end) {
+  kernels::onednn::ConvDesc d;
+  d.batch = p.batch;
+  d.in_channels = p.in_channels;
+  d.out_channels = p.out_channels;
+  d.groups = p.groups;
+  d.in_spatial = p.in_spatial;
+  d.kernel = p.kernel;
+  d.out_spatial = p.out_spatial;
+  d.strides = p.strides;
+  d.dilations = p.dilations;
+  d.pads_begin = p.pads_begin;
+  d.pads_end = pads_end;
+  return d;
+}
+
 }  // namespace hone::rt

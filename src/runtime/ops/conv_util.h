@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dnnl/conv_dnnl.h"
+#include "kernels/ref/conv_ref.h"
 #include "runtime/kernel.h"
 
 namespace hone::rt {
@@ -27,6 +29,15 @@ struct WindowGeometry {
 // pooling allows (a last window that would start in the end padding is dropped, as PyTorch does).
 Result<WindowGeometry> make_window_geometry(const ir::Node& node, const Shape& in, const std::vector<int64_t>& kernel,
                                             bool ceil_mode);
+
+// The reference conv's parameters for a forward convolution over `geometry` (from
+// make_window_geometry; in channel-first terms, which the channels-last ops share).
+kernels::ref::ConvParams forward_conv_params(int64_t batch, int64_t in_channels, int64_t out_channels, int64_t groups,
+                                             const WindowGeometry& geometry, int threads);
+
+// oneDNN's descriptor of the convolution `p` describes (pads_end: what ConvParams leaves to the
+// reference kernel to derive). Layout, bias, residual and post-ops are the caller's to set.
+kernels::onednn::ConvDesc dnnl_conv_desc(const kernels::ref::ConvParams& p, const std::vector<int64_t>& pads_end);
 
 // A geometry attribute (kernel_shape, strides, ...) of `count` values: `fallback` when the
 // attribute is absent, an error when it has another length or a value outside [min_value, 2^31).

@@ -69,18 +69,8 @@ Result<NhwcConvPlan> plan_nhwc_conv(const KernelContext& ctx) {
   auto geometry = make_window_geometry(node, in_spatial, kernel, false);
   if (!geometry.ok()) return ctx.error(geometry.status().message());
   NhwcConvPlan plan;
-  ref::ConvParams& p = plan.p;
-  p.batch = x->dim(0);
-  p.in_channels = channels;
-  p.out_channels = out_channels;
-  p.groups = group;
-  p.in_spatial = in_spatial;
-  p.kernel = kernel;
-  p.out_spatial = geometry->out;
-  p.strides = geometry->strides;
-  p.dilations = geometry->dilations;
-  p.pads_begin = geometry->pads_begin;
-  p.threads = ctx.threads();
+  plan.p = forward_conv_params(x->dim(0), channels, out_channels, group, *geometry, ctx.threads());
+  const ref::ConvParams& p = plan.p;
   plan.pads_end = geometry->pads_end;
   plan.y_shape = {p.batch};
   plan.y_shape.insert(plan.y_shape.end(), p.out_spatial.begin(), p.out_spatial.end());
@@ -131,18 +121,7 @@ class NhwcConvKernel final : public Kernel {
  private:
   Status run_dnnl(KernelContext& ctx, const NhwcConvPlan& plan) {
     const ref::ConvParams& p = plan.p;
-    onednn::ConvDesc d;
-    d.batch = p.batch;
-    d.in_channels = p.in_channels;
-    d.out_channels = p.out_channels;
-    d.groups = p.groups;
-    d.in_spatial = p.in_spatial;
-    d.kernel = p.kernel;
-    d.out_spatial = p.out_spatial;
-    d.strides = p.strides;
-    d.dilations = p.dilations;
-    d.pads_begin = p.pads_begin;
-    d.pads_end = plan.pads_end;
+    onednn::ConvDesc d = dnnl_conv_desc(p, plan.pads_end);
     d.channels_last = true;
     const Tensor* b = ctx.input(2);
     const Tensor* sum = ctx.input(3);
@@ -153,7 +132,7 @@ class NhwcConvKernel final : public Kernel {
     append_post_op(activation_, d.post_ops);
     Status s = dnnl_->prepare(d, weights_.data<float>());
     if (s.ok()) {
-      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, plan.y_shape));
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, plan.y_shape));
       if (d.residual == onednn::ConvDesc::Residual::kSumIntoY)
         std::memcpy(y->data<float>(), sum->data<float>(), y->nbytes());
       s = dnnl_->run(d, ctx.input(0)->data<float>(), weights_.data<float>(), b ? b->data<float>() : nullptr,
