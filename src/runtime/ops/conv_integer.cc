@@ -303,7 +303,7 @@ class Int8ConvKernel final : public Kernel {
     const DType y_type = d.dst == onednn::Int8Dst::kS32 ? DType::kInt32
                          : d.dst == onednn::Int8Dst::kU8 ? DType::kUInt8
                                                          : DType::kInt8;
-    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, y_type, y_shape));
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, y_type, y_shape));
     Status s = dnnl_->run(d, x->data<uint8_t>(), zp, bias_.defined() ? bias_.data<int32_t>() : nullptr, y->raw());
     return s.ok() ? s : s.with_context(node_label(ctx.node()));
   }

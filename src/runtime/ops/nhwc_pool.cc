@@ -57,7 +57,7 @@ Status window_pool(KernelContext& ctx) {
   Shape y_shape{batch};
   y_shape.insert(y_shape.end(), g.out.begin(), g.out.end());
   y_shape.push_back(channels);
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
 
   namespace ref = hone::kernels::ref;
   const int64_t out_size = product(g.out), kernel_size = product(g.kernel), in_size = product(g.in);
@@ -114,7 +114,7 @@ Status global_average_pool(KernelContext& ctx) {
   Shape y_shape(x.shape().size(), 1);
   y_shape.front() = batch;
   y_shape.back() = channels;
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
   const int64_t plane = batch * channels == 0 ? 0 : x.numel() / (batch * channels);
   const float* xd = x.data<float>();
   float* yd = y->data<float>();

@@ -148,7 +148,7 @@ Status qlookup(KernelContext& ctx) {
   if ((x->dtype() != DType::kUInt8 && x->dtype() != DType::kInt8) ||
       (table->dtype() != DType::kUInt8 && table->dtype() != DType::kInt8) || table->numel() != 256)
     return ctx.error("x must be 8-bit and table 256 8-bit values");
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, table->dtype(), x->shape()));
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, table->dtype(), x->shape()));
   kernels::lookup::byte_lookup(static_cast<const uint8_t*>(table->raw()), static_cast<const uint8_t*>(x->raw()),
                                x->numel(), static_cast<uint8_t*>(y->raw()), ctx.threads());
   return Status::Ok();
