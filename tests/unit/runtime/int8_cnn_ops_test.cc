@@ -82,9 +82,11 @@ struct OneNode {
 
 TEST(Int8Ops, QLinearAddVariantsMatchReferenceOnAllBytePairs) {
   namespace qadd = kernels::qadd;
-  std::vector<uint8_t> a(65536 + 13), b(65536 + 13);
-  for (size_t i = 0; i < a.size(); ++i) {
-    a[i] = static_cast<uint8_t>(i & 255);
+  // b is read from offset 77 (an unaligned start) for up to a.size() bytes.
+  constexpr size_t kOffset = 77;
+  std::vector<uint8_t> a(65536 + 13), b(65536 + 13 + kOffset);
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (i < a.size()) a[i] = static_cast<uint8_t>(i & 255);
     b[i] = static_cast<uint8_t>((i >> 8) & 255);
   }
   std::vector<qadd::Params> cases(5);
@@ -98,8 +100,8 @@ TEST(Int8Ops, QLinearAddVariantsMatchReferenceOnAllBytePairs) {
       for (bool bcast : {false, true}) {
         for (int64_t n : {int64_t{65536 + 13}, int64_t{15}, int64_t{1}}) {
           std::vector<uint8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0xAB);
-          qadd::qlinear_add_ref(p, a.data(), b.data() + 77, bcast, n, want.data());
-          v.add(p, a.data(), b.data() + 77, bcast, n, got.data());
+          qadd::qlinear_add_ref(p, a.data(), b.data() + kOffset, bcast, n, want.data());
+          v.add(p, a.data(), b.data() + kOffset, bcast, n, got.data());
           ASSERT_EQ(got, want) << v.name << " n " << n << " broadcast " << bcast << " signed " << p.is_signed;
         }
       }
