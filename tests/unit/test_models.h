@@ -1,5 +1,5 @@
 // Small hand-built models and a scratch folder shared by the unit tests of src/onnx, src/ir and
-// src/core.
+// src/core (and the attribute builders of the runtime and pass tests).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +13,36 @@
 #include "ir/graph.h"
 
 namespace hone::testing_models {
+
+// Node attributes, for tests that build graphs by hand.
+inline ir::Attribute int_attr(const std::string& name, int64_t v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInt;
+  a.i = v;
+  return a;
+}
+inline ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+inline ir::Attribute float_attr(const std::string& name, float v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kFloat;
+  a.f = v;
+  return a;
+}
+inline ir::Attribute string_attr(const std::string& name, const std::string& v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kString;
+  a.s = v;
+  return a;
+}
 
 // A fresh folder under $TMPDIR, removed with everything in it when the object goes away.
 class ScratchDir {

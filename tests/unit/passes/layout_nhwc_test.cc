@@ -12,25 +12,13 @@
 #include "kernels/dnnl/dnnl_common.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
+#include "../test_models.h"
 
 namespace hone::passes {
 namespace {
 
-ir::Attribute ints(const std::string& name, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
-ir::Attribute int_attr(const std::string& name, int64_t v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInt;
-  a.i = v;
-  return a;
-}
+using testing_models::int_attr;
+using testing_models::ints_attr;
 
 ir::Dim dim(int64_t v) { return ir::Dim::of(v); }
 
@@ -75,7 +63,7 @@ class Builder {
   std::string conv(const std::string& x, int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t group = 1) {
     const int64_t p = k / 2;
     return node("Conv", {x, constant({out, in / group, k, k}), constant({out})},
-                {ints("kernel_shape", {k, k}), ints("strides", {stride, stride}), ints("pads", {p, p, p, p}),
+                {ints_attr("kernel_shape", {k, k}), ints_attr("strides", {stride, stride}), ints_attr("pads", {p, p, p, p}),
                  int_attr("group", group)});
   }
   std::string clip6(const std::string& x) {
@@ -102,7 +90,7 @@ ir::Model resnet_like() {
   Builder b;
   b.input("x", {dim(1), dim(3), dim(16), dim(16)});
   std::string s = b.node("Relu", {b.conv("x", 3, 16, 3)});
-  std::string a = b.node("MaxPool", {s}, {ints("kernel_shape", {2, 2}), ints("strides", {2, 2})});
+  std::string a = b.node("MaxPool", {s}, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2})});
   std::string t = b.node("Relu", {b.conv(a, 16, 16, 3)});
   t = b.conv(t, 16, 16, 3);
   std::string r = b.node("Relu", {b.node("Add", {t, a})});
@@ -233,10 +221,10 @@ TEST_F(LayoutNhwc, DisabledKeepsNchw) {
 TEST(SinkTransposes, CancelsThroughElementwise) {
   Builder b;
   b.input("x", {dim(2), dim(3), dim(4), dim(5)});
-  std::string t = b.node("Transpose", {"x"}, {ints("perm", {0, 2, 3, 1})});
+  std::string t = b.node("Transpose", {"x"}, {ints_attr("perm", {0, 2, 3, 1})});
   std::string r = b.node("Relu", {t});
   std::string mul = b.node("Mul", {r, b.constant({5, 3})});  // [N, H, W, C]: broadcasts over W, C
-  b.output(b.node("Transpose", {mul}, {ints("perm", {0, 3, 1, 2})}));
+  b.output(b.node("Transpose", {mul}, {ints_attr("perm", {0, 3, 1, 2})}));
   const ir::Model before = b.model();
   ir::Model after = before;
   ASSERT_TRUE(run_pass(after, "sink_transposes", true).ok());

@@ -19,6 +19,8 @@
 namespace hone {
 namespace {
 
+using testing_models::int_attr;
+using testing_models::ints_attr;
 using testing_models::node;
 using testing_models::tensor_type;
 
@@ -36,22 +38,6 @@ Tensor scalar(DType dtype, double v) {
   if (dtype == DType::kUInt8) t.data<uint8_t>()[0] = static_cast<uint8_t>(v);
   if (dtype == DType::kInt8) t.data<int8_t>()[0] = static_cast<int8_t>(v);
   return t;
-}
-
-ir::Attribute int_attr(const char* name, int64_t v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInt;
-  a.i = v;
-  return a;
-}
-
-ir::Attribute ints_attr(const char* name, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
 }
 
 // A model of one node reading graph inputs `inputs` (in order) and initializers, output "Y".

@@ -11,38 +11,15 @@
 
 #include "kernels/ref/conv_ref.h"
 #include "runtime/session_impl.h"
+#include "../test_models.h"
 
 namespace hone {
 namespace {
 
-ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-ir::Attribute int_attr(const std::string& name, int64_t v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInt;
-  a.i = v;
-  return a;
-}
-ir::Attribute float_attr(const std::string& name, float v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kFloat;
-  a.f = v;
-  return a;
-}
-ir::Attribute string_attr(const std::string& name, const std::string& v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kString;
-  a.s = v;
-  return a;
-}
+using testing_models::float_attr;
+using testing_models::int_attr;
+using testing_models::ints_attr;
+using testing_models::string_attr;
 
 Tensor random_tensor(Shape shape, uint32_t seed) {
   Tensor t = Tensor::create(DType::kFloat32, std::move(shape)).value();
