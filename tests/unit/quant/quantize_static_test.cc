@@ -68,6 +68,45 @@ ir::Model matmul_add_model(int opset = 13) {
   return m;
 }
 
+Tensor i64(std::vector<int64_t> v) {
+  Tensor t = Tensor::create(DType::kInt64, {static_cast<int64_t>(v.size())}).value();
+  for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
+  return t;
+}
+
+// The head split of an exported attention block (torch.onnx, nn.MultiheadAttention), with no
+// value_info for anything in between, as exporters write it:
+//   X[b, 16] -> MatMul(W [16, 12]) -> h
+//   third = (Gather(Shape(h), [-1]) + 2) / 3          (int64 shape arithmetic: Add, Div)
+//   e1 = third * 1, e2 = third * 2                     (int64 Mul)
+//   Y = Add(Slice(h, 0, e1, -1), Slice(h, e1, e2, -1))  (float)
+ir::Model head_split_model() {
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets.push_back({"", 13});
+  ir::Graph& g = m.graph;
+  g.name = "head_split";
+  g.inputs.push_back({"X", ftype({ir::Dim::symbol("b"), ir::Dim::of(16)}), {}});
+  g.outputs.push_back({"Y", ftype({ir::Dim::symbol("b"), ir::Dim::of(4)}), {}});
+  g.initializers.push_back({"W", random_f32({16, 12}, 61, 0.3f), {}, std::nullopt});
+  g.initializers.push_back({"last", i64({-1}), {}, std::nullopt});
+  g.initializers.push_back({"zero", i64({0}), {}, std::nullopt});
+  g.initializers.push_back({"one", i64({1}), {}, std::nullopt});
+  g.initializers.push_back({"two", i64({2}), {}, std::nullopt});
+  g.initializers.push_back({"three", i64({3}), {}, std::nullopt});
+  g.nodes.push_back(mk("MatMul", {"X", "W"}, {"h"}, "mm"));
+  g.nodes.push_back(mk("Shape", {"h"}, {"shape"}, "shape"));
+  g.nodes.push_back(mk("Gather", {"shape", "last"}, {"width"}, "gather"));
+  g.nodes.push_back(mk("Add", {"width", "two"}, {"width2"}, "int_add"));
+  g.nodes.push_back(mk("Div", {"width2", "three"}, {"third"}, "int_div"));
+  g.nodes.push_back(mk("Mul", {"third", "one"}, {"e1"}, "int_mul1"));
+  g.nodes.push_back(mk("Mul", {"third", "two"}, {"e2"}, "int_mul2"));
+  g.nodes.push_back(mk("Slice", {"h", "zero", "e1", "last"}, {"s0"}, "slice0"));
+  g.nodes.push_back(mk("Slice", {"h", "e1", "e2", "last"}, {"s1"}, "slice1"));
+  g.nodes.push_back(mk("Add", {"s0", "s1"}, {"Y"}, "add"));
+  return m;
+}
+
 IoInfo io(const ir::ValueInfo& v) {
   IoInfo r;
   r.name = v.name;
@@ -262,6 +301,44 @@ TEST(QuantizeStatic, RulesReapplyByteIdentical) {
     auto q3 = quantize(f, o2, &edited, nullptr);
     ASSERT_TRUE(q3.ok());
     EXPECT_FALSE(*onnxio::serialize_model(*q3) == *a);
+  }
+}
+
+// Undeclared integer shape arithmetic is not a float node left in float: it is neither quantized
+// nor reported (it was listed as "'third' has no calibration range (not float32)" when only
+// declared types were looked at), and the float nodes around it are quantized as usual.
+TEST(QuantizeStatic, IntegerShapeArithmeticIsNotACandidate) {
+  testing_models::ScratchDir dir;
+  ir::Model f = head_split_model();
+  ASSERT_TRUE(f.graph.value_info.empty());
+  eval::Dataset calib = make_dataset(f, dir / "calib.npz", 8, 600);
+  for (bool with_rules : {false, true}) {
+    SCOPED_TRACE(with_rules ? "from rules" : "calibrated");
+    QuantizeOptions o;
+    o.mode = Mode::kStatic;
+    o.calib = &calib;
+    o.threads = 1;
+    QuantizeReport report;
+    o.report = &report;
+    Rules rules;
+    auto q = quantize(f, o, nullptr, &rules);
+    ASSERT_TRUE(q.ok()) << q.status().message();
+    if (with_rules) {
+      report = {};
+      o.calib = nullptr;
+      q = quantize(f, o, &rules, nullptr);
+      ASSERT_TRUE(q.ok()) << q.status().message();
+    }
+    for (const auto& s : report.skipped) ADD_FAILURE() << s.node << ": " << s.reason;
+    EXPECT_EQ(report.quantized["MatMul"], 1);
+    EXPECT_EQ(report.quantized["Add"], 1);  // the float Add only
+    EXPECT_EQ(report.quantized.count("Mul"), 0u);
+    EXPECT_EQ(op_counts(*q)["QuantizeLinear"], 3);  // X, s0, s1
+    for (const char* name : {"int_add", "int_mul1", "int_mul2"})
+      for (const std::string& in : find_node(*q, name)->inputs)
+        EXPECT_EQ(in.find("DequantizeLinear"), std::string::npos) << name << " reads " << in;
+    EXPECT_TRUE(q->graph.value_info.empty());  // inferred types are not written into the model
+    EXPECT_GE(worst_cosine(f, *q, calib), 0.99);
   }
 }
 
