@@ -77,14 +77,15 @@ class MatMulIntegerToFloatKernel final : public Kernel {
     y_shape.push_back(n);
     int64_t m = 1;
     for (size_t d = 0; d + 1 < a->shape().size(); ++d) m *= a->dim(static_cast<int64_t>(d));
-    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kFloat32, y_shape));
+    // Both paths write every element (K = 0 takes the loops: y = bias or 0): no zero fill.
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
     if (m == 0 || n == 0) return Status::Ok();
     // s[n] = a_scale * b_scale[n], the scale of each column's sums.
     scale_.resize(static_cast<size_t>(b_scale->numel()));
     for (size_t j = 0; j < scale_.size(); ++j) scale_[j] = a_scale->data<float>()[0] * b_scale->data<float>()[j];
     const int32_t azp = a_zp ? byte_value(*a_zp, 0) : 0;
     const float* bias_data = bias ? bias->data<float>() : nullptr;
-    if (dnnl_ && b->data<int8_t>() == b_.data<int8_t>() && a->dtype() == DType::kUInt8) {
+    if (dnnl_ && k > 0 && b->data<int8_t>() == b_.data<int8_t>() && a->dtype() == DType::kUInt8) {
       onednn::MatMulInt8Desc d;
       d.m = m;
       d.n = n;

@@ -259,8 +259,8 @@ Status matmul_integer(KernelContext& ctx) {
   std::vector<int32_t> product;
   auto plan = integer_matmul(*a, ctx.input(2), *b, ctx.input(3), product);
   if (!plan.ok()) return ctx.error(plan.status().message());
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kInt32, plan->out_shape));
-  std::copy(product.begin(), product.end(), y->data<int32_t>());
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kInt32, plan->out_shape));
+  std::copy(product.begin(), product.end(), y->data<int32_t>());  // every element
   return Status::Ok();
 }
 
@@ -284,7 +284,8 @@ Status qlinear_matmul(KernelContext& ctx) {
   if (!a_scales.ok()) return ctx.error(a_scales.status().message());
   auto b_scales = line_param(*b_scale, operand_view(b->shape(), false), false, "b_scale");
   if (!b_scales.ok()) return ctx.error(b_scales.status().message());
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, y_zp->dtype(), plan->out_shape));
+  // The loops below write all batch x M x N elements: no zero fill.
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, y_zp->dtype(), plan->out_shape));
   const float out_scale = y_scale->data<float>()[0];
   return dispatch_8bit(y_zp->dtype(), [&](auto zero) -> Status {
     using Q = decltype(zero);
@@ -368,7 +369,8 @@ class MatMulIntegerKernel final : public Kernel {
       d.k = b->dim(0);
       d.dst = onednn::Int8Dst::kS32;
       d.a_zero_point = zp != 0;
-      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kInt32, bridge_->y_shape(*a)));
+      // oneDNN writes all of y; on kUnsupported the reference allocates and writes it again.
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kInt32, bridge_->y_shape(*a)));
       Status s = bridge_->mm.run(d, a->data<uint8_t>(), zp, nullptr, nullptr, y->data<int32_t>());
       if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
     }
@@ -426,7 +428,9 @@ class QLinearMatMulKernel final : public Kernel {
       d.n = b->dim(1);
       d.k = b->dim(0);
       d.a_zero_point = zp != 0;
-      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, ctx.input(7)->dtype(), bridge_->y_shape(*a)));
+      // oneDNN writes all of y; on kUnsupported the reference allocates and writes it again.
+      HONE_ASSIGN_OR_RETURN(Tensor * y,
+                            ctx.allocate_output_overwritten(0, ctx.input(7)->dtype(), bridge_->y_shape(*a)));
       Status s = bridge_->mm.run(d, a->data<uint8_t>(), zp, nullptr, nullptr, y->raw());
       if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
     }

@@ -3,7 +3,8 @@
 // scalar reference on all byte pairs, then the op with broadcasting), hone.NhwcQLinearConv (equal
 // to QLinearConv on transposed data, on oneDNN and on the reference path that HONE_DNNL=0 runs),
 // com.microsoft.MatMulIntegerToFloat and com.microsoft.QLinearGlobalAveragePool (against the
-// formulas). Named Int8Ops.* so CTest's HONE_DNNL=0 / HONE_ISA reruns cover them.
+// formulas), and that the int8 matmul / pooling ops fill their whole output on arena reuse.
+// Named Int8Ops.* so CTest's HONE_DNNL=0 / HONE_ISA reruns cover them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -334,6 +335,119 @@ TEST(Int8Ops, QLinearGlobalAveragePoolMatchesFormula) {
       EXPECT_LE(std::fabs(y.data<uint8_t>()[p] - want), 1.0) << p;
     }
   }
+}
+
+// The int8 matmul and pooling ops take their outputs from the session's arena without a zero fill
+// (allocate_output_overwritten): each must write every element on every path, or a run shows a
+// previous run's values. The op's output is an intermediate (a float consumer reads it), so from
+// the second run on it lives in the arena; one session runs inputs A, B, A, B, A and each output
+// must equal, byte for byte, a fresh session's first (heap, zero-filled) run on the same input.
+struct ReuseCase {
+  std::string what;
+  ir::Model m;
+  Tensor a, b;  // the two feeds of the model's one input "A"
+};
+
+void expect_every_run_writes_whole_output(const ReuseCase& c) {
+  SCOPED_TRACE(c.what);
+  auto session = create_session(c.m);
+  ASSERT_TRUE(session.ok()) << session.status().message();
+  const Tensor* feeds[] = {&c.a, &c.b, &c.a, &c.b, &c.a};
+  for (size_t r = 0; r < std::size(feeds); ++r) {
+    auto fresh = create_session(c.m);
+    ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+    auto want = fresh->run({*feeds[r]});
+    auto got = session->run({*feeds[r]});
+    ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
+    const Tensor &w = (*want)[0], &g = (*got)[0];
+    ASSERT_EQ(w.shape(), g.shape()) << "run " << r;
+    ASSERT_EQ(w.nbytes(), g.nbytes());
+    int64_t bad = 0;
+    for (size_t i = 0; i < w.nbytes(); ++i)
+      bad += static_cast<const uint8_t*>(w.raw())[i] != static_cast<const uint8_t*>(g.raw())[i];
+    EXPECT_EQ(bad, 0) << "run " << r << ": bytes differing from a fresh session's";
+  }
+}
+
+// Model: A -> op (output T, initializers `inits`) -> consumer -> Y (float).
+ReuseCase reuse_case(std::string what, const Tensor& a, const Tensor& b, ir::Node op,
+                     std::vector<std::pair<std::string, Tensor>> inits, ir::Node consumer) {
+  ReuseCase c{std::move(what), {}, a, b};
+  c.m.ir_version = 8;
+  c.m.opsets = {{"", 17}, {"com.microsoft", 1}};
+  std::vector<ir::Dim> dims;
+  for (int64_t d : a.shape()) dims.push_back(ir::Dim::of(d));
+  c.m.graph.inputs.push_back({"A", tensor_type(a.dtype(), dims), {}});
+  c.m.graph.outputs.push_back({"Y", tensor_type(DType::kFloat32, {}), {}});
+  c.m.graph.outputs.back().type.has_shape = false;
+  for (auto& [name, t] : inits) c.m.graph.initializers.push_back({name, std::move(t), {}, std::nullopt});
+  c.m.graph.nodes.push_back(std::move(op));
+  c.m.graph.nodes.push_back(std::move(consumer));
+  return c;
+}
+
+TEST(Int8Ops, MatMulAndPoolOutputsAreFullyWrittenOnArenaReuse) {
+  const int64_t k = 37, n = 29;
+  const Tensor a = random_bytes<uint8_t>(DType::kUInt8, {3, 5, k}, 21, 0, 255);
+  const Tensor b = random_bytes<uint8_t>(DType::kUInt8, {3, 5, k}, 22, 0, 255);
+  const Tensor w = random_bytes<int8_t>(DType::kInt8, {k, n}, 23, -127, 127);
+  Tensor w_scale = Tensor::create(DType::kFloat32, {n}).value();
+  Tensor bias = Tensor::create(DType::kFloat32, {n}).value();
+  for (int64_t j = 0; j < n; ++j) {
+    w_scale.data<float>()[j] = 0.001f + 0.0001f * static_cast<float>(j);
+    bias.data<float>()[j] = 0.5f - 0.03f * static_cast<float>(j);
+  }
+  auto dequantize = [](const char* y_zp) { return node("DequantizeLinear", {"T", "ys", y_zp}, {"Y"}); };
+  std::vector<ReuseCase> cases;
+  for (bool zero_b_zp : {true, false}) {  // zero: the oneDNN bridge where it runs; else the loops
+    Tensor b_zp = Tensor::create(DType::kInt8, {}).value();
+    b_zp.data<int8_t>()[0] = zero_b_zp ? 0 : 3;
+    const std::string path = zero_b_zp ? " (b zero point 0)" : " (b zero point 3)";
+    cases.push_back(reuse_case("QLinearMatMul" + path, a, b,
+                               node("QLinearMatMul", {"A", "as", "az", "W", "ws", "wz", "ys", "yz"}, {"T"}),
+                               {{"as", scalar(DType::kFloat32, 0.02)},
+                                {"az", scalar(DType::kUInt8, 131)},
+                                {"W", w},
+                                {"ws", scalar(DType::kFloat32, 0.004)},
+                                {"wz", b_zp},
+                                {"ys", scalar(DType::kFloat32, 0.3)},
+                                {"yz", scalar(DType::kUInt8, 120)}},
+                               dequantize("yz")));
+    cases.push_back(reuse_case("MatMulInteger" + path, a, b, node("MatMulInteger", {"A", "W", "az", "wz"}, {"T"}),
+                               {{"W", w}, {"az", scalar(DType::kUInt8, 131)}, {"wz", b_zp}},
+                               [] {
+                                 ir::Node cast = node("Cast", {"T"}, {"Y"});
+                                 cast.attrs = {int_attr("to", static_cast<int64_t>(DType::kFloat32))};
+                                 return cast;
+                               }()));
+    ir::Node mmf = node("MatMulIntegerToFloat", {"A", "W", "as", "ws", "az", "wz", "bias"}, {"T"});
+    mmf.domain = "com.microsoft";
+    Tensor bzp_n = Tensor::create(DType::kInt8, {n}).value();
+    for (int64_t j = 0; j < n; ++j) bzp_n.data<int8_t>()[j] = b_zp.data<int8_t>()[0];
+    cases.push_back(reuse_case("MatMulIntegerToFloat" + path, a, b, mmf,
+                               {{"W", w},
+                                {"as", scalar(DType::kFloat32, 0.02)},
+                                {"ws", w_scale},
+                                {"az", scalar(DType::kUInt8, 131)},
+                                {"wz", bzp_n},
+                                {"bias", bias}},
+                               node("Neg", {"T"}, {"Y"})));
+  }
+  const Tensor pa = random_bytes<uint8_t>(DType::kUInt8, {2, 6, 7, 7}, 24, 0, 255);
+  const Tensor pb = random_bytes<uint8_t>(DType::kUInt8, {2, 6, 7, 7}, 25, 0, 255);
+  for (int channels_last = 0; channels_last < 2; ++channels_last) {
+    ir::Node gap = node("QLinearGlobalAveragePool", {"A", "as", "az", "ys", "yz"}, {"T"});
+    gap.domain = "com.microsoft";
+    gap.attrs = {int_attr("channels_last", channels_last)};
+    cases.push_back(reuse_case(std::string("QLinearGlobalAveragePool channels_last=") + char('0' + channels_last), pa,
+                               pb, gap,
+                               {{"as", scalar(DType::kFloat32, 0.05)},
+                                {"az", scalar(DType::kUInt8, 100)},
+                                {"ys", scalar(DType::kFloat32, 0.02)},
+                                {"yz", scalar(DType::kUInt8, 10)}},
+                               dequantize("yz")));
+  }
+  for (const ReuseCase& c : cases) expect_every_run_writes_whole_output(c);
 }
 
 }  // namespace
