@@ -5,6 +5,10 @@
 // (1.4-1.8x faster than the gemm-based ones it runs on NCHW); weights are reordered once into the
 // layout the primitive prefers and kept.
 //
+// 3x3 stride-1 convolutions may run as Winograd instead (see winograd_shape): oneDNN 2.6 has it
+// only on its blocked layout (nChw16c), so the kernel reorders x into a blocked scratch buffer,
+// runs the Winograd primitive there and reorders the result back.
+//
 // Lifecycle: one ConvF32Dnnl per node. The first run of each shape creates (or takes from the
 // process-wide cache) the primitive and packs the weights for it; later runs only execute.
 #pragma once
@@ -40,7 +44,23 @@ struct ConvDesc {
   enum class Residual { kNone, kBinaryAdd, kSumIntoY };
   Residual residual = Residual::kNone;
   PostOps post_ops;       // applied after the bias; a kSum post-op adds what y holds on entry
+  // Whether a shape that winograd_shape() accepts may run as Winograd (when HONE_WINOGRAD is not
+  // "0"); false forces oneDNN's direct algorithm (tests and benchmarks compare the two).
+  bool allow_winograd = true;
 };
+
+// False when the environment variable HONE_WINOGRAD is "0" (read once, at the first call): every
+// convolution then takes oneDNN's direct algorithm, as before Winograd was added.
+bool winograd_enabled();
+
+// The shapes hone runs as Winograd when oneDNN creates a Winograd primitive for them: forward
+// 2-D, 3x3, stride 1, dilation 1, one group, at least 16 input and output channels, no kSum
+// post-op. Why (measured with the reorders in and out, 1 thread, oneDNN 2.6 on AVX-512): on every
+// ResNet 3x3 shape (C = M = 64..512, 56x56..7x7, also C != M and 112x112) Winograd took 0.3-0.9x
+// the time of the direct brgconv on NHWC, 0.9x at worst on 512 channels at 7x7, so all of them
+// use it despite weights 1.8x (F(2x2,3x3)) to 4x (F(4x4,3x3)) larger; with fewer channels the
+// blocked layout's padding to 16 makes it slower (3 -> 64 channels at 224x224: 3.3x the time).
+bool winograd_shape(const ConvDesc& d);
 
 class ConvF32Dnnl {
  public:

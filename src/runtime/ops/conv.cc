@@ -1,6 +1,7 @@
 // Conv and ConvTranspose (1D/2D/3D and beyond, groups, dilations, auto_pad). fp32 with constant
-// weights runs through oneDNN (kernels/dnnl, f32_conv_dnnl) unless HONE_DNNL=0; everything else,
-// and any shape oneDNN refuses, runs on the reference kernels of kernels/ref/conv_ref.
+// weights runs through oneDNN (kernels/dnnl, f32_conv_dnnl; 3x3 stride-1 shapes as Winograd, see
+// winograd_shape there) unless HONE_DNNL=0; everything else, and any shape oneDNN refuses, runs
+// on the reference kernels of kernels/ref/conv_ref.
 // float16/bfloat16 run through float copies.
 #include "core/checked_math.h"
 #include "kernels/dnnl/conv_dnnl.h"

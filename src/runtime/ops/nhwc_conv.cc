@@ -6,7 +6,9 @@
 //
 // Why channels last: oneDNN 2.6 runs its brgemm convolutions (brgconv:avx512_core) on NHWC and
 // only gemm-based ones on plain NCHW, 1.4-1.8x slower on ResNet shapes; with NHWC the activation
-// and the residual run as post-ops inside the convolution. HONE_DNNL=0, a non-constant W or a
+// and the residual run as post-ops inside the convolution. 3x3 stride-1 convolutions run as
+// oneDNN's Winograd between reorders to its blocked layout instead (kernels/dnnl/conv_dnnl.h,
+// winograd_shape; HONE_WINOGRAD=0 keeps them direct). HONE_DNNL=0, a non-constant W or a
 // shape oneDNN refuses take the reference path: NCHW copies through kernels/ref/conv_ref.
 #include <cstdlib>
 #include <cstring>

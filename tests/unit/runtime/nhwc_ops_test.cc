@@ -1,7 +1,9 @@
 // The channels-last ops of the layout_nhwc pass against their references: hone.NhwcConv against
 // the reference NCHW convolution (kernels/ref/conv_ref) with bias, Sum and activation applied by
 // hand (on oneDNN with constant weights, on NhwcConv's reference path with weights fed as
-// inputs), and the NHWC pooling ops against the NCHW ones of pool.cc.
+// inputs), and the NHWC pooling ops against the NCHW ones of pool.cc. The 3x3 stride-1 cases with
+// 16 channels or more take oneDNN's Winograd path (CTest reruns them with HONE_WINOGRAD=0 for
+// the direct one), as do the plain Conv / hone.FusedConv cases of ConvOnWinogradShapes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -187,8 +189,47 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"sum", {1, 16, 8, 8}, 16, 1, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, true, ""},
         ConvCase{"sum_relu", {1, 16, 8, 8}, 32, 1, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true, "Relu"},
         ConvCase{"conv1d_sum", {2, 8, 17}, 12, 1, {3}, {2}, {1}, {1, 1}, true, true, "Relu"},
-        ConvCase{"conv3d", {1, 4, 5, 6, 7}, 8, 2, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1, 1, 1, 1}, true, false, ""}),
+        ConvCase{"conv3d", {1, 4, 5, 6, 7}, 8, 2, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1, 1, 1, 1}, true, false, ""},
+        // Winograd: residual + ReLU without bias, batch 2; valid pads; and pads 2, which oneDNN
+        // has no Winograd kernel for (the direct algorithm runs).
+        ConvCase{"winograd_sum_relu", {2, 64, 14, 14}, 64, 1, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, false, true, "Relu"},
+        ConvCase{"winograd_valid", {1, 32, 9, 11}, 16, 1, {3, 3}, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, false, ""},
+        ConvCase{"k3_pad2_no_winograd_kernel", {1, 16, 8, 8}, 16, 1, {3, 3}, {1, 1}, {1, 1}, {2, 2, 2, 2}, true, true,
+                 "Relu"}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return std::string(info.param.name); });
+
+// The NCHW Conv and hone.FusedConv (constant W) on 3x3 stride-1 shapes that run as Winograd.
+TEST(NhwcOps, ConvOnWinogradShapes) {
+  struct Case {
+    Shape x;
+    int64_t out_channels;
+    bool fused_relu;
+  };
+  for (const Case& c : {Case{{1, 16, 12, 10}, 32, false}, Case{{2, 40, 7, 7}, 24, true}}) {
+    SCOPED_TRACE(shape_to_string(c.x) + (c.fused_relu ? " FusedConv Relu" : " Conv"));
+    const Tensor x = random_tensor(c.x, 5), w = random_tensor({c.out_channels, c.x[1], 3, 3}, 6),
+                 b = random_tensor({c.out_channels}, 7);
+    kernels::ref::ConvParams p;
+    p.batch = c.x[0];
+    p.in_channels = c.x[1];
+    p.out_channels = c.out_channels;
+    p.in_spatial = {c.x[2], c.x[3]};
+    p.kernel = {3, 3};
+    p.out_spatial = p.in_spatial;
+    p.strides = p.dilations = {1, 1};
+    p.pads_begin = {1, 1};
+    Tensor want = Tensor::create(DType::kFloat32, {c.x[0], c.out_channels, c.x[2], c.x[3]}).value();
+    kernels::ref::conv_nd_ref<float>(p, x.data<float>(), w.data<float>(), b.data<float>(), want.data<float>());
+    std::vector<ir::Attribute> attrs = {ints_attr("pads", {1, 1, 1, 1})};
+    if (c.fused_relu) {
+      attrs.push_back(string_attr("activation", "Relu"));
+      for (int64_t i = 0; i < want.numel(); ++i) want.data<float>()[i] = std::max(want.data<float>()[i], 0.0f);
+    }
+    auto out = run_node(c.fused_relu ? "hone" : "", c.fused_relu ? "FusedConv" : "Conv", {x}, {{1, w}, {2, b}}, attrs);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    expect_close((*out)[0], want, "Conv");
+  }
+}
 
 TEST(NhwcOps, ConvSumOfAnotherShapeIsAnError) {
   const Tensor x = random_tensor({1, 4, 4, 8}, 1), w = random_tensor({8, 8, 1, 1}, 2);
