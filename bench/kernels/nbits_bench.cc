@@ -5,8 +5,8 @@
 //                         bytes of codes + scales it reads (and "code_GB/s" on the codes alone);
 //                         dram=0 repeats one matrix (in L3): the kernel's compute ceiling
 //   BM_Q4GemvS8/<variant>/<dram>  the vpdpbusd (VNNI) kernels: A as 3 int8 digits (hone's
-//                         default on VNNI) or 1 (accuracy_level 4); GB/s on codes + scales + zero
-//                         points of the repacked weights
+//                         default on VNNI) or 1 (accuracy_level 4); GB/s on the bytes of the
+//                         repacked weights (codes + scales: as many as ORT's B + scales)
 //   BM_MemRead            a plain sum over a buffer as large as the weight set, same threads:
 //                         the read bandwidth the GEMV is measured against
 //   BM_OneDnnGemvF32      oneDNN fp32 GEMV 1x4096x4096 (4 bytes per weight, 8x the codes),
@@ -155,8 +155,9 @@ void BM_Q4GemvS8(benchmark::State& state) {
   static std::vector<nb::PackedC16> packed;  // same layout for every variant
   if (packed.empty())
     for (const auto& w : set.w) packed.push_back(nb::pack_c16(w));
-  const double bytes = static_cast<double>(packed[0].codes.size() + packed[0].scales.size() * sizeof(float) +
-                                           packed[0].zp.size());
+  // What one product streams: codes and scales (no zero points here: all are 8), the same bytes
+  // as ORT's B and scales.
+  const double bytes = static_cast<double>(packed[0].bytes());
   const auto a = random_values(kK, 2);
   std::vector<float> y(static_cast<size_t>(kN));
   const size_t cycle = state.range(1) ? packed.size() : 1;
@@ -193,20 +194,24 @@ uint64_t sum_words(const uint64_t* p, int64_t n) {
 
 void BM_MemRead(benchmark::State& state) {
   const int64_t words = working_set_bytes() / 8;
-  static std::vector<uint64_t> buf;
-  if (static_cast<int64_t>(buf.size()) != words) {
-    buf.assign(static_cast<size_t>(words), 0);
-    for (int64_t i = 0; i < words; ++i) buf[static_cast<size_t>(i)] = static_cast<uint64_t>(i) * 2654435761u;
+  // The same kind of memory as the repacked weights (2 MiB aligned, huge pages advised), so that
+  // the GEMV is measured against the best plain read of it, not against a TLB-bound one.
+  static nb::HugePageBuffer buf_bytes;
+  if (static_cast<int64_t>(buf_bytes.size()) != words * 8) {
+    buf_bytes = nb::HugePageBuffer(static_cast<size_t>(words * 8));
+    auto* w = reinterpret_cast<uint64_t*>(buf_bytes.data());
+    for (int64_t i = 0; i < words; ++i) w[i] = static_cast<uint64_t>(i) * 2654435761u;
   }
+  const uint64_t* words_data = reinterpret_cast<const uint64_t*>(buf_bytes.data());
   // A chunk the size of one GEMV's weights per iteration, cycling through the buffer; whole
-  // cache lines per thread (vector's storage is 16-byte aligned at least).
+  // cache lines per thread.
   const int64_t chunk = q4_set().matrix_bytes / 8 / 64 * 64;
   int64_t start = 0;
   const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     if (start + chunk > words) start = 0;
     uint64_t total = 0;
-    const uint64_t* p = buf.data() + start;
+    const uint64_t* p = words_data + start;
 #pragma omp parallel num_threads(g_threads) reduction(+ : total)
     {
       const int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();

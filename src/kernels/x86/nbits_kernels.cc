@@ -4,8 +4,13 @@
 
 #include <omp.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -165,6 +170,38 @@ bool c16_packable(const NBitsWeights& w) {
   return w.bits == 4 && w.zp_f32 == nullptr && w.block_size % 8 == 0 && w.block_size <= 4096;
 }
 
+HugePageBuffer::HugePageBuffer(size_t bytes) {
+  if (bytes == 0) return;
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  const size_t rounded = (bytes + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, rounded);
+  if (!p) throw std::bad_alloc();
+  // Advice only: where THP is off (or "never") the pages stay 4 KiB and nothing else changes.
+  if (align == kHuge) madvise(p, rounded, MADV_HUGEPAGE);
+  std::memset(p, 0, rounded);
+  data_ = static_cast<uint8_t*>(p);
+  size_ = bytes;
+}
+
+HugePageBuffer& HugePageBuffer::operator=(HugePageBuffer&& o) noexcept {
+  if (this != &o) {
+    std::free(data_);
+    data_ = o.data_;
+    size_ = o.size_;
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+HugePageBuffer::~HugePageBuffer() { std::free(data_); }
+
+namespace {
+// Byte offset of block b of group g's record in the stream (its runs of codes, then its scales).
+int64_t c16_record(const PackedC16& p, int64_t g, int64_t b) { return (g * p.k_blocks + b) * p.record_bytes; }
+}  // namespace
+
 PackedC16 pack_c16(const NBitsWeights& w) {
   PackedC16 p;
   p.k = w.k;
@@ -173,27 +210,51 @@ PackedC16 pack_c16(const NBitsWeights& w) {
   p.k_blocks = w.k_blocks;
   p.groups = (w.n + 15) / 16;
   const int64_t kb = w.k_blocks, oct = w.block_size / 8;
-  p.codes.assign(static_cast<size_t>(p.groups * kb * oct * 64), 0);
-  p.scales.assign(static_cast<size_t>(p.groups * kb * 16), 0.0f);
-  p.zp.assign(static_cast<size_t>(p.groups * kb * 16), static_cast<uint8_t>(default_zero_point(4)));
+  p.record_bytes = oct * 64 + 64;
+  p.stream = HugePageBuffer(static_cast<size_t>(p.groups * kb * p.record_bytes));
+  const int dzp = default_zero_point(4);
+  bool any_zp = false;
+  if (w.zp_u8)
+    for (int64_t i = 0; i < w.n * kb && !any_zp; ++i) any_zp = w.zp_u8[i] != dzp;
+  if (any_zp) p.zp.assign(static_cast<size_t>(p.groups * kb * 16), static_cast<uint8_t>(dzp));
+  uint8_t* out = p.stream.data();
   for (int64_t n = 0; n < w.n; ++n) {
     const int64_t g = n / 16, c = n % 16;
     for (int64_t b = 0; b < kb; ++b) {
       const uint8_t* blob = w.b + (n * kb + b) * w.blob_size;
-      const size_t sb = static_cast<size_t>((g * kb + b) * 16 + c);
-      p.scales[sb] = w.scales[n * kb + b];
-      if (w.zp_u8) p.zp[sb] = w.zp_u8[n * kb + b];
+      uint8_t* rec = out + c16_record(p, g, b);
+      const float s = w.scales[n * kb + b];
+      std::memcpy(rec + oct * 64 + c * 4, &s, 4);
+      if (any_zp) p.zp[static_cast<size_t>((g * kb + b) * 16 + c)] = w.zp_u8[n * kb + b];
       for (int64_t o = 0; o < oct; ++o)
         for (int64_t t = 0; t < 4; ++t) {
           const int lo = code_at(blob, 4, 8 * o + t), hi = code_at(blob, 4, 8 * o + 4 + t);
-          p.codes[static_cast<size_t>(((g * kb + b) * oct + o) * 64 + c * 4 + t)] = static_cast<uint8_t>(lo | (hi << 4));
+          rec[o * 64 + c * 4 + t] = static_cast<uint8_t>(lo | (hi << 4));
         }
     }
   }
   return p;
 }
 
-void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, int limbs, QuantizedA* q) {
+int c16_code(const PackedC16& p, int64_t n, int64_t k) {
+  const int64_t g = n / 16, c = n % 16, b = k / p.block_size, i = k % p.block_size, o = i / 8, j = i % 8;
+  const uint8_t byte = p.stream.data()[c16_record(p, g, b) + o * 64 + c * 4 + j % 4];
+  return j < 4 ? byte & 0x0F : byte >> 4;
+}
+
+float c16_scale(const PackedC16& p, int64_t n, int64_t b) {
+  float s;
+  std::memcpy(&s, p.stream.data() + c16_record(p, n / 16, b) + p.block_size / 8 * 64 + (n % 16) * 4, 4);
+  return s;
+}
+
+int c16_zero_point(const PackedC16& p, int64_t n, int64_t b) {
+  if (p.zp.empty()) return default_zero_point(4);
+  return p.zp[static_cast<size_t>(((n / 16) * p.k_blocks + b) * 16 + n % 16)];
+}
+
+namespace {
+void size_quantized(int64_t m, int64_t k, int64_t block_size, int limbs, QuantizedA* q) {
   q->m = m;
   q->limbs = limbs;
   q->k_blocks = (k + block_size - 1) / block_size;
@@ -201,6 +262,12 @@ void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block
   q->a8.assign(static_cast<size_t>(m * limbs * q->kp), 0);
   q->step.assign(static_cast<size_t>(m * q->k_blocks), 0.0f);
   q->asum.assign(static_cast<size_t>(m * q->k_blocks * limbs), 0.0f);
+  q->vsum.assign(static_cast<size_t>(m * q->k_blocks), 0.0f);
+}
+}  // namespace
+
+void quantize_a_ref(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, int limbs, QuantizedA* q) {
+  size_quantized(m, k, block_size, limbs, q);
   const double top = limbs == 3 ? 127.0 * 65536.0 : 127.0;
   for (int64_t r = 0; r < m; ++r) {
     const float* src = a + r * lda;
@@ -211,10 +278,11 @@ void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block
       const float step = static_cast<float>(amax / top);
       // Digits of a / step where step is the float the kernels multiply by.
       const double inv = step > 0 ? 1.0 / static_cast<double>(step) : 0.0;
-      int64_t sums[3] = {0, 0, 0};
+      int64_t sums[3] = {0, 0, 0}, vsum = 0;
       for (int64_t i = k0; i < k1; ++i) {
         const int64_t v =
             static_cast<int64_t>(std::clamp(std::nearbyint(static_cast<double>(src[i]) * inv), -top, top));
+        vsum += v;
         int64_t digit[3];
         if (limbs == 3) {
           // Signed base-256 digits: l, m in [-128, 127], h in [-127, 127] since |v| <= 127 * 2^16.
@@ -232,10 +300,22 @@ void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block
         }
       }
       q->step[static_cast<size_t>(r * q->k_blocks + b)] = step;
+      q->vsum[static_cast<size_t>(r * q->k_blocks + b)] = static_cast<float>(vsum);
       for (int d = 0; d < limbs; ++d)
         q->asum[static_cast<size_t>((r * q->k_blocks + b) * limbs + d)] = static_cast<float>(sums[d]);
     }
   }
+}
+
+void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, int limbs, QuantizedA* q) {
+  // Up to 2^16 per block: the vector version sums digits in int32 lanes.
+  if (block_size % 16 != 0 || block_size > 65536 || !isa_available(NBitsIsa::kAvx512)) {
+    quantize_a_ref(a, lda, m, k, block_size, limbs, q);
+    return;
+  }
+  size_quantized(m, k, block_size, limbs, q);
+  quantize_a_avx512(a, lda, m, k, block_size, limbs, q->kp, q->a8.data(), q->step.data(), q->asum.data(),
+                    q->vsum.data());
 }
 
 void s8_gemm(const S8GemmVariant& v, const PackedC16& w, const float* a, int64_t lda, int64_t m, float* y,

@@ -10,6 +10,7 @@
 // (tests/unit/kernels/nbits_kernels_test.cc) both read that list. Names: docs/naming.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -89,29 +90,63 @@ const DequantVariant* best_dequant(const NBitsWeights& w);
 // which is when hone does it too (docs/nbits.md). Error: each a_k moves by at most half its
 // block's step, so |y - y_exact| <= sum_blocks step_b / 2 * sum_{k in b} |w_k| (plus fp32 rounding).
 //
-// Weights are repacked once into column groups of 16 ("c16"): for group g, block b and each run
-// of 8 k, 64 bytes whose dword c holds column 16g + c's codes k..k+3 in the low nibbles and
-// k+4..k+7 in the high nibbles, so that one load + and/shift gives two vpdpbusd operands with one
-// column per lane; scales and zero points [g][b][16] likewise (padding columns: scale 0).
+// Weights are repacked once into column groups of 16 ("c16"), as one stream per group that the
+// kernel reads front to back: for group g and block b a record of block_size / 8 runs of 64 code
+// bytes (dword c of a run holds column 16g + c's codes k..k+3 in the low nibbles and k+4..k+7 in
+// the high nibbles, so one load + and/shift gives two vpdpbusd operands with one column per lane)
+// followed by the block's 16 fp32 scales (padding columns: scale 0). Scales sit in the code
+// stream rather than in an array of their own so that each thread streams one contiguous run of
+// memory that one software prefetch covers, and the hardware prefetchers see one stream. Zero
+// points, when any differs from 8, are a second, small stream [g][b][16].
 // What the kernels see: plain pointers (an ISA file must not instantiate std:: inline functions:
 // the linker could keep its AVX-512 copy for scalar callers).
 struct C16View {
   int64_t k = 0, n = 0, block_size = 0, k_blocks = 0, groups = 0;
-  const uint8_t* codes = nullptr;
-  const float* scales = nullptr;
-  const uint8_t* zp = nullptr;
+  int64_t record_bytes = 0;          // block_size / 8 * 64 code bytes + 64 scale bytes
+  const uint8_t* stream = nullptr;   // [groups][k_blocks][record_bytes], 64-byte aligned
+  const uint8_t* zp = nullptr;       // [groups][k_blocks][16]; nullptr: every zero point is 8
 };
+
+// Zeroed bytes, 64-byte aligned; from 2 MiB on, 2 MiB aligned and advised as transparent huge
+// pages (MADV_HUGEPAGE): a 4096 x 4096 int4 matrix is 10 MiB, 2,560 4 KiB pages whose TLB
+// misses the stream would otherwise take one per 64 cache lines.
+class HugePageBuffer {
+ public:
+  HugePageBuffer() = default;
+  explicit HugePageBuffer(size_t bytes);
+  HugePageBuffer(HugePageBuffer&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr, o.size_ = 0; }
+  HugePageBuffer& operator=(HugePageBuffer&& o) noexcept;
+  HugePageBuffer(const HugePageBuffer&) = delete;
+  HugePageBuffer& operator=(const HugePageBuffer&) = delete;
+  ~HugePageBuffer();
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 struct PackedC16 {
-  int64_t k = 0, n = 0, block_size = 0, k_blocks = 0, groups = 0;
-  std::vector<uint8_t> codes;   // [groups][k_blocks][block_size / 8][64]
-  std::vector<float> scales;    // [groups][k_blocks][16]
-  std::vector<uint8_t> zp;      // [groups][k_blocks][16]
-  C16View view() const { return {k, n, block_size, k_blocks, groups, codes.data(), scales.data(), zp.data()}; }
+  int64_t k = 0, n = 0, block_size = 0, k_blocks = 0, groups = 0, record_bytes = 0;
+  HugePageBuffer stream;
+  std::vector<uint8_t> zp;  // empty when every zero point is 8
+  // Bytes one product reads: the stream and the zero points.
+  int64_t bytes() const { return static_cast<int64_t>(stream.size() + zp.size()); }
+  C16View view() const {
+    return {k, n, block_size, k_blocks, groups, record_bytes, stream.data(), zp.empty() ? nullptr : zp.data()};
+  }
 };
 // Whether w can be repacked for the int8 kernels: 4 bits, whole-number zero points, a block
 // whose int32 dot product stays exact in float (block_size <= 4096).
 bool c16_packable(const NBitsWeights& w);
 PackedC16 pack_c16(const NBitsWeights& w);
+// Column n's code k, scale of block b and zero point of block b, read back from the packed form
+// (for tests: the layout's definition in one place).
+int c16_code(const PackedC16& p, int64_t n, int64_t k);
+float c16_scale(const PackedC16& p, int64_t n, int64_t b);
+int c16_zero_point(const PackedC16& p, int64_t n, int64_t b);
 
 // A quantized for the int8 kernels: per row r and block b, V = round(a / step) with step =
 // max|a| / 127 (limbs = 1) or max|a| / (127 * 2^16) (limbs = 3), 0 for an all-zero block. With
@@ -119,13 +154,15 @@ PackedC16 pack_c16(const NBitsWeights& w);
 // vpdpbusd per digit: A keeps 23 bits per block, so the product is as accurate as fp32
 // accumulation (|a - step * V| <= step / 2 = max|a| * 2^-24 / 1.98) at three times the int8
 // kernel's multiplies, still far fewer instructions per weight than converting codes to floats.
-// asum = per digit, the sum of the block's digits.
+// asum = per digit, the sum of the block's digits; vsum = the sum of the block's V (rounded to
+// float once), which the kernels multiply by the zero point.
 struct A8View {
   int64_t m = 0, kp = 0, k_blocks = 0;
   int limbs = 1;
   const int8_t* a8 = nullptr;
   const float* step = nullptr;
   const float* asum = nullptr;
+  const float* vsum = nullptr;
 };
 struct QuantizedA {
   int64_t m = 0, kp = 0, k_blocks = 0;
@@ -133,9 +170,18 @@ struct QuantizedA {
   std::vector<int8_t> a8;    // [m][limbs][kp], kp = k_blocks * block_size, zeros past K; digit 0 most significant
   std::vector<float> step;   // [m][k_blocks]
   std::vector<float> asum;   // [m][k_blocks][limbs]
-  A8View view() const { return {m, kp, k_blocks, limbs, a8.data(), step.data(), asum.data()}; }
+  std::vector<float> vsum;   // [m][k_blocks]
+  A8View view() const { return {m, kp, k_blocks, limbs, a8.data(), step.data(), asum.data(), vsum.data()}; }
 };
+// The scalar reference (double arithmetic, one block at a time) ...
+void quantize_a_ref(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, int limbs, QuantizedA* out);
+// ... and what the kernels use: the AVX-512 version where the CPU (and HONE_ISA) allow and
+// block_size % 16 == 0, else the reference. Both give the same bytes (the same double
+// arithmetic, vectorized); a serial scalar pass cost about a tenth of a 2-thread GEMV's time.
 void quantize_a(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, int limbs, QuantizedA* out);
+// The AVX-512 body: rows of out's arrays, sized and zeroed by the caller (plain pointers: ISA file).
+void quantize_a_avx512(const float* a, int64_t lda, int64_t m, int64_t k, int64_t block_size, int limbs,
+                       int64_t kp, int8_t* a8, float* step, float* asum, float* vsum);
 
 // y[r * ldy + n] for r < m and columns of groups [g0, g1) (clipped to N).
 using S8GemmFn = void (*)(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1);

@@ -1,7 +1,8 @@
 // AVX-512 VNNI int4 x int8 kernel over c16-packed weights (nbits_kernels.h, PackedC16): one lane
 // per column. Per run of 8 k: one 64-byte load, low nibbles (and) and high nibbles (shift, and)
-// give two u8 operands, each multiplied with 4 broadcast int8 activations by one vpdpbusd.
-// Per block: y += scale * step * (dot - zp * asum).
+// give two u8 operands, each multiplied with 4 broadcast int8 activations by one vpdpbusd per
+// digit of A. Per block: y += scale * step * (dot - zp * sum(V)), the scales read from the same
+// stream as the codes.
 // GCC 12 reports its own intrinsics' deliberately undefined lanes as maybe-uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -13,9 +14,10 @@
 namespace hone::kernels::nbits {
 namespace {
 
-// Codes are fetched this far ahead: per thread the hardware prefetchers alone left the kernels
-// well under the bandwidth oneDNN's fp32 GEMV reaches on the same machine (docs/nbits.md).
-constexpr int64_t kPrefetchBytes = 2048;
+// The stream is fetched this far ahead (one prefetch per 64-byte line, so every line of the
+// thread's contiguous run is requested): per thread the hardware prefetchers alone left the
+// kernels well under the bandwidth oneDNN's fp32 GEMV reaches on the same machine (docs/nbits.md).
+constexpr int64_t kPrefetchBytes = 4096;
 
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;
@@ -23,26 +25,40 @@ inline __m512i bcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// Rows r0 .. r0+R-1, column group g.
-template <int R>
+// The block's zero points (16 columns) times the block's sum of V, subtracted from dot:
+// dot - zp * vsum, the products of the codes with A less those of the zero points.
+template <bool kZp>
+inline __m512 less_zero_point(__m512 dot, const uint8_t* zp, float vsum) {
+  if constexpr (kZp) {
+    const __m512 zpf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp))));
+    return _mm512_fnmadd_ps(zpf, _mm512_set1_ps(vsum), dot);
+  } else {
+    return _mm512_sub_ps(dot, _mm512_set1_ps(8.0f * vsum));  // 8 * vsum: exact (a power of two)
+  }
+}
+
+// Rows r0 .. r0+R-1, column group g; kZp: zero points from w.zp, else 8; kOct: runs of 8 k per
+// block (block_size / 8) when fixed at compile time, so that the run loop unrolls; 0: read at run time.
+template <int R, bool kZp, int kOct>
 void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t ldy, int64_t g) {
-  const int64_t kb = w.k_blocks, oct = w.block_size / 8, bs = w.block_size;
-  const uint8_t* cp = w.codes + g * kb * oct * 64;
-  const float* sp = w.scales + g * kb * 16;
-  const uint8_t* zp = w.zp + g * kb * 16;
+  const int64_t kb = w.k_blocks, oct = kOct ? kOct : w.block_size / 8, bs = w.block_size;
+  const uint8_t* rec = w.stream + g * kb * w.record_bytes;
+  const uint8_t* zp = kZp ? w.zp + g * kb * 16 : nullptr;
   const __m512i m15 = _mm512_set1_epi8(0x0F);
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < kb; ++b) {
+  for (int64_t b = 0; b < kb; ++b, rec += w.record_bytes) {
     __m512i i0[R], i1[R];
     const int8_t* ab[R];
     for (int r = 0; r < R; ++r) {
       i0[r] = i1[r] = _mm512_setzero_si512();
       ab[r] = a.a8 + (r0 + r) * a.kp + b * bs;  // limbs == 1
     }
-    for (int64_t o = 0; o < oct; ++o, cp += 64) {
+#pragma GCC unroll 16
+    for (int64_t o = 0; o < oct; ++o) {
+      const uint8_t* cp = rec + o * 64;
       _mm_prefetch(reinterpret_cast<const char*>(cp) + kPrefetchBytes, _MM_HINT_T0);
-      const __m512i x = _mm512_loadu_si512(cp);
+      const __m512i x = _mm512_load_si512(cp);
       const __m512i lo = _mm512_and_si512(x, m15);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m15);
       for (int r = 0; r < R; ++r) {
@@ -50,13 +66,14 @@ void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t
         i1[r] = _mm512_dpbusd_epi32(i1[r], hi, bcast4(ab[r] + 8 * o + 4));
       }
     }
-    const __m512 s = _mm512_loadu_ps(sp + b * 16);
-    const __m512 zpf =
-        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + b * 16))));
+    const float* sp = reinterpret_cast<const float*>(rec + oct * 64);
+    _mm_prefetch(reinterpret_cast<const char*>(sp) + kPrefetchBytes, _MM_HINT_T0);
+    if constexpr (kZp) _mm_prefetch(reinterpret_cast<const char*>(zp + b * 16) + kPrefetchBytes / 8, _MM_HINT_T0);
+    const __m512 s = _mm512_load_ps(sp);
     for (int r = 0; r < R; ++r) {
-      const size_t ia = static_cast<size_t>((r0 + r) * kb + b);
+      const int64_t ia = (r0 + r) * kb + b;
       const __m512 dot = _mm512_cvtepi32_ps(_mm512_add_epi32(i0[r], i1[r]));
-      const __m512 t = _mm512_fnmadd_ps(zpf, _mm512_set1_ps(a.asum[ia]), dot);
+      const __m512 t = less_zero_point<kZp>(dot, zp + b * 16, a.vsum[ia]);
       acc[r] = _mm512_fmadd_ps(t, _mm512_mul_ps(s, _mm512_set1_ps(a.step[ia])), acc[r]);
     }
   }
@@ -65,59 +82,54 @@ void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t
   for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (r0 + r) * ldy + n0, mask, acc[r]);
 }
 
-// Three int8 digits per activation (A8View::limbs == 3): one accumulator per digit, the zero
-// point subtracted per digit in float (all integers below 2^24, so exact), then
-// t = (t_h * 65536 + t_m * 256) + t_l rounded once.
-template <int R>
+// Three int8 digits per activation (A8View::limbs == 3): one accumulator per digit (the blocks'
+// chains are independent, so out-of-order execution overlaps them), then per block
+// dot = h * 65536 + (m * 256 + l), the bracket in int32 (|m * 256 + l| <= block_size * 15 * 128
+// * 257 < 2^31 for block_size <= 4096) and the sum rounded once in float; the zero point's
+// share zp * sum(V) is subtracted after (error ~2^-24 of the codes' dot, inside the fp32 bound).
+template <int R, bool kZp, int kOct>
 void group_rows3(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t ldy, int64_t g) {
-  const int64_t kb = w.k_blocks, oct = w.block_size / 8, bs = w.block_size;
-  const uint8_t* cp = w.codes + g * kb * oct * 64;
-  const float* sp = w.scales + g * kb * 16;
-  const uint8_t* zp = w.zp + g * kb * 16;
+  const int64_t kb = w.k_blocks, oct = kOct ? kOct : w.block_size / 8, bs = w.block_size;
+  const uint8_t* rec = w.stream + g * kb * w.record_bytes;
+  const uint8_t* zp = kZp ? w.zp + g * kb * 16 : nullptr;
   const __m512i m15 = _mm512_set1_epi8(0x0F);
-  const __m512 k256 = _mm512_set1_ps(256.0f), k65536 = _mm512_set1_ps(65536.0f);
+  const __m512 k65536 = _mm512_set1_ps(65536.0f);
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < kb; ++b) {
-    // Low and high nibbles into separate accumulators: six chains of block_size / 8 vpdpbusd
-    // each, short enough for their latency to hide behind the others.
-    __m512i ih[R], im[R], il[R], jh[R], jm[R], jl[R];
+  for (int64_t b = 0; b < kb; ++b, rec += w.record_bytes) {
+    __m512i ih[R], im[R], il[R];
     const int8_t *ah[R], *am[R], *al[R];
     for (int r = 0; r < R; ++r) {
-      ih[r] = im[r] = il[r] = jh[r] = jm[r] = jl[r] = _mm512_setzero_si512();
+      ih[r] = im[r] = il[r] = _mm512_setzero_si512();
       ah[r] = a.a8 + ((r0 + r) * 3) * a.kp + b * bs;
       am[r] = ah[r] + a.kp;
       al[r] = am[r] + a.kp;
     }
-    for (int64_t o = 0; o < oct; ++o, cp += 64) {
+#pragma GCC unroll 16
+    for (int64_t o = 0; o < oct; ++o) {
+      const uint8_t* cp = rec + o * 64;
       _mm_prefetch(reinterpret_cast<const char*>(cp) + kPrefetchBytes, _MM_HINT_T0);
-      const __m512i x = _mm512_loadu_si512(cp);
+      const __m512i x = _mm512_load_si512(cp);
       const __m512i lo = _mm512_and_si512(x, m15);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m15);
       for (int r = 0; r < R; ++r) {
         ih[r] = _mm512_dpbusd_epi32(ih[r], lo, bcast4(ah[r] + 8 * o));
         im[r] = _mm512_dpbusd_epi32(im[r], lo, bcast4(am[r] + 8 * o));
         il[r] = _mm512_dpbusd_epi32(il[r], lo, bcast4(al[r] + 8 * o));
-        jh[r] = _mm512_dpbusd_epi32(jh[r], hi, bcast4(ah[r] + 8 * o + 4));
-        jm[r] = _mm512_dpbusd_epi32(jm[r], hi, bcast4(am[r] + 8 * o + 4));
-        jl[r] = _mm512_dpbusd_epi32(jl[r], hi, bcast4(al[r] + 8 * o + 4));
+        ih[r] = _mm512_dpbusd_epi32(ih[r], hi, bcast4(ah[r] + 8 * o + 4));
+        im[r] = _mm512_dpbusd_epi32(im[r], hi, bcast4(am[r] + 8 * o + 4));
+        il[r] = _mm512_dpbusd_epi32(il[r], hi, bcast4(al[r] + 8 * o + 4));
       }
     }
+    const float* sp = reinterpret_cast<const float*>(rec + oct * 64);
+    _mm_prefetch(reinterpret_cast<const char*>(sp) + kPrefetchBytes, _MM_HINT_T0);
+    if constexpr (kZp) _mm_prefetch(reinterpret_cast<const char*>(zp + b * 16) + kPrefetchBytes / 8, _MM_HINT_T0);
+    const __m512 s = _mm512_load_ps(sp);
     for (int r = 0; r < R; ++r) {
-      ih[r] = _mm512_add_epi32(ih[r], jh[r]);
-      im[r] = _mm512_add_epi32(im[r], jm[r]);
-      il[r] = _mm512_add_epi32(il[r], jl[r]);
-    }
-    const __m512 s = _mm512_loadu_ps(sp + b * 16);
-    const __m512 zpf =
-        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(zp + b * 16))));
-    for (int r = 0; r < R; ++r) {
-      const size_t ia = static_cast<size_t>((r0 + r) * kb + b);
-      const float* as = a.asum + ia * 3;
-      const __m512 th = _mm512_fnmadd_ps(zpf, _mm512_set1_ps(as[0]), _mm512_cvtepi32_ps(ih[r]));
-      const __m512 tm = _mm512_fnmadd_ps(zpf, _mm512_set1_ps(as[1]), _mm512_cvtepi32_ps(im[r]));
-      const __m512 tl = _mm512_fnmadd_ps(zpf, _mm512_set1_ps(as[2]), _mm512_cvtepi32_ps(il[r]));
-      const __m512 t = _mm512_add_ps(_mm512_fmadd_ps(th, k65536, _mm512_mul_ps(tm, k256)), tl);
+      const int64_t ia = (r0 + r) * kb + b;
+      const __m512i ml = _mm512_add_epi32(_mm512_slli_epi32(im[r], 8), il[r]);
+      const __m512 dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ih[r]), k65536, _mm512_cvtepi32_ps(ml));
+      const __m512 t = less_zero_point<kZp>(dot, zp + b * 16, a.vsum[ia]);
       acc[r] = _mm512_fmadd_ps(t, _mm512_mul_ps(s, _mm512_set1_ps(a.step[ia])), acc[r]);
     }
   }
@@ -126,30 +138,61 @@ void group_rows3(const C16View& w, const A8View& a, int64_t r0, float* y, int64_
   for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (r0 + r) * ldy + n0, mask, acc[r]);
 }
 
+template <bool kZp, int kOct>
+void run3(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t r = 0;
+    // Two rows at a time: 3 accumulators per row and the digits' broadcasts fit the 32 zmm registers.
+    for (; r + 2 <= a.m; r += 2) group_rows3<2, kZp, kOct>(w, a, r, y, ldy, g);
+    if (r < a.m) group_rows3<1, kZp, kOct>(w, a, r, y, ldy, g);
+  }
+}
+
+template <bool kZp, int kOct>
+void run1(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t r = 0;
+    for (; r + 4 <= a.m; r += 4) group_rows<4, kZp, kOct>(w, a, r, y, ldy, g);
+    switch (a.m - r) {
+      case 3: group_rows<3, kZp, kOct>(w, a, r, y, ldy, g); break;
+      case 2: group_rows<2, kZp, kOct>(w, a, r, y, ldy, g); break;
+      case 1: group_rows<1, kZp, kOct>(w, a, r, y, ldy, g); break;
+      default: break;
+    }
+  }
+}
+
+// The common block sizes (32, 64) with their run count fixed; others read it at run time.
+template <int kLimbs, bool kZp>
+void run_block(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  switch (w.block_size) {
+    case 32:
+      if constexpr (kLimbs == 3) run3<kZp, 4>(w, a, y, ldy, g0, g1);
+      else run1<kZp, 4>(w, a, y, ldy, g0, g1);
+      break;
+    case 64:
+      if constexpr (kLimbs == 3) run3<kZp, 8>(w, a, y, ldy, g0, g1);
+      else run1<kZp, 8>(w, a, y, ldy, g0, g1);
+      break;
+    default:
+      if constexpr (kLimbs == 3) run3<kZp, 0>(w, a, y, ldy, g0, g1);
+      else run1<kZp, 0>(w, a, y, ldy, g0, g1);
+      break;
+  }
+}
+
 }  // namespace
 
 void q4_s8x3_gemm_c16_avx512vnni(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0,
                                  int64_t g1) {
-  for (int64_t g = g0; g < g1; ++g) {
-    int64_t r = 0;
-    // Two rows at a time: 6 accumulators per row must fit the 32 zmm registers.
-    for (; r + 2 <= a.m; r += 2) group_rows3<2>(w, a, r, y, ldy, g);
-    if (r < a.m) group_rows3<1>(w, a, r, y, ldy, g);
-  }
+  if (w.zp) run_block<3, true>(w, a, y, ldy, g0, g1);
+  else run_block<3, false>(w, a, y, ldy, g0, g1);
 }
 
 void q4_s8_gemm_c16_avx512vnni(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0,
                                int64_t g1) {
-  for (int64_t g = g0; g < g1; ++g) {
-    int64_t r = 0;
-    for (; r + 4 <= a.m; r += 4) group_rows<4>(w, a, r, y, ldy, g);
-    switch (a.m - r) {
-      case 3: group_rows<3>(w, a, r, y, ldy, g); break;
-      case 2: group_rows<2>(w, a, r, y, ldy, g); break;
-      case 1: group_rows<1>(w, a, r, y, ldy, g); break;
-      default: break;
-    }
-  }
+  if (w.zp) run_block<1, true>(w, a, y, ldy, g0, g1);
+  else run_block<1, false>(w, a, y, ldy, g0, g1);
 }
 
 }  // namespace hone::kernels::nbits

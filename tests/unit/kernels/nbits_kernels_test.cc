@@ -6,7 +6,9 @@
 // with HONE_ISA=scalar and HONE_ISA=avx2.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -244,6 +246,65 @@ INSTANTIATE_TEST_SUITE_P(All, NbitsS8Variant, ::testing::Range<size_t>(0, s8_gem
                          [](const ::testing::TestParamInfo<size_t>& p) {
                            return std::string(s8_gemm_variants()[p.param].name);
                          });
+
+// The repacked stream read back element by element equals ORT's layout: codes, scales and zero
+// points of every column and block, tails (odd N, K short of a block) included. Zero points that
+// are all 8 leave no zero-point stream.
+TEST(NbitsC16Pack, ReadsBackEveryCodeScaleAndZeroPoint) {
+  uint32_t seed = 700;
+  for (const Case& c : cases()) {
+    RandomWeights rw(c, seed++);
+    if (!c16_packable(rw.w)) continue;
+    const PackedC16 p = pack_c16(rw.w);
+    ASSERT_EQ(p.groups, (c.n + 15) / 16);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(p.stream.data()) % 64, 0u);
+    ASSERT_EQ(p.zp.empty(), c.zp == ZpKind::kNone) << describe(c);
+    for (int64_t n = 0; n < c.n; ++n)
+      for (int64_t b = 0; b < rw.w.k_blocks; ++b) {
+        ASSERT_EQ(c16_scale(p, n, b), rw.scales[static_cast<size_t>(n * rw.w.k_blocks + b)]) << describe(c);
+        ASSERT_EQ(c16_zero_point(p, n, b), static_cast<int>(zero_point_at(rw.w, n, b))) << describe(c);
+        const uint8_t* blob = rw.b.data() + (n * rw.w.k_blocks + b) * rw.w.blob_size;
+        for (int64_t i = 0; i < c.block; ++i)
+          ASSERT_EQ(c16_code(p, n, b * c.block + i), code_at(blob, 4, i)) << describe(c) << " n=" << n << " b=" << b;
+      }
+    // Padding columns of the last group: scale 0, so they add nothing.
+    for (int64_t n = c.n; n < p.groups * 16; ++n) ASSERT_EQ(c16_scale(p, n, 0), 0.0f);
+  }
+  // Zero points given but all 8: the same as none.
+  RandomWeights rw({4, 64, 20, 1, 32, ZpKind::kU8}, 9);
+  std::fill(rw.zp_u8.begin(), rw.zp_u8.end(), uint8_t{8});
+  EXPECT_TRUE(pack_c16(rw.w).zp.empty());
+}
+
+// quantize_a (AVX-512 where available) gives the same bytes as the scalar reference: K tails,
+// a row stride past K, zeros and a block of zeros, blocks 16 to 256, one and three digits.
+TEST(NbitsQuantizeA, VectorMatchesTheScalarReference) {
+  const int64_t shapes[][4] = {{1, 1, 16, 1}, {100, 3, 32, 7}, {257, 2, 64, 0}, {4096, 1, 32, 0},
+                               {300, 5, 128, 3}, {48, 4, 16, 1}, {1000, 2, 256, 0}};
+  uint32_t seed = 900;
+  for (const auto& sh : shapes) {
+    const int64_t k = sh[0], m = sh[1], block = sh[2], lda = k + sh[3];
+    std::mt19937 rng(seed++);
+    std::uniform_real_distribution<float> d(-3.0f, 3.0f);
+    std::vector<float> a(static_cast<size_t>(m * lda));
+    for (auto& v : a) v = d(rng);
+    // A block of zeros (step 0) and some exact zeros elsewhere.
+    for (int64_t i = 0; i < std::min(block, k); ++i) a[static_cast<size_t>(i)] = 0.0f;
+    for (size_t i = 0; i < a.size(); i += 7) a[i] = 0.0f;
+    for (int limbs : {1, 3}) {
+      QuantizedA ref, fast;
+      quantize_a_ref(a.data(), lda, m, k, block, limbs, &ref);
+      quantize_a(a.data(), lda, m, k, block, limbs, &fast);
+      const std::string what = "K=" + std::to_string(k) + " M=" + std::to_string(m) + " block=" +
+                               std::to_string(block) + " limbs=" + std::to_string(limbs);
+      ASSERT_EQ(fast.kp, ref.kp) << what;
+      EXPECT_EQ(fast.a8, ref.a8) << what;
+      EXPECT_EQ(fast.step, ref.step) << what;
+      EXPECT_EQ(fast.asum, ref.asum) << what;
+      EXPECT_EQ(fast.vsum, ref.vsum) << what;
+    }
+  }
+}
 
 class NbitsDequantVariant : public ::testing::TestWithParam<size_t> {};
 
