@@ -8,6 +8,10 @@
 //   one-Conv model optimized at level 2 (NCHW in and out, so the pass adds the boundary
 //   transposes) against oneDNN's fastest recipe for the same NCHW in/out (reorder in, brgconv on
 //   nhwc, reorder out), and a chain of 3 convs where the boundary transposes amortize.
+//   hone runs 3x3 stride-1 convs as Winograd on oneDNN's blocked layout between reorders
+//   (kernels/dnnl/conv_dnnl.h), so for those shapes the like-for-like baselines are *Winograd*:
+//   the same Winograd primitive with the same reorders (NCHW <-> blocked for the level-0
+//   Session; NCHW <-> NHWC <-> blocked for level 2), while the direct ones show the gain.
 // The boundary transposes themselves: a 1-node Transpose model through a Session (oneDNN's
 // reorder; run the binary again with HONE_DNNL=0 for hone's own loop), reporting GB/s moved.
 // Every conv/GEMM benchmark reports GFLOP/s (2 * MACs). Threads: --threads N (default 2) for every library.
@@ -263,15 +267,22 @@ void conv_chain_level2(benchmark::State& state, const ConvShape& s, int count) {
 
 void BM_Conv_HoneSessionLevel2(benchmark::State& state) { conv_chain_level2(state, kConvs[state.range(0)], 1); }
 
-// oneDNN's fastest recipe for NCHW in and out: reorder X to nhwc, `count` brgconvs on nhwc,
-// reorder Y back to nchw, all timed (as the Session side pays its boundary transposes).
-void conv_direct_nhwc(benchmark::State& state, const ConvShape& s, int count) {
+// Whether hone runs `s` as Winograd (kernels/dnnl/conv_dnnl.h, winograd_shape).
+bool winograd_shape(const ConvShape& s) { return s.k == 3 && s.stride == 1 && s.c >= 16 && s.m >= 16; }
+
+// oneDNN's fastest direct recipe for NCHW in and out: reorder X to nhwc, `count` brgconvs on
+// nhwc, reorder Y back to nchw, all timed (as the Session side pays its boundary transposes).
+// `winograd`: what hone.NhwcConv does on Winograd shapes instead: each conv reorders its nhwc
+// input to the blocked layout, runs Winograd there and reorders its output back to nhwc.
+void conv_direct_nhwc(benchmark::State& state, const ConvShape& s, int count, bool winograd = false) {
   using dnnl::memory;
   const int64_t p = s.k / 2, out = conv_out(s);
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream strm(eng);
   std::vector<dnnl::convolution_forward> prims;
   std::vector<memory> weights, biases, acts;
+  std::vector<memory> blocked_src, blocked_dst;  // winograd: per conv
+  std::vector<dnnl::reorder> to_blocked, from_blocked;
   std::vector<std::vector<float>> storage;
   std::string impl;
   const memory::desc x_nchw({1, s.c, s.hw, s.hw}, memory::data_type::f32, memory::format_tag::nchw);
@@ -283,8 +294,13 @@ void conv_direct_nhwc(benchmark::State& state, const ConvShape& s, int count) {
     const memory::desc dst_md({1, s.m, out, out}, memory::data_type::f32, memory::format_tag::nhwc);
     const memory::desc w_md({s.m, in_c, s.k, s.k}, memory::data_type::f32, memory::format_tag::any);
     const memory::desc b_md({s.m}, memory::data_type::f32, memory::format_tag::a);
-    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                               src_md, w_md, b_md, dst_md, {st, st}, {p, p}, {p, p});
+    const auto blocked = [](const memory::desc& md) {
+      return memory::desc(md.dims(), memory::data_type::f32, memory::format_tag::aBcd16b);
+    };
+    const memory::desc conv_src = winograd ? blocked(src_md) : src_md, conv_dst = winograd ? blocked(dst_md) : dst_md;
+    const auto algorithm = winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, conv_src, w_md, b_md,
+                                               conv_dst, {st, st}, {p, p}, {p, p});
     const dnnl::convolution_forward::primitive_desc pd(desc, eng);
     impl = pd.impl_info_str();
     storage.push_back(random_values(s.m * in_c * s.k * s.k, 2 + i));
@@ -296,6 +312,12 @@ void conv_direct_nhwc(benchmark::State& state, const ConvShape& s, int count) {
     biases.emplace_back(b_md, eng, storage.back().data());
     acts.emplace_back(dst_md, eng);
     prims.emplace_back(pd);
+    if (winograd) {
+      blocked_src.emplace_back(conv_src, eng);
+      blocked_dst.emplace_back(conv_dst, eng);
+      to_blocked.emplace_back(acts[acts.size() - 2], blocked_src.back());
+      from_blocked.emplace_back(blocked_dst.back(), acts.back());
+    }
   }
   auto x = random_values(s.c * s.hw * s.hw, 1);
   std::vector<float> y(static_cast<size_t>(s.m * out * out));
@@ -304,11 +326,14 @@ void conv_direct_nhwc(benchmark::State& state, const ConvShape& s, int count) {
   strm.wait();
   for (auto _ : state) {
     in.execute(strm, x_mem, acts.front());
-    for (int i = 0; i < count; ++i)
-      prims[static_cast<size_t>(i)].execute(strm, {{DNNL_ARG_SRC, acts[static_cast<size_t>(i)]},
-                                                   {DNNL_ARG_WEIGHTS, weights[static_cast<size_t>(i)]},
-                                                   {DNNL_ARG_BIAS, biases[static_cast<size_t>(i)]},
-                                                   {DNNL_ARG_DST, acts[static_cast<size_t>(i) + 1]}});
+    for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
+      if (winograd) to_blocked[i].execute(strm, acts[i], blocked_src[i]);
+      prims[i].execute(strm, {{DNNL_ARG_SRC, winograd ? blocked_src[i] : acts[i]},
+                              {DNNL_ARG_WEIGHTS, weights[i]},
+                              {DNNL_ARG_BIAS, biases[i]},
+                              {DNNL_ARG_DST, winograd ? blocked_dst[i] : acts[i + 1]}});
+      if (winograd) from_blocked[i].execute(strm, blocked_dst[i], acts[i + 1]);
+    }
     back.execute(strm, acts.back(), y_mem);
     strm.wait();
   }
@@ -318,9 +343,11 @@ void conv_direct_nhwc(benchmark::State& state, const ConvShape& s, int count) {
 }
 
 void BM_Conv_OneDnnNhwcReorders(benchmark::State& state) { conv_direct_nhwc(state, kConvs[state.range(0)], 1); }
+void BM_Conv_OneDnnNhwcWinograd(benchmark::State& state) { conv_direct_nhwc(state, kConvs[state.range(0)], 1, true); }
 // A chain of 3 convs of the first shape (3x3, 64 -> 64, 56x56).
 void BM_ConvChain3_HoneSessionLevel2(benchmark::State& state) { conv_chain_level2(state, kConvs[0], 3); }
 void BM_ConvChain3_OneDnnNhwcReorders(benchmark::State& state) { conv_direct_nhwc(state, kConvs[0], 3); }
+void BM_ConvChain3_OneDnnNhwcWinograd(benchmark::State& state) { conv_direct_nhwc(state, kConvs[0], 3, true); }
 
 // oneDNN's convolution with bias; `plain` keeps NCHW activations (what hone does at its op
 // boundary), otherwise oneDNN picks the activation layout and the inputs are reordered once.
@@ -362,6 +389,50 @@ void conv_direct(benchmark::State& state, bool plain) {
 
 void BM_Conv_OneDnnDirect(benchmark::State& state) { conv_direct(state, true); }
 void BM_Conv_OneDnnBlockedLayout(benchmark::State& state) { conv_direct(state, false); }
+
+// What hone's level-0 Conv does on a Winograd shape: reorder NCHW X to the blocked layout, the
+// Winograd convolution with bias there, reorder Y back to NCHW, all timed.
+void BM_Conv_OneDnnWinograd(benchmark::State& state) {
+  using dnnl::memory;
+  const ConvShape& s = kConvs[state.range(0)];
+  const int64_t p = s.k / 2, out = conv_out(s);
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  const memory::desc x_md({1, s.c, s.hw, s.hw}, memory::data_type::f32, memory::format_tag::nchw);
+  const memory::desc y_md({1, s.m, out, out}, memory::data_type::f32, memory::format_tag::nchw);
+  const memory::desc src_md({1, s.c, s.hw, s.hw}, memory::data_type::f32, memory::format_tag::aBcd16b);
+  const memory::desc dst_md({1, s.m, out, out}, memory::data_type::f32, memory::format_tag::aBcd16b);
+  const memory::desc w_md({s.m, s.c, s.k, s.k}, memory::data_type::f32, memory::format_tag::any);
+  const memory::desc b_md({s.m}, memory::data_type::f32, memory::format_tag::a);
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
+                                             src_md, w_md, b_md, dst_md, {s.stride, s.stride}, {p, p}, {p, p});
+  const dnnl::convolution_forward::primitive_desc pd(desc, eng);
+  auto x = random_values(s.c * s.hw * s.hw, 1), w = random_values(s.m * s.c * s.k * s.k, 2),
+       b = random_values(s.m, 3);
+  std::vector<float> y(static_cast<size_t>(s.m * out * out));
+  memory w_user({{s.m, s.c, s.k, s.k}, memory::data_type::f32, memory::format_tag::oihw}, eng, w.data());
+  memory w_mem(pd.weights_desc(), eng);
+  dnnl::reorder(w_user, w_mem).execute(strm, w_user, w_mem);
+  memory x_mem(x_md, eng, x.data()), y_mem(y_md, eng, y.data()), b_mem(b_md, eng, b.data());
+  memory src(src_md, eng), dst(dst_md, eng);
+  dnnl::reorder in(x_mem, src), back(dst, y_mem);
+  dnnl::convolution_forward prim(pd);
+  strm.wait();
+  for (auto _ : state) {
+    in.execute(strm, x_mem, src);
+    prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_BIAS, b_mem}, {DNNL_ARG_DST, dst}});
+    back.execute(strm, dst, y_mem);
+    strm.wait();
+  }
+  state.SetLabel(std::string(s.name) + " " + pd.impl_info_str());
+  set_gflops(state, conv_flops(s));
+}
+
+// The Winograd baselines for the shapes hone runs as Winograd.
+void winograd_shapes(benchmark::internal::Benchmark* b) {
+  for (int i = 0; i < static_cast<int>(std::size(kConvs)); ++i)
+    if (winograd_shape(kConvs[i])) b->Arg(i);
+}
 
 constexpr int kNumConvs = static_cast<int>(std::size(kConvs));
 
@@ -415,10 +486,13 @@ BENCHMARK(BM_MatMul_HoneRef)->Apply(configure);
 BENCHMARK(BM_Conv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_Conv_OneDnnDirect)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_Conv_OneDnnBlockedLayout)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_Conv_OneDnnWinograd)->Apply(winograd_shapes)->Apply(configure);
 BENCHMARK(BM_Conv_HoneSessionLevel2)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_Conv_OneDnnNhwcReorders)->DenseRange(0, kNumConvs - 1)->Apply(configure);
+BENCHMARK(BM_Conv_OneDnnNhwcWinograd)->Apply(winograd_shapes)->Apply(configure);
 BENCHMARK(BM_ConvChain3_HoneSessionLevel2)->Apply(configure);
 BENCHMARK(BM_ConvChain3_OneDnnNhwcReorders)->Apply(configure);
+BENCHMARK(BM_ConvChain3_OneDnnNhwcWinograd)->Apply(configure);
 BENCHMARK(BM_Transpose_HoneSession)->DenseRange(0, static_cast<int>(std::size(kTransposes)) - 1)->Apply(configure);
 
 }  // namespace
