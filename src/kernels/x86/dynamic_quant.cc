@@ -83,6 +83,52 @@ QuantParams u8_dynamic_quantize_with(const Variant& v, const float* x, int64_t n
   return result;
 }
 
+QuantParams u8_dynamic_quantize_produced_with(const Variant& v, const RowProducer& produce, int64_t rows, int64_t cols,
+                                              const float* y, uint8_t* yq, int threads) {
+  // The same team rule as u8_dynamic_quantize (the producers' own rules give the same teams on
+  // BERT's 128 x 768 and 128 x 3072), never more threads than rows.
+  constexpr int64_t kPerThread = 1 << 15;
+  const int64_t n = rows * cols;
+  const int team = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, n / kPerThread, rows})));
+  // Rows per produce-then-scan step: about 16 KiB of y, half of L1, so that the scan reads what
+  // the producer has just written.
+  const int64_t step = std::max<int64_t>(1, (int64_t{4096}) / std::max<int64_t>(1, cols));
+  std::vector<float> los(static_cast<size_t>(team), 0.0f), his(static_cast<size_t>(team), 0.0f);
+  QuantParams result;
+#pragma omp parallel num_threads(team) if (team > 1)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t begin = rows * t / nt, end = rows * (t + 1) / nt;
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t r = begin; r < end; r += step) {
+      const int64_t r_end = std::min(end, r + step);
+      produce(r, r_end);
+      v.minmax(y + r * cols, (r_end - r) * cols, &lo, &hi);
+    }
+    los[static_cast<size_t>(t)] = lo;
+    his[static_cast<size_t>(t)] = hi;
+#pragma omp barrier
+    for (int i = 0; i < nt; ++i) {
+      lo = std::min(lo, los[static_cast<size_t>(i)]);
+      hi = std::max(hi, his[static_cast<size_t>(i)]);
+    }
+    const QuantParams p = params_from_range(lo, hi);
+    if (t == 0) result = p;
+    if (end > begin) {
+      if (p.scale > 0)
+        v.quantize(y + begin * cols, (end - begin) * cols, p.scale, p.zero_point, yq + begin * cols);
+      else
+        std::fill(yq + begin * cols, yq + end * cols, uint8_t{0});  // no range: all zeros, as the op
+    }
+  }
+  return result;
+}
+
+QuantParams u8_dynamic_quantize_produced(const RowProducer& produce, int64_t rows, int64_t cols, const float* y,
+                                         uint8_t* yq, int threads) {
+  return u8_dynamic_quantize_produced_with(best_variant(), produce, rows, cols, y, yq, threads);
+}
+
 QuantParams u8_dynamic_quantize(const float* x, int64_t n, uint8_t* y, int threads) {
   return u8_dynamic_quantize_with(best_variant(), x, n, y, threads);
 }

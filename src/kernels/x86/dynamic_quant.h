@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace hone::kernels::dynq {
@@ -51,5 +52,19 @@ QuantParams params_from_range(float lo, float hi);
 QuantParams u8_dynamic_quantize(const float* x, int64_t n, uint8_t* y, int threads);
 // The same with a given variant (tests).
 QuantParams u8_dynamic_quantize_with(const Variant& v, const float* x, int64_t n, uint8_t* y, int threads);
+
+// DynamicQuantizeLinear fused into the op that makes its input (LayerNorm, GELU): produce(begin,
+// end) writes rows [begin, end) of y (`rows` rows of `cols` floats, single-threaded over what it
+// is given); each thread scans a few rows for the range right after writing them, while they are
+// still in L1, and quantizes its own rows into yq once every thread's range is known (one
+// parallel region, a barrier in the middle). Per-tensor range means nothing can be quantized
+// before the last row is written, so y is still written in full: what the fusion saves is the
+// separate min/max read of y and one fork/join. Bytes, scale and zero point are those of
+// produce-everything-then-u8_dynamic_quantize (the tests check, every variant).
+using RowProducer = std::function<void(int64_t begin, int64_t end)>;
+QuantParams u8_dynamic_quantize_produced(const RowProducer& produce, int64_t rows, int64_t cols, const float* y,
+                                         uint8_t* yq, int threads);
+QuantParams u8_dynamic_quantize_produced_with(const Variant& v, const RowProducer& produce, int64_t rows, int64_t cols,
+                                              const float* y, uint8_t* yq, int threads);
 
 }  // namespace hone::kernels::dynq

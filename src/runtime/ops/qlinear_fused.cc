@@ -5,6 +5,11 @@
 //   hone.DynQuantMatMul(x float[..., K], w int8[K, N], w_zero_point?, w_scale, bias?) -> y float[..., N]
 //     = DynamicQuantizeLinear(x) -> MatMulInteger(xq, w, xzp, w_zero_point) -> Cast(float)
 //       -> Mul(., x_scale * w_scale) (-> Add(., bias)), ONNX Runtime's dynamic-int8 chain.
+//     Optional inputs 5-7 (xq, x_scale, x_zero_point): x already quantized by the op that made it
+//     (hone.LayerNormDynQuant, hone.GeluDynQuant; pass fuse_dynamic_quant_producer), shared by every
+//     GEMM that reads x. With attribute xq_perm, x is Transpose(perm = xq_perm) of the quantized
+//     value: its bytes are used when that transpose keeps memory order (it only moves size-1
+//     dims), else x is quantized here as without them (same values, so the same scale and bytes).
 //
 // The fast path quantizes x with the vectorized DynamicQuantizeLinear kernel (kernels/x86) and
 // runs u8s8_matmul_dnnl with the scale and bias as post-ops; the reference path (HONE_DNNL=0, a
@@ -58,6 +63,7 @@ class DynQuantMatMulKernel final : public Kernel {
       k->bias_ = *bias;
     }
     // oneDNN's int8 matmul takes no weight zero point here: such weights stay on the reference path.
+    k->xq_perm_ = ctx.node().attr_ints("xq_perm");
     if (onednn::enabled() && !k->w_zp_nonzero_) {
       k->dnnl_ = std::make_unique<onednn::MatMulU8S8Dnnl>();
       k->dnnl_->set_weights(k->w_.data<int8_t>());
@@ -78,8 +84,14 @@ class DynQuantMatMulKernel final : public Kernel {
     // which would be one more pass over the widest tensor of the layer (128 x 3072 in BERT).
     HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
     if (m == 0 || n_ == 0) return Status::Ok();
-    xq_.resize(static_cast<size_t>(x->numel()));
-    const dynq::QuantParams q = dynq::u8_dynamic_quantize(x->data<float>(), x->numel(), xq_.data(), ctx.threads());
+    const uint8_t* xq = nullptr;
+    dynq::QuantParams q;
+    HONE_RETURN_IF_ERROR(prequantized(ctx, *x, &xq, &q));
+    if (!xq) {
+      xq_.resize(static_cast<size_t>(x->numel()));
+      q = dynq::u8_dynamic_quantize(x->data<float>(), x->numel(), xq_.data(), ctx.threads());
+      xq = xq_.data();
+    }
     // s = x_scale * w_scale, as the chain's Mul computes it.
     const int64_t scales = w_scale_.numel();
     scale_.resize(static_cast<size_t>(scales));
@@ -94,16 +106,50 @@ class DynQuantMatMulKernel final : public Kernel {
       d.a_zero_point = true;
       d.per_column = scales > 1;
       d.has_bias = bias != nullptr;
-      Status s = dnnl_->run(d, xq_.data(), q.zero_point, scale_.data(), bias, y->data<float>());
+      Status s = dnnl_->run(d, xq, q.zero_point, scale_.data(), bias, y->data<float>());
       if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
     }
-    reference(m, q.zero_point, bias, y->data<float>(), ctx.threads());
+    reference(xq, m, q.zero_point, bias, y->data<float>(), ctx.threads());
     return Status::Ok();
   }
 
  private:
+  // x's quantized bytes and parameters from inputs 5-7 when the node has them and they describe
+  // x's memory order; *xq stays null otherwise (x is then quantized by the caller).
+  Status prequantized(const KernelContext& ctx, const Tensor& x, const uint8_t** xq, dynq::QuantParams* q) const {
+    if (ctx.node().input(5).empty()) return Status::Ok();
+    const Tensor* xq_t = ctx.input(5);
+    const Tensor* xs_t = ctx.input(6);
+    const Tensor* xzp_t = ctx.input(7);
+    if (!xq_t || !xs_t || !xzp_t || xq_t->dtype() != DType::kUInt8 || xs_t->dtype() != DType::kFloat32 ||
+        xzp_t->dtype() != DType::kUInt8 || xs_t->numel() != 1 || xzp_t->numel() != 1)
+      return ctx.error("xq, x_scale and x_zero_point must be uint8, one float and one uint8");
+    if (xq_t->numel() != x.numel()) return ctx.error("xq " + shape_to_string(xq_t->shape()) + " does not hold x's values");
+    if (!xq_perm_.empty()) {
+      // x = Transpose(xq's float source, perm): the same bytes in the same order when the
+      // dims that are not 1 keep their order.
+      if (xq_perm_.size() != static_cast<size_t>(x.rank()) || xq_t->rank() != x.rank())
+        return ctx.error("xq_perm does not match x's rank");
+      int64_t last = -1;
+      for (size_t i = 0; i < xq_perm_.size(); ++i) {
+        const int64_t from = xq_perm_[i];
+        if (from < 0 || from >= x.rank() || xq_t->dim(from) != x.dim(static_cast<int64_t>(i)))
+          return ctx.error("xq_perm does not map xq's shape to x's");
+        if (x.dim(static_cast<int64_t>(i)) == 1) continue;
+        if (from < last) return Status::Ok();  // a real transpose: quantize x here instead
+        last = from;
+      }
+    } else if (xq_t->shape() != x.shape()) {
+      return ctx.error("xq " + shape_to_string(xq_t->shape()) + " and x " + shape_to_string(x.shape()) + " differ");
+    }
+    q->scale = xs_t->data<float>()[0];
+    q->zero_point = xzp_t->data<uint8_t>()[0];
+    *xq = xq_t->data<uint8_t>();
+    return Status::Ok();
+  }
+
   // The chain in plain C++: int32 sums of (xq - xzp)(w - wzp), Cast, Mul, Add.
-  void reference(int64_t m, uint8_t x_zp, const float* bias, float* y, int threads) const {
+  void reference(const uint8_t* xq, int64_t m, uint8_t x_zp, const float* bias, float* y, int threads) const {
     const int8_t* w = w_.data<int8_t>();
     const int8_t* wzp = w_zp_.defined() ? w_zp_.data<int8_t>() : nullptr;
     const int64_t zps = w_zp_.defined() ? w_zp_.numel() : 0;
@@ -116,7 +162,7 @@ class DynQuantMatMulKernel final : public Kernel {
       for (int64_t r = 0; r < m; ++r) {
         std::fill(acc.begin(), acc.end(), 0);
         for (int64_t kk = 0; kk < k; ++kk) {
-          const int32_t a = static_cast<int32_t>(xq_[static_cast<size_t>(r * k + kk)]) - x_zp;
+          const int32_t a = static_cast<int32_t>(xq[r * k + kk]) - x_zp;
           const int8_t* wrow = w + kk * n;
           for (int64_t c = 0; c < n; ++c)
             acc[static_cast<size_t>(c)] += a * (static_cast<int32_t>(wrow[c]) - (wzp ? wzp[zps == 1 ? 0 : c] : 0));
@@ -133,6 +179,7 @@ class DynQuantMatMulKernel final : public Kernel {
   int64_t k_ = 0, n_ = 0;
   Tensor w_, w_zp_, w_scale_, bias_;  // constants, kept alive (oneDNN reads w_ when packing)
   bool w_zp_nonzero_ = false;
+  std::vector<int64_t> xq_perm_;  // attribute xq_perm (empty: xq has x's shape)
   std::unique_ptr<onednn::MatMulU8S8Dnnl> dnnl_;
   std::vector<uint8_t> xq_;   // the quantized x of the current run
   std::vector<float> scale_;  // x_scale * w_scale of the current run

@@ -105,6 +105,55 @@ TEST(DynamicQuant, LargeInputsTakeTheThreadedPath) {
   }
 }
 
+// The producer-fused form: rows written by a callback, scanned and quantized in one parallel
+// region. Same bytes and parameters as the formula on the produced values, every row produced
+// exactly once, for row counts that split unevenly over threads and rows wider than the scan step.
+void expect_produced_exact(const std::vector<float>& values, int64_t rows, int64_t cols, const char* what) {
+  std::vector<uint8_t> want;
+  const QuantParams pw = onnx_formula(values, want);
+  for (const Variant& v : available_variants()) {
+    for (int threads : {1, 2, 3}) {
+      std::vector<float> y(values.size(), -7.0f);
+      std::vector<int> produced(static_cast<size_t>(rows), 0);
+      std::vector<uint8_t> got(values.size(), 0xAB);
+      const QuantParams pg = u8_dynamic_quantize_produced_with(
+          v,
+          [&](int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r) {
+              ++produced[static_cast<size_t>(r)];  // each row by one thread only
+              std::copy_n(values.data() + r * cols, cols, y.data() + r * cols);
+            }
+          },
+          rows, cols, y.data(), got.data(), threads);
+      EXPECT_EQ(std::count(produced.begin(), produced.end(), 1), rows) << what << " " << v.name;
+      EXPECT_EQ(std::memcmp(&pg.scale, &pw.scale, sizeof(float)), 0) << what << " " << v.name << ": " << pg.scale << " vs " << pw.scale;
+      EXPECT_EQ(pg.zero_point, pw.zero_point) << what << " " << v.name;
+      size_t mismatches = 0;
+      for (size_t i = 0; i < values.size(); ++i)
+        if (got[i] != want[i] && mismatches++ < 3)
+          ADD_FAILURE() << what << " " << v.name << " threads " << threads << " " << rows << "x" << cols << " [" << i
+                        << "]: " << int(got[i]) << " vs " << int(want[i]);
+      EXPECT_EQ(mismatches, 0u) << what << " " << v.name << " threads " << threads;
+    }
+  }
+}
+
+TEST(DynamicQuant, ProducedRowsMatchTheFormula) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.2f, 1.5f);
+  const std::pair<int64_t, int64_t> shapes[] = {{0, 5}, {1, 1}, {3, 37}, {2, 5000}, {128, 768}, {129, 773}, {97, 3072}};
+  for (const auto& [rows, cols] : shapes) {
+    std::vector<float> x(static_cast<size_t>(rows * cols));
+    for (float& v : x) v = d(rng);
+    expect_produced_exact(x, rows, cols, "normal");
+    if (x.empty()) continue;
+    x[x.size() / 2] = std::numeric_limits<float>::quiet_NaN();
+    expect_produced_exact(x, rows, cols, "nan");
+    expect_produced_exact(std::vector<float>(x.size(), 0.0f), rows, cols, "all zero");
+    expect_produced_exact(std::vector<float>(x.size(), -2.0f), rows, cols, "all negative");
+  }
+}
+
 TEST(DynamicQuant, BestVariantIsAvailable) {
   const auto all = available_variants();
   ASSERT_FALSE(all.empty());

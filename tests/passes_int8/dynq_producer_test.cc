@@ -1,0 +1,130 @@
+// fuse_dynamic_quant_producer on golden/dynq_producer.onnx (make_golden_dynq_producer.py): a
+// LayerNorm read by three int8 GEMMs (one through an order-keeping Transpose), by a GEMM behind a
+// real transpose, and by the residual Add; then the Erf GELU read by a GEMM.
+//   - op counts after level 2: one hone.LayerNormDynQuant, one hone.GeluDynQuant, and the
+//     hone.DynQuantMatMul nodes reading their quantized outputs (inputs 5-7, xq_perm where a
+//     Transpose stands between);
+//   - outputs bit for bit those of level 2 without the pass (same row kernels, same quantized
+//     bytes, same GEMMs), on every path: oneDNN, HONE_DNNL=0 and HONE_ISA=scalar (CTest's reruns);
+//     over runs A, B, A of one session (the fused outputs come from the arena);
+//   - outputs as level 0's (the unfused ONNX chain) within the tolerance of GELU's kernel against
+//     the Erf decomposition: a last-bit difference can move one quantized byte by one step.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "eval/random_inputs.h"
+#include "onnx/import.h"
+#include "passes/pass_manager.h"
+#include "runtime/session_impl.h"
+
+namespace hone::passes {
+namespace {
+
+ir::Model load_golden() {
+  auto m = onnxio::load_model(std::string(HONE_SOURCE_DIR) + "/tests/passes_int8/golden/dynq_producer.onnx");
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return m.ok() ? std::move(m).value() : ir::Model{};
+}
+
+ir::Model optimized(ir::Model m, int level, bool with_pass) {
+  PassOptions o;
+  o.level = level;
+  o.verify_each = true;
+  if (!with_pass) o.disabled.insert("fuse_dynamic_quant_producer");
+  Status st = optimize(m, o);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return m;
+}
+
+std::vector<Tensor> run_once(Session& s, uint64_t seed) {
+  auto inputs = eval::random_inputs(s.inputs(), {}, seed);
+  EXPECT_TRUE(inputs.ok()) << inputs.status().message();
+  if (!inputs.ok()) return {};
+  auto out = s.run(*inputs);
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
+}
+
+const ir::Node* find(const ir::Model& m, const std::string& op, const std::string& output) {
+  for (const auto& n : m.graph.nodes)
+    if (n.op_type == op && !n.outputs.empty() && n.outputs[0] == output) return &n;
+  return nullptr;
+}
+
+TEST(DynQuantProducer, OpCounts) {
+  const ir::Model m = optimized(load_golden(), 2, true);
+  std::map<std::string, int> counts;
+  for (const auto& n : m.graph.nodes) ++counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
+  EXPECT_EQ(counts["hone.LayerNormDynQuant"], 1);
+  EXPECT_EQ(counts["hone.GeluDynQuant"], 1);
+  EXPECT_EQ(counts["LayerNormalization"], 0);
+  EXPECT_EQ(counts["hone.Gelu"], 0);
+  EXPECT_EQ(counts["hone.DynQuantMatMul"], 5);
+  EXPECT_EQ(counts["DynamicQuantizeLinear"], 0);
+  // Which GEMMs read quantized bytes, and through which transpose.
+  const std::map<std::string, std::vector<int64_t>> want_perm = {
+      {"q_y", {}}, {"k_y", {}}, {"v_y", {1, 0, 2}}, {"y2", {0, 2, 1}}, {"y", {}}};
+  for (const auto& [out, perm] : want_perm) {
+    const ir::Node* d = find(m, "DynQuantMatMul", out);
+    ASSERT_NE(d, nullptr) << out;
+    ASSERT_EQ(d->inputs.size(), 8u) << out;
+    EXPECT_EQ(d->attr_ints("xq_perm"), perm) << out;
+  }
+  const ir::Node* ln = find(m, "LayerNormDynQuant", "h");
+  ASSERT_NE(ln, nullptr);
+  ASSERT_EQ(ln->outputs.size(), 4u);
+  EXPECT_EQ(find(m, "DynQuantMatMul", "q_y")->inputs[5], ln->outputs[1]);
+}
+
+TEST(DynQuantProducer, OutputsBitExactWithoutThePass) {
+  auto fused = create_session(optimized(load_golden(), 2, true));
+  ASSERT_TRUE(fused.ok()) << fused.status().message();
+  for (uint64_t seed : {1u, 42u, 1u}) {
+    auto unfused = create_session(optimized(load_golden(), 2, false));
+    ASSERT_TRUE(unfused.ok()) << unfused.status().message();
+    const auto want = run_once(*unfused, seed), got = run_once(*fused, seed);
+    ASSERT_EQ(want.size(), 2u);
+    ASSERT_EQ(got.size(), 2u);
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(want[i].shape(), got[i].shape());
+      int64_t bad = 0;
+      for (int64_t j = 0; j < want[i].numel(); ++j) {
+        const float w = want[i].data<float>()[j], g = got[i].data<float>()[j];
+        if (w != g && bad++ < 5) ADD_FAILURE() << "seed " << seed << " output " << i << " [" << j << "]: " << g << " vs " << w;
+      }
+      EXPECT_EQ(bad, 0) << "seed " << seed << " output " << i;
+    }
+  }
+}
+
+TEST(DynQuantProducer, OutputsNearLevelZero) {
+  auto fused = create_session(optimized(load_golden(), 2, true));
+  auto level0 = create_session(load_golden());
+  ASSERT_TRUE(fused.ok()) << fused.status().message();
+  ASSERT_TRUE(level0.ok()) << level0.status().message();
+  for (uint64_t seed : {1u, 42u, 977u}) {
+    const auto want = run_once(*level0, seed), got = run_once(*fused, seed);
+    ASSERT_EQ(want.size(), got.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      const float* w = want[i].data<float>();
+      const float* g = got[i].data<float>();
+      float lo = w[0], hi = w[0], worst = 0;
+      for (int64_t j = 0; j < want[i].numel(); ++j) {
+        lo = std::min(lo, w[j]);
+        hi = std::max(hi, w[j]);
+        worst = std::max(worst, std::fabs(g[j] - w[j]));
+      }
+      // A byte one step off moves an output by about x_scale * w_scale * 127: far below 1% of
+      // the range; a wrong fusion (wrong bytes, scale or order) moves it by far more.
+      EXPECT_LE(worst, 0.01f * (hi - lo)) << "seed " << seed << " output " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hone::passes

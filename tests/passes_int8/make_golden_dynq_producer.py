@@ -1,0 +1,72 @@
+"""Writes golden/dynq_producer.onnx for fuse_dynamic_quant_producer (dynq_producer_test.cc), in
+ONNX Runtime's dynamic-int8 form like make_golden_int8.py's models (its chain() helper, its own
+seeded generator). Running it again gives the same file.
+usage: /usr/bin/python3 make_golden_dynq_producer.py [OUT_DIR]"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+
+
+def save(name, nodes, inputs, outputs, inits):
+    g = helper.make_graph(nodes, name, inputs, outputs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="make_golden_dynq_producer.py")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, name + ".onnx"))
+
+
+def chain(p, x, k, n, *, per_column=False, out=None):
+    """ORT's dynamic chain for x[..., k] @ W[k, n] + bias; returns (nodes, inits, output name)."""
+    w = rng.integers(-127, 128, size=(k, n)).astype(np.int8)
+    ws = (rng.random(n if per_column else ()) * 0.02 + 0.001).astype(np.float32)
+    wz = np.zeros(n if per_column else (), np.int8)
+    y = out or p + "y"
+    inits = [numpy_helper.from_array(w, p + "w"), numpy_helper.from_array(ws, p + "ws"),
+             numpy_helper.from_array(wz, p + "wz"),
+             numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), p + "b")]
+    nodes = [helper.make_node("DynamicQuantizeLinear", [x], [p + "a", p + "as", p + "az"]),
+             helper.make_node("MatMulInteger", [p + "a", p + "w", p + "az", p + "wz"], [p + "i"]),
+             helper.make_node("Cast", [p + "i"], [p + "f"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", [p + "as", p + "ws"], [p + "s"]),
+             helper.make_node("Mul", [p + "f", p + "s"], [p + "m"]),
+             helper.make_node("Add", [p + "m", p + "b"], [y])]
+    return nodes, inits, y
+
+
+def vi(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+os.makedirs(OUT, exist_ok=True)
+# A transformer layer's int8 shape in miniature: LayerNorm -> three GEMMs (two direct, one through
+# an order-keeping Transpose [1, S, D] -> [S, 1, D] as PyTorch's attention writes it) and the
+# residual Add; one GEMM behind a real transpose (bytes out of order: the op quantizes itself);
+# then the Erf GELU -> GEMM.
+rng = np.random.default_rng(13)
+D = 40
+g = numpy_helper.from_array((rng.random(D) + 0.5).astype(np.float32), "ln_g")
+b = numpy_helper.from_array(rng.standard_normal(D).astype(np.float32), "ln_b")
+nodes = [helper.make_node("LayerNormalization", ["x", "ln_g", "ln_b"], ["h"], axis=-1, epsilon=1e-5)]
+inits = [g, b]
+nq, iq, yq = chain("q_", "h", D, D)
+nk, ik, yk = chain("k_", "h", D, D, per_column=True)
+nv, iv, yv = chain("v_", "ht", D, D)
+nt, it, yt = chain("t_", "hc", 6, 5, out="y2")
+nodes += nq + nk + [helper.make_node("Transpose", ["h"], ["ht"], perm=[1, 0, 2])] + nv
+nodes += [helper.make_node("Transpose", [yv], ["vt"], perm=[1, 0, 2]),
+          helper.make_node("Transpose", ["h"], ["hc"], perm=[0, 2, 1])] + nt
+nodes += [helper.make_node("Add", [yq, yk], ["s1"]), helper.make_node("Add", ["s1", "vt"], ["s2"]),
+          helper.make_node("Add", ["s2", "h"], ["s"])]
+inits += iq + ik + iv + it + [numpy_helper.from_array(np.array(1.4142135, np.float32), "sqrt2"),
+                              numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+                              numpy_helper.from_array(np.array(0.5, np.float32), "half")]
+nodes += [helper.make_node("Div", ["s", "sqrt2"], ["e0"]), helper.make_node("Erf", ["e0"], ["e1"]),
+          helper.make_node("Add", ["e1", "one"], ["e2"]), helper.make_node("Mul", ["s", "e2"], ["e3"]),
+          helper.make_node("Mul", ["e3", "half"], ["gelu"])]
+nf, i_f, _ = chain("f_", "gelu", D, 16, out="y")
+save("dynq_producer", nodes + nf, [vi("x", [1, 6, D])], [vi("y", [1, 6, 16]), vi("y2", [1, D, 5])], inits + i_f)
