@@ -55,11 +55,13 @@ bool winograd_enabled();
 
 // The shapes hone runs as Winograd when oneDNN creates a Winograd primitive for them: forward
 // 2-D, 3x3, stride 1, dilation 1, one group, at least 16 input and output channels, no kSum
-// post-op. Why (measured with the reorders in and out, 1 thread, oneDNN 2.6 on AVX-512): on every
-// ResNet 3x3 shape (C = M = 64..512, 56x56..7x7, also C != M and 112x112) Winograd took 0.3-0.9x
-// the time of the direct brgconv on NHWC, 0.9x at worst on 512 channels at 7x7, so all of them
-// use it despite weights 1.8x (F(2x2,3x3)) to 4x (F(4x4,3x3)) larger; with fewer channels the
-// blocked layout's padding to 16 makes it slower (3 -> 64 channels at 224x224: 3.3x the time).
+// post-op. Why (measured with the reorders in and out, 1 thread, fastest of 40 runs on a loaded
+// 2-core AMD EPYC, oneDNN 2.6 on AVX-512): on every ResNet 3x3 shape (C = M = 64..512 at
+// 56x56..7x7, also C != M and 112x112) Winograd took 0.3-0.9x the time of the direct brgconv on
+// NHWC, 0.65-0.93x on 512 channels at 7x7, the weakest; so all of them use it, although its
+// weights are 1.8x (F(2x2,3x3)) to 4x (F(4x4,3x3)) the plain size. With few channels the blocked
+// layout's padding to 16 makes it slower (3 -> 64 at 224x224: 3.3x, 8 -> 8 at 56x56: 1.5x the
+// time; 24 -> 24: 0.94x, 40 -> 40: 0.67x).
 bool winograd_shape(const ConvDesc& d);
 
 class ConvF32Dnnl {
