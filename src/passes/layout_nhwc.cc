@@ -51,16 +51,43 @@ int64_t qlinear_conv_rank(const ir::Graph& g, const ir::Node& n, const TypeFacts
   return w && w->dtype() == DType::kInt8 && w->rank() == 4 ? 4 : 0;
 }
 
-// MaxPool (without Indices) and AveragePool on a float32 X whose rank inference knows.
-int64_t window_pool_rank(const ir::Graph&, const ir::Node& n, const TypeFacts& facts) {
+bool is_byte(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
+
+// The int8 pools go channels last only where the int8 convolutions do (qlinear_conv_rank):
+// between NCHW convolutions they would only add two transposes each.
+bool int8_channels_last() { return kernels::onednn::int8_exact_isa(); }
+
+// MaxPool (without Indices) and AveragePool on an X whose rank inference knows: float32, and for
+// MaxPool also uint8 / int8 (fuse_qdq's DQ -> MaxPool -> Q between int8 convolutions).
+int64_t window_pool_rank(const ir::Node& n, const TypeFacts& facts, bool bytes_too) {
   if (n.outputs.empty() || n.inputs.size() != 1) return 0;
   if (n.outputs.size() > 1 && !n.outputs[1].empty()) return 0;
   const ir::TypeInfo* x = fact(facts, n.inputs[0]);
-  if (!x || x->elem != DType::kFloat32 || !x->has_shape) return 0;
+  if (!x || !x->has_shape) return 0;
+  if (x->elem != DType::kFloat32 && !(bytes_too && is_byte(x->elem) && int8_channels_last())) return 0;
   const int64_t rank = static_cast<int64_t>(x->dims.size());
   if (rank < 3 || rank > 5 || !n.attr("kernel_shape") || static_cast<int64_t>(n.attr_ints("kernel_shape").size()) != rank - 2)
     return 0;
   return rank;
+}
+
+int64_t max_pool_rank(const ir::Graph&, const ir::Node& n, const TypeFacts& facts) {
+  return window_pool_rank(n, facts, /*bytes_too=*/true);
+}
+
+int64_t average_pool_rank(const ir::Graph&, const ir::Node& n, const TypeFacts& facts) {
+  return window_pool_rank(n, facts, /*bytes_too=*/false);
+}
+
+// com.microsoft.QLinearGlobalAveragePool on an 8-bit X of known rank 3-5, given channels first:
+// hone.NhwcQLinearGlobalAveragePool is the same kernel reading channels last.
+int64_t qlinear_global_pool_rank(const ir::Graph&, const ir::Node& n, const TypeFacts& facts) {
+  if (n.outputs.size() != 1 || n.inputs.size() < 4 || n.inputs.size() > 5 || n.inputs[0].empty()) return 0;
+  if (n.attr_int("channels_last", 0) != 0) return 0;
+  const ir::TypeInfo* x = fact(facts, n.inputs[0]);
+  if (!x || !is_byte(x->elem) || !x->has_shape || !int8_channels_last()) return 0;
+  const int64_t rank = static_cast<int64_t>(x->dims.size());
+  return rank >= 3 && rank <= 5 ? rank : 0;
 }
 
 int64_t global_pool_rank(const ir::Graph&, const ir::Node& n, const TypeFacts& facts) {
@@ -85,10 +112,11 @@ struct NhwcRewrite {
 const NhwcRewrite kNhwcRewrites[] = {
     {"", "Conv", "NhwcConv", conv_rank},
     {"hone", "FusedConv", "NhwcConv", conv_rank},
-    {"", "MaxPool", "NhwcMaxPool", window_pool_rank},
-    {"", "AveragePool", "NhwcAveragePool", window_pool_rank},
+    {"", "MaxPool", "NhwcMaxPool", max_pool_rank},
+    {"", "AveragePool", "NhwcAveragePool", average_pool_rank},
     {"", "GlobalAveragePool", "NhwcGlobalAveragePool", global_pool_rank},
     {"", "QLinearConv", "NhwcQLinearConv", qlinear_conv_rank},
+    {"com.microsoft", "QLinearGlobalAveragePool", "NhwcQLinearGlobalAveragePool", qlinear_global_pool_rank},
 };
 
 const NhwcRewrite* rewrite_for(const ir::Node& n) {
@@ -98,11 +126,39 @@ const NhwcRewrite* rewrite_for(const ir::Node& n) {
   return nullptr;
 }
 
-// Shape inference on a copy in which the hone fusions are their ONNX originals again (ONNX has no
-// schema for them, and every value after one would stay unknown).
+// An ONNX op with the same output shape and element type as an int8 fusion's (fuse_qdq), for
+// inference only: com.microsoft.QLinearAdd(a, .., b, ..) is Max(a, b) (broadcast, a's type);
+// hone.QLookup(x, table) is Cast(x) to the table's type. False for anything else.
+bool int8_stand_in(const ir::Graph& g, ir::Node& n) {
+  const std::string dom = ir::canonical_domain(n.domain);
+  if (dom == "com.microsoft" && n.op_type == "QLinearAdd" && n.inputs.size() >= 4 && n.outputs.size() == 1) {
+    n.inputs = {n.inputs[0], n.inputs[3]};
+    n.op_type = "Max";
+  } else if (dom == kInternalDomain && n.op_type == "QLookup" && n.inputs.size() == 2 && n.outputs.size() == 1) {
+    const Tensor* table = constant_value(g, n.inputs[1]);
+    if (!table) return false;
+    n.inputs.resize(1);
+    n.op_type = "Cast";
+    ir::Attribute to;
+    to.name = "to";
+    to.type = ir::AttrType::kInt;
+    to.i = static_cast<int64_t>(table->dtype());  // hone's DType values are ONNX's element types
+    n.attrs = {std::move(to)};
+  } else {
+    return false;
+  }
+  n.domain.clear();
+  if (n.op_type == "Max") n.attrs.clear();
+  return true;
+}
+
+// Shape inference on a copy in which the hone fusions are their ONNX originals again, and the
+// int8 ones ONNX ops of the same output type (ONNX has no schema for them, and every value after
+// one would stay unknown: the byte MaxPool and QLinearGlobalAveragePool need their input's).
 TypeFacts infer_types(const ir::Model& m) {
   ir::Model copy = m;
   for (auto& n : copy.graph.nodes) {
+    if (int8_stand_in(copy.graph, n)) continue;
     if (ir::canonical_domain(n.domain) != kInternalDomain) continue;
     if (n.op_type != "FusedConv" && n.op_type != "FusedAdd") continue;
     n.op_type = n.op_type == "FusedConv" ? "Conv" : "Add";
@@ -171,6 +227,8 @@ void wrap_in_transposes(ir::Graph& g, const TypeFacts& facts, std::unordered_map
     twin.op_type = r->nhwc_op_type;
     twin.inputs[0] = x_last;
     twin.outputs.resize(1);  // MaxPool's absent Indices
+    // The twins read channels last whatever it said (QLinearGlobalAveragePool's was 0).
+    std::erase_if(twin.attrs, [](const ir::Attribute& a) { return a.name == "channels_last"; });
     twin.outputs[0] = y_last;
     out.push_back(std::move(twin));
     out.push_back(transpose_node(y_last, y, to_channels_first(rank)));

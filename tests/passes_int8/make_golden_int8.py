@@ -209,3 +209,32 @@ i1.append(numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "m
 n1 += [helper.make_node("MatMul", [xd, "m_wd"], ["m"]), helper.make_node("Add", ["m", "m_b"], ["y"])]
 save17("qdq_matmul_float", n0 + n1, [vi("x", [2, 5, 24])], [vi("y", [2, 5, 16])], i0 + i1)
 print("wrote golden models to", OUT)
+
+# ResNet-50's int8 region in miniature, for layout_nhwc: Q -> [DQ -> Conv (stride 2, per-channel,
+# int32 bias) -> Relu -> Q (zero point 0)] -> [DQ -> MaxPool 3x3/2 -> Q (same parameters: bytes)]
+# -> [DQ -> Conv -> Q], residual [DQ, DQ -> Add -> Relu -> Q], [DQ -> GlobalAveragePool ->
+# Flatten -> Q] -> DQ -> Gemm. After fuse_qdq: QLinearConv, byte MaxPool, QLinearConv,
+# QLinearAdd, QLinearGlobalAveragePool, MatMulIntegerToFloat; channels last from the first
+# convolution to the average pool.
+n0, i0, xd = qdq("x_", "x", 0.02, 128)
+w1 = rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.3
+n1, i1, s1 = weight_dq("c1_", w1, 0, True)
+b1 = np.round(rng.standard_normal(8) / (0.02 * s1)).astype(np.int32)
+i1 += [numpy_helper.from_array(b1, "c1_bq"), numpy_helper.from_array((0.02 * s1).astype(np.float32), "c1_bs")]
+n1 += [helper.make_node("DequantizeLinear", ["c1_bq", "c1_bs"], ["c1_bd"], axis=0),
+       helper.make_node("Conv", [xd, "c1_wd", "c1_bd"], ["c1"], strides=[2, 2], pads=[1, 1, 1, 1]),
+       helper.make_node("Relu", ["c1"], ["r1"])]
+n2, i2, r1d = qdq("r1_", "r1", 0.03, 0)
+n2.append(helper.make_node("MaxPool", [r1d], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]))
+n3, i3, pd = qdq("p_", "p", 0.03, 0)
+n4, i4, _ = weight_dq("c2_", rng.standard_normal((8, 8, 3, 3)).astype(np.float32) * 0.2, 0, False)
+n4.append(helper.make_node("Conv", [pd, "c2_wd"], ["c2"], pads=[1, 1, 1, 1]))
+n5, i5, c2d = qdq("c2q_", "c2", 0.05, 120)
+n5 += [helper.make_node("Add", [c2d, pd], ["s"]), helper.make_node("Relu", ["s"], ["r2"])]
+n6, i6, r2d = qdq("r2_", "r2", 0.04, 0)
+n6 += [helper.make_node("GlobalAveragePool", [r2d], ["g"]), helper.make_node("Flatten", ["g"], ["f"])]
+n7, i7, fd = qdq("f_", "f", 0.01, 0)
+n8, i8, _ = weight_dq("fc_", rng.standard_normal((5, 8)).astype(np.float32), 0, True)
+n8.append(helper.make_node("Gemm", [fd, "fc_wd"], ["y"], transB=1))
+save17("qdq_resnet_region", n0 + n1 + n2 + n3 + n4 + n5 + n6 + n7 + n8, [vi("x", [1, 3, 20, 18])], [vi("y", [1, 5])],
+       i0 + i1 + i2 + i3 + i4 + i5 + i6 + i7 + i8)

@@ -1,13 +1,16 @@
 // hone.NhwcMaxPool, hone.NhwcAveragePool, hone.NhwcGlobalAveragePool: the pooling ops the
 // layout_nhwc pass puts in place of MaxPool / AveragePool / GlobalAveragePool between NHWC
 // convolutions. X[N, in..., C] -> Y[N, out..., C] (global: Y[N, 1..., C]); attributes as the ONNX
-// ops (MaxPool without its Indices output). fp32 only. Internal to a Session.
+// ops (MaxPool without its Indices output). fp32; NhwcMaxPool also uint8 and int8 (the byte
+// MaxPool that fuse_qdq leaves between int8 convolutions; a max of bytes needs no requantizing).
+// Internal to a Session.
 //
 // Channels last makes pooling a vector op: every window tap is a contiguous run of C floats, so
 // the inner loop over channels vectorizes (the NCHW kernels in pool.cc walk one scalar tap at a
 // time). The NCHW ops of pool.cc are the reference these are tested against.
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/ref/conv_ref.h"
 #include "runtime/op_registry.h"
@@ -24,18 +27,19 @@ int64_t product(const std::vector<int64_t>& v) {
   return r;
 }
 
-Status check_input(const KernelContext& ctx) {
+Status check_input(const KernelContext& ctx, bool bytes_too = false) {
   const Tensor* x = ctx.input(0);
   if (!x) return ctx.error("input X is required");
-  if (x->dtype() != DType::kFloat32) return ctx.error("X must be float32");
+  const DType t = x->dtype();
+  if (t != DType::kFloat32 && !(bytes_too && (t == DType::kUInt8 || t == DType::kInt8)))
+    return ctx.error(bytes_too ? "X must be float32, uint8 or int8" : "X must be float32");
   if (x->rank() < 3) return ctx.error("X must have rank >= 3 (N, spatial..., C), got " + shape_to_string(x->shape()));
   return Status::Ok();
 }
 
-// Windowed max or mean over channels-last X.
-template <bool kMax>
+// Windowed max or mean over channels-last X of element type T (mean: float only).
+template <bool kMax, class T>
 Status window_pool(KernelContext& ctx) {
-  HONE_RETURN_IF_ERROR(check_input(ctx));
   const ir::Node& node = ctx.node();
   if (kMax && ctx.wants_output(1)) return ctx.error("the Indices output is not supported in channels-last pooling");
   const Tensor& x = *ctx.input(0);
@@ -57,7 +61,7 @@ Status window_pool(KernelContext& ctx) {
   Shape y_shape{batch};
   y_shape.insert(y_shape.end(), g.out.begin(), g.out.end());
   y_shape.push_back(channels);
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, x.dtype(), y_shape));
 
   namespace ref = hone::kernels::ref;
   const int64_t out_size = product(g.out), kernel_size = product(g.kernel), in_size = product(g.in);
@@ -65,17 +69,18 @@ Status window_pool(KernelContext& ctx) {
   const std::vector<int64_t> tap = ref::window_coordinate_table(g.kernel, g.dilations, nullptr);
   std::vector<int64_t> in_strides(nd, 1);
   for (size_t d = nd; d-- > 1;) in_strides[d - 1] = in_strides[d] * g.in[d];
-  const float* xd = x.data<float>();
-  float* yd = y->data<float>();
+  const T* xd = x.data<T>();
+  T* yd = y->data<T>();
   const int64_t total = batch * out_size;
   const int threads = ctx.threads() > 0 ? ctx.threads() : 1;
 #pragma omp parallel for num_threads(threads) if (total * channels > (int64_t{1} << 14)) schedule(static)
   for (int64_t e = 0; e < total; ++e) {
     const int64_t n = e / out_size;
     const size_t pos = static_cast<size_t>(e % out_size);
-    float* out = yd + e * channels;
-    const float* in = xd + n * in_size * channels;
-    std::fill(out, out + channels, kMax ? std::numeric_limits<float>::lowest() : 0.0f);
+    T* out = yd + e * channels;
+    const T* in = xd + n * in_size * channels;
+    // An all-padding window gives the type's lowest value, as pool.cc's MaxPool does.
+    std::fill(out, out + channels, kMax ? std::numeric_limits<T>::lowest() : T{0});
     int64_t valid = 0, in_padded_region = 0;
     for (int64_t k = 0; k < kernel_size; ++k) {
       int64_t offset = 0;
@@ -90,7 +95,7 @@ Status window_pool(KernelContext& ctx) {
       in_padded_region += inside_padded;
       if (!inside) continue;
       ++valid;
-      const float* row = in + offset * channels;
+      const T* row = in + offset * channels;
       if constexpr (kMax) {
         for (int64_t c = 0; c < channels; ++c) out[c] = std::max(out[c], row[c]);
       } else {
@@ -98,12 +103,30 @@ Status window_pool(KernelContext& ctx) {
       }
     }
     if constexpr (!kMax) {
+      static_assert(std::is_same_v<T, float>, "average pooling is float only");
       const int64_t count = count_include_pad ? in_padded_region : valid;
       const float scale = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
       for (int64_t c = 0; c < channels; ++c) out[c] = count > 0 ? out[c] * scale : 0.0f;
     }
   }
   return Status::Ok();
+}
+
+Status max_pool(KernelContext& ctx) {
+  HONE_RETURN_IF_ERROR(check_input(ctx, /*bytes_too=*/true));
+  switch (ctx.input(0)->dtype()) {
+    case DType::kUInt8:
+      return window_pool<true, uint8_t>(ctx);
+    case DType::kInt8:
+      return window_pool<true, int8_t>(ctx);
+    default:
+      return window_pool<true, float>(ctx);
+  }
+}
+
+Status average_pool(KernelContext& ctx) {
+  HONE_RETURN_IF_ERROR(check_input(ctx));
+  return window_pool<false, float>(ctx);
 }
 
 // Mean over all spatial positions of each (n, c): Y[N, 1..., C].
@@ -132,8 +155,8 @@ Status global_average_pool(KernelContext& ctx) {
 
 }  // namespace
 
-HONE_REGISTER_FN("hone", NhwcMaxPool, 1, kMaxOpset, window_pool<true>);
-HONE_REGISTER_FN("hone", NhwcAveragePool, 1, kMaxOpset, window_pool<false>);
+HONE_REGISTER_FN("hone", NhwcMaxPool, 1, kMaxOpset, max_pool);
+HONE_REGISTER_FN("hone", NhwcAveragePool, 1, kMaxOpset, average_pool);
 HONE_REGISTER_FN("hone", NhwcGlobalAveragePool, 1, kMaxOpset, global_average_pool);
 
 }  // namespace hone::rt

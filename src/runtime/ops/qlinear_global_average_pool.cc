@@ -13,6 +13,7 @@
 // same with X channels last whatever its channels_last attribute says.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include <omp.h>
 
@@ -68,17 +69,26 @@ Status qlinear_global_average_pool(KernelContext& ctx, bool channels_last) {
     using Q = decltype(zero);
     const Q* in = x->data<Q>();
     Q* out = y->data<Q>();
+    if (channels_last) {
+      // Rows of C contiguous bytes added into C sums: the inner loop runs over channels and
+      // vectorizes (a walk per channel would stride by C through the whole tensor).
+#pragma omp parallel for num_threads(threads) if (x->numel() > (int64_t{1} << 17))
+      for (int64_t n = 0; n < batch; ++n) {
+        std::vector<int64_t> sum(static_cast<size_t>(channels), 0);
+        const Q* base = in + n * count * channels;
+        for (int64_t i = 0; i < count; ++i)
+          for (int64_t c = 0; c < channels; ++c) sum[static_cast<size_t>(c)] += base[i * channels + c];
+        for (int64_t c = 0; c < channels; ++c)
+          out[n * channels + c] = requantize_mean<Q>(sum[static_cast<size_t>(c)] - int64_t{x_zp} * count, count,
+                                                     x_scale, y_scale, y_zp);
+      }
+      return;
+    }
 #pragma omp parallel for num_threads(threads) if (x->numel() > (int64_t{1} << 17))
     for (int64_t p = 0; p < planes; ++p) {
-      const int64_t n = p / channels, c = p % channels;
+      const Q* base = in + p * count;
       int64_t sum = 0;
-      if (channels_last) {
-        const Q* base = in + n * count * channels + c;
-        for (int64_t i = 0; i < count; ++i) sum += base[i * channels];
-      } else {
-        const Q* base = in + p * count;
-        for (int64_t i = 0; i < count; ++i) sum += base[i];
-      }
+      for (int64_t i = 0; i < count; ++i) sum += base[i];
       out[p] = requantize_mean<Q>(sum - int64_t{x_zp} * count, count, x_scale, y_scale, y_zp);
     }
   };

@@ -238,6 +238,64 @@ TEST(Int8Ops, MaxPoolOnBytesMatchesFloatPath) {
   }
 }
 
+TEST(Int8Ops, NhwcMaxPoolOnBytesEqualsMaxPoolTransposed) {
+  // hone.NhwcMaxPool (layout_nhwc's twin of the byte MaxPool fuse_qdq leaves between int8
+  // convolutions) against the NCHW MaxPool of pool.cc on the same bytes, moved channels last.
+  struct PoolCase {
+    Shape x;  // NCHW, or NCW
+    std::vector<ir::Attribute> attrs;
+  };
+  const PoolCase cases[] = {
+      {{1, 64, 16, 16}, {ints_attr("kernel_shape", {3, 3}), ints_attr("strides", {2, 2}), ints_attr("pads", {1, 1, 1, 1})}},
+      {{2, 5, 11, 10},
+       {ints_attr("kernel_shape", {2, 3}), ints_attr("strides", {2, 2}), ints_attr("dilations", {1, 2}),
+        int_attr("ceil_mode", 1)}},
+      {{1, 3, 13, 11}, {ints_attr("kernel_shape", {3, 3}), ints_attr("strides", {3, 3}), ints_attr("pads", {2, 2, 2, 2})}},
+      {{2, 7, 13}, {ints_attr("kernel_shape", {3}), ints_attr("strides", {2})}},
+  };
+  auto nchw_to_nhwc = [](const Tensor& x) {
+    if (x.rank() == 4) return to_nhwc(x);
+    const int64_t n = x.dim(0), c = x.dim(1), w = x.dim(2);  // NCW -> NWC
+    Tensor t = Tensor::create(x.dtype(), {n, w, c}).value();
+    for (int64_t i = 0; i < n * c * w; ++i) {
+      const int64_t b = i / (c * w), ch = (i / w) % c, p = i % w;
+      static_cast<uint8_t*>(t.raw())[(b * w + p) * c + ch] = static_cast<const uint8_t*>(x.raw())[i];
+    }
+    return t;
+  };
+  for (DType type : {DType::kUInt8, DType::kInt8}) {
+    const bool s = type == DType::kInt8;
+    for (const PoolCase& pc : cases) {
+      SCOPED_TRACE(shape_to_string(pc.x) + (s ? " int8" : " uint8"));
+      Tensor x = s ? random_bytes<int8_t>(type, pc.x, 10, -128, 127) : random_bytes<uint8_t>(type, pc.x, 10, 0, 255);
+      ir::Node n = node("MaxPool", {"X"}, {"Y"});
+      n.attrs = pc.attrs;
+      OneNode ref(n, {{"X", &x}});
+      const Tensor want = nchw_to_nhwc(ref.run({x}));
+      const Tensor x_last = nchw_to_nhwc(x);
+      ir::Node t = node("NhwcMaxPool", {"X"}, {"Y"});
+      t.domain = "hone";
+      t.attrs = pc.attrs;
+      OneNode twin(t, {{"X", &x_last}});
+      const Tensor got = twin.run({x_last});
+      ASSERT_EQ(got.dtype(), type);
+      ASSERT_EQ(got.shape(), want.shape());
+      for (int64_t i = 0; i < got.numel(); ++i)
+        ASSERT_EQ(static_cast<const uint8_t*>(got.raw())[i], static_cast<const uint8_t*>(want.raw())[i]) << i;
+    }
+  }
+  Tensor wide = Tensor::create(DType::kUInt16, {1, 4, 4, 2}).value();
+  ir::Node t = node("NhwcMaxPool", {"X"}, {"Y"});
+  t.domain = "hone";
+  t.attrs = {ints_attr("kernel_shape", {2, 2})};
+  OneNode bad(t, {{"X", &wide}});
+  auto session = create_session(bad.m);
+  ASSERT_TRUE(session.ok()) << session.status().message();
+  auto out = session->run({wide});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("float32, uint8 or int8"), std::string::npos) << out.status().message();
+}
+
 TEST(Int8Ops, QuantizeLinearPerTensorUint8MatchesFormula) {
   // The vectorized per-tensor uint8 path of QuantizeLinear against the op's formula: ties, NaN,
   // infinities and saturation, on a length with a tail and on one large enough to be threaded.
