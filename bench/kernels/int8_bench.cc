@@ -9,7 +9,8 @@
 //   ResNet-50 conv shapes (batch 1): QLinearConv through a Session (NCHW at the op boundary, so
 //     reorders on both sides) and hone.NhwcQLinearConv (NHWC, what the layout pass makes) vs
 //     oneDNN's int8 convolution on NHWC activations with the same attributes;
-//   DynamicQuantizeLinear over 128x3072 floats: each ISA variant of hone's kernel, one thread.
+//   DynamicQuantizeLinear over 128x3072 floats: each ISA variant of hone's kernel, one thread;
+//   LayerNorm / GELU + DynamicQuantizeLinear fused (fuse_dynamic_quant_producer) and not, one thread.
 // Every benchmark reports GOP/s (2 * MACs) or GB/s of input read. --threads N (default 2).
 // Read the "min" of --benchmark_repetitions=N on a shared machine (see gemm_conv_bench.cc).
 #include <benchmark/benchmark.h>
@@ -21,12 +22,14 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "ir/graph.h"
 #include "kernels/x86/dynamic_quant.h"
+#include "kernels/x86/f32_kernels.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
 
@@ -247,7 +250,8 @@ void BM_DynQuantLayer_OneDnnDirect(benchmark::State& state) {
   const memory::desc s_md({1, 1}, memory::data_type::f32, memory::format_tag::ab);
   const memory::desc b_md({1, l.n}, memory::data_type::f32, memory::format_tag::ab);
   dnnl::primitive_attr attr;
-  attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  const bool zero_point = state.range(1) != 0;
+  if (zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
   dnnl::post_ops ops;
   ops.append_binary(dnnl::algorithm::binary_mul, s_md);
   ops.append_binary(dnnl::algorithm::binary_add, b_md);
@@ -265,17 +269,18 @@ void BM_DynQuantLayer_OneDnnDirect(benchmark::State& state) {
   memory a_m(a_md, eng, a.raw()), y_m(y_md, eng, y.data()), s_m(s_md, eng, &scale), b_m(b_md, eng, bias.raw());
   memory azp_m({{1}, memory::data_type::s32, memory::format_tag::a}, eng, &azp);
   const dnnl::matmul mm(pd);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a_m},
+                                       {DNNL_ARG_WEIGHTS, w_packed},
+                                       {DNNL_ARG_DST, y_m},
+                                       {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, s_m},
+                                       {DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, b_m}};
+  if (zero_point) args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, azp_m);
   for (auto _ : state) {
-    mm.execute(strm, {{DNNL_ARG_SRC, a_m},
-                      {DNNL_ARG_WEIGHTS, w_packed},
-                      {DNNL_ARG_DST, y_m},
-                      {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, azp_m},
-                      {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, s_m},
-                      {DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, b_m}});
+    mm.execute(strm, args);
     strm.wait();
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetLabel(pd.impl_info_str());
+  state.SetLabel(std::string(pd.impl_info_str()) + (zero_point ? " src zero point" : " no zero point"));
   set_gops(state, 2.0 * kTokens * l.k * l.n);
 }
 
@@ -405,6 +410,52 @@ void BM_DynamicQuantize(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * x.numel() * 4);
 }
 
+// ---- Producer-fused quantization (fuse_dynamic_quant_producer) vs producer then quantizer ----
+// BERT-base's two producers, one thread: LayerNorm over 128x768 and GELU over 128x3072, each
+// followed by DynamicQuantizeLinear of its output; "Fused" scans the range on rows just written
+// (u8_dynamic_quantize_produced), "Unfused" runs the producer over the tensor, then
+// u8_dynamic_quantize (min/max pass + quantize pass), as the graph without the pass does.
+
+struct Producer {
+  const char* name;
+  int64_t cols;
+};
+constexpr Producer kProducers[] = {{"layernorm", 768}, {"gelu", 3072}};
+
+void producer_bench(benchmark::State& state, bool fused) {
+  const Producer& p = kProducers[state.range(0)];
+  const int64_t rows = kTokens, cols = p.cols;
+  Tensor x = random_tensor<float>(DType::kFloat32, {rows, cols}, 7, -3, 3);
+  Tensor gamma = random_tensor<float>(DType::kFloat32, {cols}, 8, 0.5f, 1.5f);
+  Tensor beta = random_tensor<float>(DType::kFloat32, {cols}, 9, -1, 1);
+  std::vector<float> y(static_cast<size_t>(rows * cols));
+  std::vector<uint8_t> yq(y.size());
+  const auto layernorm = hone::kernels::x86::layernorm_best();
+  const auto gelu = hone::kernels::x86::gelu_erf_best();
+  const bool is_ln = p.cols == 768;
+  auto produce = [&](int64_t begin, int64_t end) {
+    const float* xs = x.data<float>() + begin * cols;
+    if (is_ln)
+      layernorm(xs, gamma.data<float>(), beta.data<float>(), y.data() + begin * cols, end - begin, cols, 1e-5f);
+    else
+      gelu(xs, y.data() + begin * cols, (end - begin) * cols);
+  };
+  for (auto _ : state) {
+    hone::kernels::dynq::QuantParams q;
+    if (fused) {
+      q = hone::kernels::dynq::u8_dynamic_quantize_produced(produce, rows, cols, y.data(), yq.data(), 1);
+    } else {
+      produce(0, rows);
+      q = hone::kernels::dynq::u8_dynamic_quantize(y.data(), rows * cols, yq.data(), 1);
+    }
+    benchmark::DoNotOptimize(q);
+    benchmark::DoNotOptimize(yq.data());
+  }
+  state.SetLabel(std::string(p.name) + " " + std::to_string(rows) + "x" + std::to_string(cols));
+}
+void BM_ProducerQuantize_Fused(benchmark::State& state) { producer_bench(state, true); }
+void BM_ProducerQuantize_Unfused(benchmark::State& state) { producer_bench(state, false); }
+
 double fastest(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 
 void configure(benchmark::internal::Benchmark* b) {
@@ -416,13 +467,17 @@ constexpr int kNumLayers = static_cast<int>(std::size(kLayers));
 BENCHMARK(BM_QLinearMatMul_HoneSession)->Apply(configure);
 BENCHMARK(BM_QLinearMatMul_OneDnnDirect)->Apply(configure);
 BENCHMARK(BM_DynQuantLayer_HoneSession)->DenseRange(0, kNumLayers - 1)->Apply(configure);
-BENCHMARK(BM_DynQuantLayer_OneDnnDirect)->DenseRange(0, kNumLayers - 1)->Apply(configure);
+// Second argument: 1 = with the run-time source zero point (what hone.DynQuantMatMul runs), 0 =
+// without (what the zero point costs oneDNN).
+BENCHMARK(BM_DynQuantLayer_OneDnnDirect)->ArgsProduct({benchmark::CreateDenseRange(0, kNumLayers - 1, 1), {1, 0}})->Apply(configure);
 BENCHMARK(BM_DynQuantLayer_HoneUnfused)->DenseRange(0, kNumLayers - 1)->Apply(configure);
 constexpr int kNumConvs = static_cast<int>(std::size(kConvs));
 BENCHMARK(BM_QLinearConv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_NhwcQLinearConv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_QLinearConv_OneDnnDirect)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_DynamicQuantize)->DenseRange(0, 2)->Apply(configure);
+BENCHMARK(BM_ProducerQuantize_Fused)->DenseRange(0, 1)->Apply(configure);
+BENCHMARK(BM_ProducerQuantize_Unfused)->DenseRange(0, 1)->Apply(configure);
 
 }  // namespace
 

@@ -6,11 +6,14 @@
 //   s = Mul(xs, ws)  (either order)          ws: constant float, 1 or N values
 //   y = Mul(f, s)    (either order)
 //   y = Add(y, bias) (optional, either order) bias: constant float [N]
+//   y = Add(y, r)    (optional, either order) r: a residual (skip connection): no constant, and
+//                                             no other fused chain's output
 //
-// becomes one node y = hone.DynQuantMatMul(x, W, wzp, ws, bias), which quantizes x and runs the
-// int8 GEMM with the scale and bias as its epilogue (src/runtime/ops/qlinear_fused.cc): no int32
-// or float intermediates, one pass over x. The fused op computes the chain's exact operations, so
-// outputs do not change. Intermediates read by anything else (or graph outputs) stop the match at
+// becomes one node y = hone.DynQuantMatMul(x, W, wzp, ws, bias, , , , r), which quantizes x and
+// runs the int8 GEMM with the scale, bias and residual as its epilogue
+// (src/runtime/ops/qlinear_fused.cc): no int32 or float intermediates, one pass over x, and a
+// transformer's residual Add costs no pass of its own. The fused op computes the chain's exact
+// operations in their order, so outputs do not change. Intermediates read by anything else (or graph outputs) stop the match at
 // that point; a DynamicQuantizeLinear or scale Mul still read elsewhere stays. Nodes of the
 // internal domain "hone" exist only inside a Session: this pass must never run before an export.
 #include <algorithm>
@@ -134,6 +137,23 @@ Status fuse_dynamic_quant_matmul(ir::Model& m) {
     quantizers.insert(dq_it->second);
   }
   if (fused.empty()) return Status::Ok();
+  // Residual Adds: y = Add(chain, r) with r no constant and no other chain's output (Add(q, k)
+  // of two GEMMs stays an Add: neither has a better claim). The fused node moves to the Add's
+  // place, where r is defined.
+  std::set<std::string> chain_outputs;
+  for (const auto& [pos, f] : fused) chain_outputs.insert(f.outputs[0]);
+  for (auto& [pos, f] : fused) {
+    ir::Node* add = only_reader(f.outputs[0]);
+    if (!add || !is_onnx_op(*add, "Add") || remove[index_of(add)] || add->outputs.size() != 1) continue;
+    const std::string* r = other_input(*add, f.outputs[0]);
+    if (!r || r->empty() || *r == f.outputs[0] || constant_value(g, *r) || chain_outputs.count(*r)) continue;
+    f.inputs.resize(8);
+    f.inputs.push_back(*r);
+    erase_value_info(g, f.outputs[0]);
+    f.outputs = {add->outputs[0]};
+    remove[index_of(add)] = true;
+    pos = index_of(add);
+  }
   // Scale Muls first: one that died releases its read of the DynamicQuantizeLinear's scale.
   auto dead = [&](const ir::Node& n) {
     for (const auto& o : n.outputs)

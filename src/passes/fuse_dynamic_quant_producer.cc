@@ -68,7 +68,7 @@ Status fuse_dynamic_quant_producer(ir::Model& m) {
   std::map<size_t, std::vector<std::pair<size_t, std::vector<int64_t>>>> readers;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node& d = g.nodes[i];
-    if (d.domain != kHoneDomain || d.op_type != "DynQuantMatMul" || d.inputs.size() > 5 || d.input(0).empty()) continue;
+    if (d.domain != kHoneDomain || d.op_type != "DynQuantMatMul" || !d.input(5).empty() || d.input(0).empty()) continue;
     auto p = producer.find(d.input(0));
     if (p == producer.end()) continue;
     std::vector<int64_t> perm;
@@ -95,10 +95,10 @@ Status fuse_dynamic_quant_producer(ir::Model& m) {
     n.outputs = {y, yq, ys, yzp};
     for (auto& [gi, perm] : gemms) {
       ir::Node& d = g.nodes[gi];
-      d.inputs.resize(5);
-      d.inputs.push_back(yq);
-      d.inputs.push_back(ys);
-      d.inputs.push_back(yzp);
+      if (d.inputs.size() < 8) d.inputs.resize(8);  // input 8 (a residual) stays where it is
+      d.inputs[5] = yq;
+      d.inputs[6] = ys;
+      d.inputs[7] = yzp;
       if (!perm.empty()) d.attrs.push_back(perm_attr(std::move(perm)));
     }
   }

@@ -1,12 +1,16 @@
 // fuse_dynamic_quant_producer on golden/dynq_producer.onnx (make_golden_dynq_producer.py): a
 // LayerNorm read by three int8 GEMMs (one through an order-keeping Transpose), by a GEMM behind a
-// real transpose, and by the residual Add; then the Erf GELU read by a GEMM.
+// real transpose (its output then Add-ed to a larger input), and by the residual Add; then the
+// Erf GELU read by a GEMM with a residual Add.
 //   - op counts after level 2: one hone.LayerNormDynQuant, one hone.GeluDynQuant, and the
 //     hone.DynQuantMatMul nodes reading their quantized outputs (inputs 5-7, xq_perm where a
-//     Transpose stands between);
+//     Transpose stands between, the residual as input 8 where an Add after the GEMM was absorbed,
+//     one of them broadcasting the GEMM to a larger output);
 //   - outputs bit for bit those of level 2 without the pass (same row kernels, same quantized
 //     bytes, same GEMMs), on every path: oneDNN, HONE_DNNL=0 and HONE_ISA=scalar (CTest's reruns);
 //     over runs A, B, A of one session (the fused outputs come from the arena);
+//   - outputs as level 2 without the int8 fusions (the chain op by op), bit for bit on the
+//     reference path;
 //   - outputs as level 0's (the unfused ONNX chain) within the tolerance of GELU's kernel against
 //     the Erf decomposition: a last-bit difference can move one quantized byte by one step.
 #include <gtest/gtest.h>
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "eval/random_inputs.h"
+#include "kernels/dnnl/dnnl_common.h"
 #include "onnx/import.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
@@ -31,11 +36,11 @@ ir::Model load_golden() {
   return m.ok() ? std::move(m).value() : ir::Model{};
 }
 
-ir::Model optimized(ir::Model m, int level, bool with_pass) {
+ir::Model optimized(ir::Model m, int level, bool with_pass, const char* disabled = "fuse_dynamic_quant_producer") {
   PassOptions o;
   o.level = level;
   o.verify_each = true;
-  if (!with_pass) o.disabled.insert("fuse_dynamic_quant_producer");
+  if (!with_pass) o.disabled.insert(disabled);
   Status st = optimize(m, o);
   EXPECT_TRUE(st.ok()) << st.message();
   return m;
@@ -66,14 +71,26 @@ TEST(DynQuantProducer, OpCounts) {
   EXPECT_EQ(counts["hone.Gelu"], 0);
   EXPECT_EQ(counts["hone.DynQuantMatMul"], 5);
   EXPECT_EQ(counts["DynamicQuantizeLinear"], 0);
-  // Which GEMMs read quantized bytes, and through which transpose.
-  const std::map<std::string, std::vector<int64_t>> want_perm = {
-      {"q_y", {}}, {"k_y", {}}, {"v_y", {1, 0, 2}}, {"y2", {0, 2, 1}}, {"y", {}}};
-  for (const auto& [out, perm] : want_perm) {
+  // Add(q, k) of two GEMMs stays; the two residual Adds after a GEMM are absorbed (fuse_dynamic_quant_matmul).
+  EXPECT_EQ(counts["Add"], 3);
+  // Which GEMMs read quantized bytes, through which transpose, and with which residual.
+  struct Want {
+    std::vector<int64_t> perm;
+    std::string residual;
+  };
+  const std::map<std::string, Want> want = {{"q_y", {{}, ""}},
+                                            {"k_y", {{}, ""}},
+                                            {"v_y", {{1, 0, 2}, ""}},
+                                            {"y2", {{0, 2, 1}, "r"}},
+                                            {"y", {{}, "s"}}};
+  for (const auto& [out, w] : want) {
     const ir::Node* d = find(m, "DynQuantMatMul", out);
     ASSERT_NE(d, nullptr) << out;
-    ASSERT_EQ(d->inputs.size(), 8u) << out;
-    EXPECT_EQ(d->attr_ints("xq_perm"), perm) << out;
+    ASSERT_EQ(d->inputs.size(), w.residual.empty() ? 8u : 9u) << out;
+    EXPECT_EQ(d->attr_ints("xq_perm"), w.perm) << out;
+    if (!w.residual.empty()) {
+      EXPECT_EQ(d->inputs[8], w.residual) << out;
+    }
   }
   const ir::Node* ln = find(m, "LayerNormDynQuant", "h");
   ASSERT_NE(ln, nullptr);
@@ -96,6 +113,33 @@ TEST(DynQuantProducer, OutputsBitExactWithoutThePass) {
       for (int64_t j = 0; j < want[i].numel(); ++j) {
         const float w = want[i].data<float>()[j], g = got[i].data<float>()[j];
         if (w != g && bad++ < 5) ADD_FAILURE() << "seed " << seed << " output " << i << " [" << j << "]: " << g << " vs " << w;
+      }
+      EXPECT_EQ(bad, 0) << "seed " << seed << " output " << i;
+    }
+  }
+}
+
+// Against level 2 without any int8 fusion (the ONNX chain op by op, with the same LayerNorm and
+// GELU kernels): bit for bit on the reference path (HONE_DNNL=0), within the float tolerance of
+// int8_fusion_test.cc on oneDNN, where the scale, bias and residual run as its post-ops.
+TEST(DynQuantProducer, OutputsAsTheUnfusedInt8Chain) {
+  const bool exact = !kernels::onednn::enabled();
+  auto fused = create_session(optimized(load_golden(), 2, true));
+  auto chain = create_session(optimized(load_golden(), 2, false, "fuse_dynamic_quant_matmul"));
+  ASSERT_TRUE(fused.ok()) << fused.status().message();
+  ASSERT_TRUE(chain.ok()) << chain.status().message();
+  for (uint64_t seed : {3u, 8u}) {
+    const auto want = run_once(*chain, seed), got = run_once(*fused, seed);
+    ASSERT_EQ(want.size(), 2u);
+    ASSERT_EQ(got.size(), 2u);
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(want[i].shape(), got[i].shape());
+      int64_t bad = 0;
+      for (int64_t j = 0; j < want[i].numel(); ++j) {
+        const float w = want[i].data<float>()[j], g = got[i].data<float>()[j];
+        const float tol = exact ? 0.0f : 1e-5f * std::fabs(w) + 1e-6f;
+        if (!(std::fabs(g - w) <= tol) && bad++ < 5)
+          ADD_FAILURE() << "seed " << seed << " output " << i << " [" << j << "]: " << g << " vs " << w;
       }
       EXPECT_EQ(bad, 0) << "seed " << seed << " output " << i;
     }

@@ -46,7 +46,7 @@ os.makedirs(OUT, exist_ok=True)
 # A transformer layer's int8 shape in miniature: LayerNorm -> three GEMMs (two direct, one through
 # an order-keeping Transpose [1, S, D] -> [S, 1, D] as PyTorch's attention writes it) and the
 # residual Add; one GEMM behind a real transpose (bytes out of order: the op quantizes itself);
-# then the Erf GELU -> GEMM.
+# then the Erf GELU -> GEMM -> residual Add.
 rng = np.random.default_rng(13)
 D = 40
 g = numpy_helper.from_array((rng.random(D) + 0.5).astype(np.float32), "ln_g")
@@ -56,7 +56,7 @@ inits = [g, b]
 nq, iq, yq = chain("q_", "h", D, D)
 nk, ik, yk = chain("k_", "h", D, D, per_column=True)
 nv, iv, yv = chain("v_", "ht", D, D)
-nt, it, yt = chain("t_", "hc", 6, 5, out="y2")
+nt, it, yt = chain("t_", "hc", 6, 5)
 nodes += nq + nk + [helper.make_node("Transpose", ["h"], ["ht"], perm=[1, 0, 2])] + nv
 nodes += [helper.make_node("Transpose", [yv], ["vt"], perm=[1, 0, 2]),
           helper.make_node("Transpose", ["h"], ["hc"], perm=[0, 2, 1])] + nt
@@ -68,5 +68,9 @@ inits += iq + ik + iv + it + [numpy_helper.from_array(np.array(1.4142135, np.flo
 nodes += [helper.make_node("Div", ["s", "sqrt2"], ["e0"]), helper.make_node("Erf", ["e0"], ["e1"]),
           helper.make_node("Add", ["e1", "one"], ["e2"]), helper.make_node("Mul", ["s", "e2"], ["e3"]),
           helper.make_node("Mul", ["e3", "half"], ["gelu"])]
-nf, i_f, _ = chain("f_", "gelu", D, 16, out="y")
-save("dynq_producer", nodes + nf, [vi("x", [1, 6, D])], [vi("y", [1, 6, 16]), vi("y2", [1, D, 5])], inits + i_f)
+# The FFN's second GEMM and its residual Add (absorbed into the GEMM's epilogue); the real-transpose
+# GEMM's Add of an input that broadcasts it to a larger output (added after the GEMM).
+nf, i_f, yf = chain("f_", "gelu", D, D)
+nf += [helper.make_node("Add", [yf, "s"], ["y"]), helper.make_node("Add", ["r", yt], ["y2"])]
+save("dynq_producer", nodes + nf, [vi("x", [1, 6, D]), vi("r", [2, 1, D, 5])], [vi("y", [1, 6, D]), vi("y2", [2, 1, D, 5])],
+     inits + i_f)

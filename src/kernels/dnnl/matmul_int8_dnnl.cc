@@ -29,7 +29,7 @@ bool requantizes(const MatMulInt8Desc& d) { return d.dst == Int8Dst::kU8 || d.ds
 std::string key_of(const MatMulInt8Desc& d) {
   KeyBuilder k("matmul_u8s8");
   k.add(d.m).add(d.n).add(d.k).add(static_cast<int64_t>(d.dst)).add(static_cast<int64_t>(d.a_zero_point));
-  k.add(static_cast<int64_t>(d.per_column)).add(static_cast<int64_t>(d.has_bias));
+  k.add(static_cast<int64_t>(d.per_column)).add(static_cast<int64_t>(d.has_bias)).add(static_cast<int64_t>(d.has_residual));
   k.add(static_cast<int64_t>(d.out_scales.size()));
   for (float s : d.out_scales) k.add(s);
   k.add(static_cast<int64_t>(d.y_zero_point)).add(d.post_ops);
@@ -47,7 +47,8 @@ bool same_post_ops(const PostOps& a, const PostOps& b) {
 // building the key string each run costs more than a small GEMM when there are per-column scales).
 bool same_desc(const MatMulInt8Desc& a, const MatMulInt8Desc& b) {
   return a.m == b.m && a.n == b.n && a.k == b.k && a.dst == b.dst && a.a_zero_point == b.a_zero_point &&
-         a.per_column == b.per_column && a.has_bias == b.has_bias && a.out_scales == b.out_scales &&
+         a.per_column == b.per_column && a.has_bias == b.has_bias && a.has_residual == b.has_residual &&
+         a.out_scales == b.out_scales &&
          a.y_zero_point == b.y_zero_point && same_post_ops(a.post_ops, b.post_ops);
 }
 
@@ -71,6 +72,7 @@ CachedPrimitive make_primitive(const MatMulInt8Desc& d) {
     // brgemm kernels (2.6 falls back to gemm:jit, measured about 2x slower).
     ops.append_binary(::dnnl::algorithm::binary_mul, row_md(d.per_column ? d.n : 1));
     if (d.has_bias) ops.append_binary(::dnnl::algorithm::binary_add, row_md(d.n));
+    if (d.has_residual) ops.append_binary(::dnnl::algorithm::binary_add, c.dst_md);
   }
   if (requantizes(d)) {
     attr.set_output_scales(d.per_column ? 2 : 0, d.out_scales);
@@ -141,11 +143,12 @@ bool MatMulU8S8Dnnl::supports(const MatMulInt8Desc& d) {
   } else if (!d.out_scales.empty()) {
     return false;
   }
+  if (d.has_residual && d.dst != Int8Dst::kF32) return false;
   return true;
 }
 
 Status MatMulU8S8Dnnl::run(const MatMulInt8Desc& d, const uint8_t* a, int32_t a_zero_point, const float* scale,
-                           const void* bias, void* y) {
+                           const void* bias, void* y, const float* residual) {
   // Runs the prepared primitive p.
   auto execute = [&](const State::Prepared& p) -> Status {
     return guarded("int8 matmul", [&] {
@@ -162,6 +165,9 @@ Status MatMulU8S8Dnnl::run(const MatMulInt8Desc& d, const uint8_t* a, int32_t a_
         if (d.has_bias)
           args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
                        memory(row_md(d.n), cpu_engine(), const_cast<void*>(bias)));
+        if (d.has_residual)
+          args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(d.has_bias ? 2 : 1) | DNNL_ARG_SRC_1,
+                       memory(p.prim->dst_md, cpu_engine(), const_cast<float*>(residual)));
       }
       int32_t y_zp = d.y_zero_point;
       if (requantizes(d) && d.y_zero_point != 0)
@@ -173,7 +179,7 @@ Status MatMulU8S8Dnnl::run(const MatMulInt8Desc& d, const uint8_t* a, int32_t a_
     });
   };
   if (state_->last && same_desc(d, state_->last_desc)) return execute(*state_->last);
-  if (!supports(d) || !w_) return unsupported("u8s8_matmul_dnnl: shape not supported");
+  if (!supports(d) || !w_ || (d.has_residual && !residual)) return unsupported("u8s8_matmul_dnnl: shape not supported");
   const std::string key = key_of(d);
   auto it = state_->by_shape.find(key);
   if (it == state_->by_shape.end()) {

@@ -4,9 +4,10 @@
 //
 // The int32 accumulators are exact: a's zero point is given to oneDNN at run time, which subtracts
 // zero_point * column sums of w in integers. Epilogues:
-//   kF32:      y = float(acc) * scale[n] + bias[n]     (scale per run: a's scale times w's)
-//              — the same operations, in the same order, as ONNX's MatMulInteger -> Cast -> Mul
-//              -> Add chain, so the result is that chain's to the last bit (the tests check).
+//   kF32:      y = float(acc) * scale[n] + bias[n] (+ residual[m, n])
+//              (scale per run: a's scale times w's) — the same operations, in the same order, as
+//              ONNX's MatMulInteger -> Cast -> Mul -> Add (-> Add) chain, so the result is that
+//              chain's to the last bit (the tests check).
 //   kS32:      y = acc                                 (MatMulInteger itself)
 //   kU8 / kS8: y = saturate(round(float(acc + bias_s32[n]) * out_scale[n]) + y_zero_point)
 //              with out_scale fixed at creation (QLinearMatMul, QDQ chains)
@@ -38,6 +39,7 @@ struct MatMulInt8Desc {
   bool a_zero_point = false;   // a's (per-tensor) zero point, given at each run
   bool per_column = false;     // kF32: scale has n values (else 1); kU8/kS8: out_scales has n values
   bool has_bias = false;       // kF32: float bias[n]; kU8/kS8: int32 bias[n]
+  bool has_residual = false;   // kF32 only: float residual[m, n] added last (a transformer's skip connection)
   std::vector<float> out_scales;  // kU8/kS8 only: 1 or n values, fixed for the primitive
   int32_t y_zero_point = 0;       // kU8/kS8 only
   PostOps post_ops;
@@ -58,8 +60,9 @@ class MatMulU8S8Dnnl {
   // a: row-major [m, k] uint8. scale: kF32 only, 1 or n values for this run. bias: float (kF32) or
   // int32 (kU8/kS8), n values, or null. Returns kUnsupported (nothing written) when oneDNN has no
   // implementation for d; the caller then takes its reference path.
+  // residual: kF32 with has_residual only, row-major [m, n].
   Status run(const MatMulInt8Desc& d, const uint8_t* a, int32_t a_zero_point, const float* scale, const void* bias,
-             void* y);
+             void* y, const float* residual = nullptr);
 
   const std::string& impl_name() const;
 

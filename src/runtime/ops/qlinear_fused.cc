@@ -10,6 +10,9 @@
 //     GEMM that reads x. With attribute xq_perm, x is Transpose(perm = xq_perm) of the quantized
 //     value: its bytes are used when that transpose keeps memory order (it only moves size-1
 //     dims), else x is quantized here as without them (same values, so the same scale and bytes).
+//     Optional input 8 (residual, float): y = Add(chain, residual), the skip connection after
+//     the GEMM, added in its epilogue (a oneDNN binary post-op) instead of by a pass of its own;
+//     a residual that broadcasts to another shape is added after the GEMM instead.
 //
 // The fast path quantizes x with the vectorized DynamicQuantizeLinear kernel (kernels/x86) and
 // runs u8s8_matmul_dnnl with the scale and bias as post-ops; the reference path (HONE_DNNL=0, a
@@ -80,9 +83,22 @@ class DynQuantMatMulKernel final : public Kernel {
     y_shape.push_back(n_);
     int64_t m = 1;  // rows: x's dims but the last (k_ may be 0, so not numel / k_)
     for (size_t d = 0; d + 1 < x->shape().size(); ++d) m *= x->dim(static_cast<int64_t>(d));
+    const Tensor* residual = nullptr;
+    if (!ctx.node().input(8).empty()) {
+      residual = ctx.input(8);
+      if (!residual || residual->dtype() != DType::kFloat32) return ctx.error("residual must be a float tensor");
+      if (residual->shape() != y_shape) return run_then_add(ctx, *x, y_shape, m, *residual);
+    }
     // Every path below writes all of y (oneDNN, or the reference's rows): no zero fill first,
     // which would be one more pass over the widest tensor of the layer (128 x 3072 in BERT).
     HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
+    return gemm(ctx, *x, m, residual ? residual->data<float>() : nullptr, y->data<float>());
+  }
+
+ private:
+  // y[m, n_] = the chain on x (+ residual[m, n_] when given), every element written.
+  Status gemm(const KernelContext& ctx, const Tensor& x_tensor, int64_t m, const float* residual, float* y_out) {
+    const Tensor* x = &x_tensor;
     if (m == 0 || n_ == 0) return Status::Ok();
     const uint8_t* xq = nullptr;
     dynq::QuantParams q;
@@ -106,14 +122,40 @@ class DynQuantMatMulKernel final : public Kernel {
       d.a_zero_point = true;
       d.per_column = scales > 1;
       d.has_bias = bias != nullptr;
-      Status s = dnnl_->run(d, xq, q.zero_point, scale_.data(), bias, y->data<float>());
+      d.has_residual = residual != nullptr;
+      Status s = dnnl_->run(d, xq, q.zero_point, scale_.data(), bias, y_out, residual);
       if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
     }
-    reference(xq, m, q.zero_point, bias, y->data<float>(), ctx.threads());
+    reference(xq, m, q.zero_point, bias, residual, y_out, ctx.threads());
     return Status::Ok();
   }
 
- private:
+  // A residual of another shape than the GEMM's (Add broadcasts it, possibly to a larger
+  // output): the GEMM into a scratch buffer, then Add's broadcast over both operands.
+  Status run_then_add(KernelContext& ctx, const Tensor& x, const Shape& y_shape, int64_t m, const Tensor& residual) {
+    HONE_ASSIGN_OR_RETURN(Shape out_shape, broadcast_shapes(y_shape, residual.shape()));
+    std::vector<float> g(static_cast<size_t>(m * n_));
+    HONE_RETURN_IF_ERROR(gemm(ctx, x, m, nullptr, g.data()));
+    HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, DType::kFloat32, out_shape));
+    const std::vector<int64_t> gs = broadcast_strides(y_shape, out_shape), rs = broadcast_strides(residual.shape(), out_shape);
+    const float* r = residual.data<float>();
+    float* o = out->data<float>();
+    std::vector<int64_t> index(out_shape.size(), 0);
+    for (int64_t i = 0; i < out->numel(); ++i) {
+      int64_t gi = 0, ri = 0;
+      for (size_t d = 0; d < index.size(); ++d) {
+        gi += index[d] * gs[d];
+        ri += index[d] * rs[d];
+      }
+      o[i] = g[static_cast<size_t>(gi)] + r[ri];
+      for (size_t d = index.size(); d-- > 0;) {  // next index, last dim fastest
+        if (++index[d] < out_shape[d]) break;
+        index[d] = 0;
+      }
+    }
+    return Status::Ok();
+  }
+
   // x's quantized bytes and parameters from inputs 5-7 when the node has them and they describe
   // x's memory order; *xq stays null otherwise (x is then quantized by the caller).
   Status prequantized(const KernelContext& ctx, const Tensor& x, const uint8_t** xq, dynq::QuantParams* q) const {
@@ -149,7 +191,8 @@ class DynQuantMatMulKernel final : public Kernel {
   }
 
   // The chain in plain C++: int32 sums of (xq - xzp)(w - wzp), Cast, Mul, Add.
-  void reference(const uint8_t* xq, int64_t m, uint8_t x_zp, const float* bias, float* y, int threads) const {
+  void reference(const uint8_t* xq, int64_t m, uint8_t x_zp, const float* bias, const float* residual, float* y,
+                 int threads) const {
     const int8_t* w = w_.data<int8_t>();
     const int8_t* wzp = w_zp_.defined() ? w_zp_.data<int8_t>() : nullptr;
     const int64_t zps = w_zp_.defined() ? w_zp_.numel() : 0;
@@ -170,6 +213,7 @@ class DynQuantMatMulKernel final : public Kernel {
         for (int64_t c = 0; c < n; ++c) {
           float v = static_cast<float>(acc[static_cast<size_t>(c)]) * scale_[static_cast<size_t>(scales == 1 ? 0 : c)];
           if (bias) v = v + bias[c];
+          if (residual) v = v + residual[r * n + c];
           y[r * n + c] = v;
         }
       }
