@@ -3,7 +3,8 @@
 // when attribute transB is 1, as Gemm stores it) and bias one value per column (N values,
 // optional). Internal to a Session: passes of level 2 make it, nothing exports it.
 // fp32 runs as one oneDNN matmul with the bias and the activation as post-ops (B packed once when
-// constant); otherwise the reference GEMM, then the bias and the activation.
+// constant); a constant B with A of 1..4 rows runs on hone's GEMV (runtime/ops/small_m_gemv.h),
+// then the bias and the activation; otherwise the reference GEMM, then the bias and the activation.
 #include <algorithm>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "runtime/ops/fused_activation.h"
 #include "runtime/ops/matmul_util.h"
 #include "runtime/ops/op_util.h"
+#include "runtime/ops/small_m_gemv.h"
 
 namespace hone::rt {
 namespace {
@@ -25,6 +27,7 @@ class FusedMatMulKernel final : public Kernel {
     auto act = read_fused_activation(ctx.node());
     if (!act.ok()) return ctx.error(act.status().message());
     k->activation_ = *act;
+    k->gemv_ = SmallMGemv::create(ctx, 1, ctx.node().attr_int("transB", 0) != 0);
     if (onednn::enabled()) {
       k->bridge_ = std::make_unique<onednn::MatMulF32Dnnl>();
       if (const Tensor* b = ctx.constant_input(1); b && b->dtype() == DType::kFloat32) k->b_constant_ = *b;
@@ -49,6 +52,18 @@ class FusedMatMulKernel final : public Kernel {
     Shape y_shape(a->shape().begin(), a->shape().end() - 1);
     y_shape.push_back(n);
     const int64_t m = k == 0 ? 0 : a->numel() / k;
+    if (gemv_ && gemv_->serves(m, k)) {
+      HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
+      float* yd = y->data<float>();
+      HONE_RETURN_IF_ERROR(gemv_->run(a->data<float>(), m, yd, ctx.threads()));
+      if (bias) {
+        const float* bd = bias->data<float>();
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t j = 0; j < n; ++j) yd[r * n + j] += bd[j];
+      }
+      apply_activation(activation_, yd, y->numel(), ctx.threads());
+      return Status::Ok();
+    }
     if (bridge_ && m > 0 && n > 0 && k > 0) {
       onednn::MatMulDesc d;
       d.m = m;
@@ -92,6 +107,7 @@ class FusedMatMulKernel final : public Kernel {
   FusedActivation activation_;
   Tensor b_constant_;  // kept alive while the bridge holds a packed copy made from it
   std::unique_ptr<onednn::MatMulF32Dnnl> bridge_;
+  std::unique_ptr<SmallMGemv> gemv_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // MatMul (numpy matmul semantics) and Gemm (C = alpha * op(A) * op(B) + beta * C). fp32 runs
 // through oneDNN's matmul (kernels/dnnl, f32_matmul_dnnl) unless HONE_DNNL=0, with a constant B
-// packed once; other types, and shapes oneDNN refuses, run on the scalar reference GEMM.
+// packed once; other types, and shapes oneDNN refuses, run on the scalar reference GEMM. A
+// constant fp32 B with A of 1..4 rows runs on hone's GEMV instead (runtime/ops/small_m_gemv.h).
 // float16/bfloat16 are computed in float.
 #include <algorithm>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "runtime/ops/half_convert.h"
 #include "runtime/ops/matmul_util.h"
 #include "runtime/ops/op_util.h"
+#include "runtime/ops/small_m_gemv.h"
 
 namespace hone::rt {
 
@@ -109,7 +111,14 @@ Status matmul_dnnl(KernelContext& ctx, DnnlMatMulState& st, const MatMulPlan& pl
   return st.run(ctx, d, plan.out_shape, nullptr, [](float*) {});
 }
 
-Status matmul(KernelContext& ctx, DnnlMatMulState* dnnl) {
+// The fast paths a node may take, made at creation; either may be null.
+struct MatMulPaths {
+  DnnlMatMulState* dnnl;
+  SmallMGemv* gemv;
+};
+
+Status matmul(KernelContext& ctx, const MatMulPaths& paths) {
+  DnnlMatMulState* dnnl = paths.dnnl;
   const Tensor* a = ctx.input(0);
   const Tensor* b = ctx.input(1);
   if (!a || !b) return ctx.error("MatMul needs inputs A and B");
@@ -118,6 +127,11 @@ Status matmul(KernelContext& ctx, DnnlMatMulState* dnnl) {
                      std::string(dtype_name(b->dtype())));
   auto plan = plan_matmul(a->shape(), b->shape());
   if (!plan.ok()) return ctx.error(plan.status().message());
+  if (paths.gemv && a->dtype() == DType::kFloat32 && b->rank() == 2 && plan->k > 0 &&
+      paths.gemv->serves(a->numel() / plan->k, plan->k)) {
+    HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, plan->out_shape));
+    return paths.gemv->run(a->data<float>(), a->numel() / plan->k, y->data<float>(), ctx.threads());
+  }
   if (dnnl && a->dtype() == DType::kFloat32 && plan->batch() > 0) {
     Status s = matmul_dnnl(ctx, *dnnl, *plan);
     if (s.code() != ErrorCode::kUnsupported) return s;
@@ -191,7 +205,25 @@ Status gemm_dnnl(KernelContext& ctx, DnnlMatMulState& st, bool trans_a, bool tra
   });
 }
 
-Status gemm(KernelContext& ctx, DnnlMatMulState* dnnl) {
+// Gemm on the small-M GEMV, then alpha and C as an epilogue over the few rows.
+Status gemm_small_m(KernelContext& ctx, SmallMGemv& gemv, int64_t m, int64_t n, float alpha, float beta) {
+  const Tensor* c = ctx.input(2);
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, Shape{m, n}));
+  float* yd = y->data<float>();
+  HONE_RETURN_IF_ERROR(gemv.run(ctx.input(0)->data<float>(), m, yd, ctx.threads()));
+  if (alpha != 1.0f)
+    for (int64_t i = 0; i < m * n; ++i) yd[i] *= alpha;
+  if (c && beta != 0.0f) {
+    const auto cs = broadcast_strides(c->shape(), Shape{m, n});
+    const float* cd = c->data<float>();
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) yd[i * n + j] += beta * cd[i * cs[0] + j * cs[1]];
+  }
+  return Status::Ok();
+}
+
+Status gemm(KernelContext& ctx, const MatMulPaths& paths) {
+  DnnlMatMulState* dnnl = paths.dnnl;
   const Tensor* a = ctx.input(0);
   const Tensor* b = ctx.input(1);
   const Tensor* c = ctx.input(2);
@@ -217,6 +249,9 @@ Status gemm(KernelContext& ctx, DnnlMatMulState* dnnl) {
       return ctx.error("C of shape " + shape_to_string(c->shape()) + " does not broadcast to " +
                        shape_to_string(out_shape));
   }
+  // A stored transposed ([K, M]) is a plain row only when M = 1.
+  if (paths.gemv && a->dtype() == DType::kFloat32 && (!trans_a || m == 1) && paths.gemv->serves(m, k))
+    return gemm_small_m(ctx, *paths.gemv, m, n, alpha, beta);
   if (dnnl && a->dtype() == DType::kFloat32 && m > 0 && n > 0 && k > 0) {
     Status s = gemm_dnnl(ctx, *dnnl, trans_a, trans_b, m, n, k, alpha, beta);
     if (s.code() != ErrorCode::kUnsupported) return s;
@@ -247,20 +282,23 @@ Status gemm(KernelContext& ctx, DnnlMatMulState* dnnl) {
   return s.with_context(node_label(ctx.node()));
 }
 
-// MatMul and Gemm: the oneDNN state (if any) is made at creation; the element type is checked on
-// every run, since a graph input's declared type is only a promise.
-template <Status (*kRun)(KernelContext&, DnnlMatMulState*)>
+// MatMul and Gemm: the oneDNN state and the small-M GEMV (if any) are made at creation; the
+// element type is checked on every run, since a graph input's declared type is only a promise.
+template <Status (*kRun)(KernelContext&, const MatMulPaths&)>
 class MatMulKernel final : public Kernel {
  public:
   static Result<std::unique_ptr<Kernel>> create(const KernelCreateContext& ctx) {
     auto k = std::make_unique<MatMulKernel>();
     k->dnnl_ = DnnlMatMulState::create(ctx);
+    // MatMul has no transB attribute, so this reads 0 for it.
+    k->gemv_ = SmallMGemv::create(ctx, 1, ctx.node().attr_int("transB", 0) != 0);
     return std::unique_ptr<Kernel>(std::move(k));
   }
-  Status run(KernelContext& ctx) override { return kRun(ctx, dnnl_.get()); }
+  Status run(KernelContext& ctx) override { return kRun(ctx, MatMulPaths{dnnl_.get(), gemv_.get()}); }
 
  private:
   std::unique_ptr<DnnlMatMulState> dnnl_;
+  std::unique_ptr<SmallMGemv> gemv_;
 };
 
 }  // namespace
