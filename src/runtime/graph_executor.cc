@@ -1,9 +1,11 @@
 #include "runtime/graph_executor.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_set>
 
+#include "core/checked_math.h"
 #include "runtime/op_registry.h"
 #include "runtime/profiler.h"
 
@@ -372,6 +374,20 @@ Result<Tensor> GraphExecutor::allocate(size_t i, DType dtype, const Shape& shape
       given_[i] = p;
       return Tensor::view(dtype, shape, p, arena_.owner());
     }
+  }
+  if (!zero_fill && dtype != DType::kString && dtype_size(dtype) > 0) {
+    // A kernel that writes every element gets heap memory as unfilled as the arena's: graph
+    // outputs always land here, and zero-filling a large one (a conv's feature map) was a whole
+    // extra pass over it on every run.
+    HONE_ASSIGN_OR_RETURN(int64_t n, shape_numel(shape));
+    const auto bytes = checked_mul(n, static_cast<int64_t>(dtype_size(dtype)));
+    if (!bytes || *bytes > (int64_t{1} << 46))
+      return out_of_memory("tensor of shape " + shape_to_string(shape) + " is too large");
+    const size_t alloc = std::max<size_t>(64, (static_cast<size_t>(*bytes) + 63) / 64 * 64);
+    void* p = std::aligned_alloc(64, alloc);
+    if (!p) return out_of_memory("cannot allocate " + std::to_string(*bytes) + " bytes for a tensor");
+    if (i < given_.size()) given_[i] = p;
+    return Tensor::view(dtype, shape, p, std::shared_ptr<void>(p, [](void* q) { std::free(q); }));
   }
   HONE_ASSIGN_OR_RETURN(Tensor t, Tensor::create(dtype, shape));
   if (i < given_.size()) given_[i] = t.raw();

@@ -36,7 +36,8 @@ class KernelContext {
   Result<Tensor*> allocate_output(size_t i, DType dtype, const Shape& shape);
   // As allocate_output, but the arena bytes are left as they are: for kernels that write every
   // element of the output (GEMMs, convolutions, elementwise maps), where zero-filling first would
-  // only add a pass over memory. A heap fallback is still zero-filled (Tensor::create).
+  // only add a pass over memory. The heap fallback (graph outputs, unplanned runs) is left
+  // unfilled too.
   Result<Tensor*> allocate_output_overwritten(size_t i, DType dtype, const Shape& shape);
   // Makes output i share the buffer of an existing tensor (Reshape, Identity, Squeeze ...).
   Status set_output(size_t i, Tensor t);
