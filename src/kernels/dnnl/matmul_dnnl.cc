@@ -44,6 +44,19 @@ std::string key_of(const MatMulDesc& d) {
   return k.str();
 }
 
+// The cache key's fields compared directly, so that a node running the same shape again (and
+// run() after prepare()) skips building and hashing the key string.
+bool same_desc(const MatMulDesc& x, const MatMulDesc& y) {
+  if (x.post_ops.size() != y.post_ops.size()) return false;
+  for (size_t i = 0; i < x.post_ops.size(); ++i)
+    if (x.post_ops[i].kind != y.post_ops[i].kind || x.post_ops[i].alpha != y.post_ops[i].alpha ||
+        x.post_ops[i].beta != y.post_ops[i].beta)
+      return false;
+  return x.batch_a == y.batch_a && x.batch_b == y.batch_b && x.m == y.m && x.n == y.n && x.k == y.k &&
+         x.trans_a == y.trans_a && x.trans_b == y.trans_b && x.alpha == y.alpha && x.has_bias == y.has_bias &&
+         x.b_constant == y.b_constant;
+}
+
 CachedPrimitive make_primitive(const MatMulDesc& d) {
   CachedPrimitive c;
   c.src_md = matrix_md(d.batch_a, d.m, d.k, d.trans_a);
@@ -75,6 +88,7 @@ struct MatMulF32Dnnl::State {
   std::unordered_map<std::string, Prepared> by_shape;
   std::vector<memory> packed;  // packed b by layout, shared between shapes that want the same
   const Prepared* current = nullptr;  // what the last prepare() found; map nodes do not move
+  MatMulDesc current_desc;            // and for which descriptor
   std::string impl;
 };
 
@@ -94,6 +108,10 @@ bool MatMulF32Dnnl::supports(const MatMulDesc& d) {
 }
 
 Status MatMulF32Dnnl::prepare(const MatMulDesc& d, const float* b) {
+  // The descriptor alone decides whether the prepared state still fits: a constant b was packed
+  // from the same values, and a non-constant one is read in place on every run.
+  if (state_->current && same_desc(d, state_->current_desc))
+    return state_->current->prim ? Status::Ok() : unsupported("f32_matmul_dnnl: no oneDNN implementation for this shape");
   if (!supports(d)) return unsupported("f32_matmul_dnnl: shape not supported");
   const std::string key = key_of(d);
   auto it = state_->by_shape.find(key);
@@ -123,6 +141,7 @@ Status MatMulF32Dnnl::prepare(const MatMulDesc& d, const float* b) {
     it = state_->by_shape.emplace(key, std::move(p)).first;
   }
   state_->current = &it->second;
+  state_->current_desc = d;
   return state_->current->prim ? Status::Ok() : unsupported("f32_matmul_dnnl: no oneDNN implementation for this shape");
 }
 
