@@ -77,10 +77,14 @@ Status window_pool(KernelContext& ctx) {
   for (int64_t e = 0; e < total; ++e) {
     const int64_t n = e / out_size;
     const size_t pos = static_cast<size_t>(e % out_size);
-    T* out = yd + e * channels;
-    const T* in = xd + n * in_size * channels;
+    // A private copy of the channel count: inside OpenMP's outlined body `channels` is read
+    // through a pointer, and a byte store (T = uint8/int8) may alias it, so the loops over it
+    // would not vectorize (4x slower than the float loop, measured).
+    const int64_t C = channels;
+    T* out = yd + e * C;
+    const T* in = xd + n * in_size * C;
     // An all-padding window gives the type's lowest value, as pool.cc's MaxPool does.
-    std::fill(out, out + channels, kMax ? std::numeric_limits<T>::lowest() : T{0});
+    std::fill(out, out + C, kMax ? std::numeric_limits<T>::lowest() : T{0});
     int64_t valid = 0, in_padded_region = 0;
     for (int64_t k = 0; k < kernel_size; ++k) {
       int64_t offset = 0;
@@ -95,18 +99,18 @@ Status window_pool(KernelContext& ctx) {
       in_padded_region += inside_padded;
       if (!inside) continue;
       ++valid;
-      const T* row = in + offset * channels;
+      const T* row = in + offset * C;
       if constexpr (kMax) {
-        for (int64_t c = 0; c < channels; ++c) out[c] = std::max(out[c], row[c]);
+        for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], row[c]);
       } else {
-        for (int64_t c = 0; c < channels; ++c) out[c] += row[c];
+        for (int64_t c = 0; c < C; ++c) out[c] += row[c];
       }
     }
     if constexpr (!kMax) {
       static_assert(std::is_same_v<T, float>, "average pooling is float only");
       const int64_t count = count_include_pad ? in_padded_region : valid;
       const float scale = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
-      for (int64_t c = 0; c < channels; ++c) out[c] = count > 0 ? out[c] * scale : 0.0f;
+      for (int64_t c = 0; c < C; ++c) out[c] = count > 0 ? out[c] * scale : 0.0f;
     }
   }
   return Status::Ok();
