@@ -1,10 +1,24 @@
 #include "runtime/ops/small_m_gemv.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace hone::rt {
 
+namespace {
+// HONE_SMALL_M_GEMV=0 sends these products back to oneDNN (read once), to compare the two in place.
+bool small_m_gemv_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("HONE_SMALL_M_GEMV");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+}  // namespace
+
 std::unique_ptr<SmallMGemv> SmallMGemv::create(const KernelCreateContext& ctx, size_t b_input, bool trans_b) {
+  if (!small_m_gemv_enabled()) return nullptr;
   const Tensor* b = ctx.constant_input(b_input);
   if (!b || b->dtype() != DType::kFloat32 || b->rank() != 2 || b->numel() == 0) return nullptr;
   auto g = std::make_unique<SmallMGemv>();

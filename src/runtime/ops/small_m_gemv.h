@@ -4,6 +4,7 @@
 // picks its brgemm matmul there, which reads the weights well below memory speed (measured in
 // bench/kernels/x86_kernels_bench gemv_*; docs/kernels_fp32.md). B is packed on the first run that
 // takes this path, so models that only ever run large M (BERT) do not hold a second copy.
+// HONE_SMALL_M_GEMV=0 turns the path off (oneDNN or the reference then run these products).
 #pragma once
 
 #include <cstdint>
