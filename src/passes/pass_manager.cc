@@ -28,7 +28,7 @@ const std::vector<PassInfo>& all_passes() {
       {"fuse_conv_activation", 2, "Conv + Relu/Clip/Sigmoid/Tanh/Gelu into one oneDNN convolution (session only)",
        &fuse_conv_activation},
       {"fuse_dynamic_quant_matmul", 2,
-       "DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ Add) into one int8 GEMM with its epilogue (session only)",
+       "DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ bias Add) (+ residual Add) into one int8 GEMM with its epilogue (session only)",
        &fuse_dynamic_quant_matmul},
       {"fuse_dynamic_quant_producer", 2,
        "LayerNorm/GELU + the DynamicQuantizeLinear of every int8 GEMM reading its output into one node: quantized once, in the producer's pass (session only)",
