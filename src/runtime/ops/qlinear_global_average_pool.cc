@@ -11,6 +11,7 @@
 //
 // hone.NhwcQLinearGlobalAveragePool (session only, made by the layout pass from this op) is the
 // same with X channels last whatever its channels_last attribute says.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -71,16 +72,31 @@ Status qlinear_global_average_pool(KernelContext& ctx, bool channels_last) {
     Q* out = y->data<Q>();
     if (channels_last) {
       // Rows of C contiguous bytes added into C sums: the inner loop runs over channels and
-      // vectorizes (a walk per channel would stride by C through the whole tensor).
+      // vectorizes (a walk per channel would stride by C through the whole tensor). int32 sums
+      // while count * 255 fits (widening bytes to int64 vectorizes poorly); private copies of the
+      // sizes, which OpenMP's outlined body would otherwise reload after every store.
+      const int64_t C = channels, rows = count;
+      const bool narrow = rows <= (int64_t{1} << 23);
 #pragma omp parallel for num_threads(threads) if (x->numel() > (int64_t{1} << 17))
       for (int64_t n = 0; n < batch; ++n) {
-        std::vector<int64_t> sum(static_cast<size_t>(channels), 0);
-        const Q* base = in + n * count * channels;
-        for (int64_t i = 0; i < count; ++i)
-          for (int64_t c = 0; c < channels; ++c) sum[static_cast<size_t>(c)] += base[i * channels + c];
-        for (int64_t c = 0; c < channels; ++c)
-          out[n * channels + c] = requantize_mean<Q>(sum[static_cast<size_t>(c)] - int64_t{x_zp} * count, count,
-                                                     x_scale, y_scale, y_zp);
+        const Q* base = in + n * rows * C;
+        std::vector<int64_t> sum(static_cast<size_t>(C), 0);
+        if (narrow) {
+          std::vector<int32_t> sum32(static_cast<size_t>(C), 0);
+          int32_t* s = sum32.data();
+          for (int64_t i = 0; i < rows; ++i) {
+            const Q* row = base + i * C;
+            for (int64_t c = 0; c < C; ++c) s[c] += row[c];
+          }
+          std::copy(sum32.begin(), sum32.end(), sum.begin());
+        } else {
+          int64_t* s = sum.data();
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t c = 0; c < C; ++c) s[c] += base[i * C + c];
+        }
+        for (int64_t c = 0; c < C; ++c)
+          out[n * C + c] =
+              requantize_mean<Q>(sum[static_cast<size_t>(c)] - int64_t{x_zp} * rows, rows, x_scale, y_scale, y_zp);
       }
       return;
     }
