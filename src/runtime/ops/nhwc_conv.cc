@@ -12,6 +12,7 @@
 // shape oneDNN refuses take the reference path: NCHW copies through kernels/ref/conv_ref.
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "kernels/dnnl/conv_dnnl.h"
 #include "kernels/ref/conv_ref.h"
@@ -112,26 +113,69 @@ class NhwcConvKernel final : public Kernel {
   }
 
   Status run(KernelContext& ctx) override {
+    // The plan is a function of the operands' types and shapes (W is constant on the oneDNN
+    // path): a node that sees the same ones as last run reuses it, instead of reading the
+    // attributes and rebuilding the geometry and the oneDNN descriptor on every run.
+    if (dnnl_ && last_ && same_operands(ctx, *last_)) {
+      Status s = run_dnnl(ctx, last_->plan, last_->desc);
+      if (s.code() != ErrorCode::kUnsupported) return s;
+    }
     HONE_ASSIGN_OR_RETURN(NhwcConvPlan plan, plan_nhwc_conv(ctx));
     if (dnnl_) {
-      Status s = run_dnnl(ctx, plan);
+      auto last = std::make_unique<LastRun>();
+      last->desc = dnnl_desc(ctx, plan);
+      Status s = run_dnnl(ctx, plan, last->desc);
+      if (s.ok()) {
+        remember_operands(ctx, *last);
+        last->plan = std::move(plan);
+        last_ = std::move(last);
+      }
       if (s.code() != ErrorCode::kUnsupported) return s;
     }
     return run_ref(ctx, plan);
   }
 
  private:
-  Status run_dnnl(KernelContext& ctx, const NhwcConvPlan& plan) {
-    const ref::ConvParams& p = plan.p;
-    onednn::ConvDesc d = dnnl_conv_desc(p, plan.pads_end);
+  // What the last successful oneDNN run was planned for: the types and shapes of X, B and Sum
+  // (absent: DType::kUndefined), and the plan and descriptor made from them.
+  struct LastRun {
+    DType types[3] = {DType::kUndefined, DType::kUndefined, DType::kUndefined};
+    Shape shapes[3];
+    NhwcConvPlan plan;
+    onednn::ConvDesc desc;
+  };
+  static constexpr size_t kOperands[3] = {0, 2, 3};  // X, B, Sum
+
+  static void remember_operands(const KernelContext& ctx, LastRun& last) {
+    for (size_t i = 0; i < 3; ++i) {
+      const Tensor* t = ctx.input(kOperands[i]);
+      last.types[i] = t ? t->dtype() : DType::kUndefined;
+      last.shapes[i] = t ? t->shape() : Shape{};
+    }
+  }
+  static bool same_operands(const KernelContext& ctx, const LastRun& last) {
+    for (size_t i = 0; i < 3; ++i) {
+      const Tensor* t = ctx.input(kOperands[i]);
+      if ((t ? t->dtype() : DType::kUndefined) != last.types[i]) return false;
+      if (t && t->shape() != last.shapes[i]) return false;
+    }
+    return true;
+  }
+
+  onednn::ConvDesc dnnl_desc(const KernelContext& ctx, const NhwcConvPlan& plan) const {
+    onednn::ConvDesc d = dnnl_conv_desc(plan.p, plan.pads_end);
     d.channels_last = true;
-    const Tensor* b = ctx.input(2);
-    const Tensor* sum = ctx.input(3);
-    d.has_bias = b != nullptr;
-    if (sum) d.residual = residual_mode();
+    d.has_bias = ctx.input(2) != nullptr;
+    if (ctx.input(3)) d.residual = residual_mode();
     // On NHWC oneDNN runs brgemm convolutions, which apply post-ops in their JIT epilogue while
     // the output is in registers (unlike the gemm-based NCHW ones, see conv.cc).
     append_post_op(activation_, d.post_ops);
+    return d;
+  }
+
+  Status run_dnnl(KernelContext& ctx, const NhwcConvPlan& plan, const onednn::ConvDesc& d) {
+    const Tensor* b = ctx.input(2);
+    const Tensor* sum = ctx.input(3);
     Status s = dnnl_->prepare(d, weights_.data<float>());
     if (s.ok()) {
       HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, plan.y_shape));
@@ -171,6 +215,7 @@ class NhwcConvKernel final : public Kernel {
   FusedActivation activation_;
   Tensor weights_;  // the constant W, kept alive: each new shape packs its copy from it
   std::unique_ptr<onednn::ConvF32Dnnl> dnnl_;
+  std::unique_ptr<LastRun> last_;
 };
 
 }  // namespace

@@ -238,6 +238,47 @@ TEST(NhwcOps, ConvSumOfAnotherShapeIsAnError) {
   EXPECT_NE(out.status().message().find("Sum"), std::string::npos) << out.status().message();
 }
 
+// One session run again and again (the kernel reuses its plan while X and Sum keep their shapes)
+// with new values and with X changing shape: every run equals a fresh session's single run.
+TEST(NhwcOps, ConvRerunsWithNewValuesAndShapes) {
+  const Tensor w = random_tensor({16, 8, 3, 3}, 2), b = random_tensor({16}, 3);
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets.push_back({"", 13});
+  m.opsets.push_back({"hone", 1});
+  ir::Node n;
+  n.op_type = "NhwcConv";
+  n.domain = "hone";
+  n.name = "conv";
+  n.attrs = {ints_attr("pads", {1, 1, 1, 1}), string_attr("activation", "Relu")};
+  n.inputs = {"x", "w", "b", "sum"};
+  n.outputs = {"y"};
+  m.graph.inputs.push_back({"x", {}, {}});
+  m.graph.inputs.push_back({"sum", {}, {}});
+  m.graph.initializers.push_back({"w", w, {}, std::nullopt});
+  m.graph.initializers.push_back({"b", b, {}, std::nullopt});
+  m.graph.outputs.push_back({"y", {}, {}});
+  m.graph.nodes.push_back(std::move(n));
+  SessionOptions o;
+  o.threads = 2;
+  auto session = create_session(std::move(m), o);
+  ASSERT_TRUE(session.ok()) << session.status().message();
+  const Shape shapes[] = {{1, 6, 7, 8}, {1, 6, 7, 8}, {2, 5, 9, 8}, {1, 6, 7, 8}};
+  uint32_t seed = 10;
+  for (const Shape& xs : shapes) {
+    const Tensor x = random_tensor(xs, seed++), sum = random_tensor({xs[0], xs[1], xs[2], 16}, seed++);
+    auto got = session->run(std::vector<Tensor>{x, sum});
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    auto want = run_node("hone", "NhwcConv", {x, sum}, {{1, w}, {2, b}},
+                         {ints_attr("pads", {1, 1, 1, 1}), string_attr("activation", "Relu")});
+    ASSERT_TRUE(want.ok()) << want.status().message();
+    expect_close((*got)[0], (*want)[0], shape_to_string(xs));
+  }
+  // A Sum whose shape no longer fits Y is still refused on a rerun.
+  auto bad = session->run(std::vector<Tensor>{random_tensor({1, 6, 7, 8}, 1), random_tensor({1, 6, 7, 15}, 2)});
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST(NhwcOps, ConvChannelsThatDoNotFitWAreAnError) {
   const Tensor x = random_tensor({1, 4, 4, 6}, 1), w = random_tensor({8, 8, 1, 1}, 2);
   auto out = run_node("hone", "NhwcConv", {x}, {{1, w}}, {});
