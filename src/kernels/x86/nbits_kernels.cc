@@ -331,10 +331,13 @@ void s8_gemm(const S8GemmVariant& v, const PackedC16& w, const float* a, int64_t
     v.fn(wv, av, y, ldy, 0, w.groups);
     return;
   }
-#pragma omp parallel num_threads(t)
-  {
-    const int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int64_t g0 = w.groups * id / nt, g1 = w.groups * (id + 1) / nt;
+  // Contiguous runs of groups (each one stretch of the stream, about 640 KiB for K = N = 4096 on
+  // 2 threads), handed out dynamically: on a machine shared with other work a thread that loses
+  // its core for a while no longer holds up the whole product with a fixed half of it.
+  const int64_t chunks = std::min<int64_t>(w.groups, int64_t{t} * 8);
+#pragma omp parallel for num_threads(t) schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t g0 = w.groups * c / chunks, g1 = w.groups * (c + 1) / chunks;
     if (g0 < g1) v.fn(wv, av, y, ldy, g0, g1);
   }
 }
