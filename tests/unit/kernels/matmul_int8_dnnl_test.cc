@@ -1,6 +1,6 @@
 // u8s8_matmul_dnnl (kernels/dnnl/matmul_int8_dnnl.h) against plain loops: the int32 accumulators
 // must be exact (s32 output, and float output with scale 1 while sums stay below 2^24), the float
-// epilogue must be the MatMulInteger -> Cast -> Mul -> Add chain's to the last bit, and the
+// epilogue must be the MatMulInteger -> Cast -> Mul -> Add (-> residual Add) chain's to the last bit, and the
 // requantized output within one step of the float formula (rounding ties may differ).
 #include <gtest/gtest.h>
 
@@ -63,7 +63,8 @@ TEST(MatMulInt8Dnnl, S32AccumulatorsAreExact) {
 TEST(MatMulInt8Dnnl, FloatEpilogueIsTheChainsArithmetic) {
   if (!enabled() || !int8_exact_isa()) GTEST_SKIP() << "HONE_DNNL=0, or no VNNI: the reference path serves";
   for (bool per_column : {false, true}) {
-    for (bool bias : {false, true}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool bias = variant & 1, residual = variant & 2;  // residual: a skip connection added last
       const int64_t m = 9, n = 37, k = 70;
       const Case c = make_case(m, n, k, 3 + per_column + 2 * bias);
       std::mt19937 rng(11);
@@ -80,9 +81,12 @@ TEST(MatMulInt8Dnnl, FloatEpilogueIsTheChainsArithmetic) {
       d.a_zero_point = true;
       d.per_column = per_column;
       d.has_bias = bias;
+      d.has_residual = residual;
+      std::vector<float> r(static_cast<size_t>(m * n));
+      for (float& v : r) v = static_cast<float>(static_cast<int>(rng() % 4001) - 2000) * 0.013f;
       const int32_t zp = 97;
       std::vector<float> y(static_cast<size_t>(m * n));
-      Status s = mm.run(d, c.a.data(), zp, scale.data(), bias ? b.data() : nullptr, y.data());
+      Status s = mm.run(d, c.a.data(), zp, scale.data(), bias ? b.data() : nullptr, y.data(), residual ? r.data() : nullptr);
       ASSERT_TRUE(s.ok()) << s.message();
       const auto acc = reference_acc(c, zp);
       int mismatches = 0;
@@ -90,10 +94,12 @@ TEST(MatMulInt8Dnnl, FloatEpilogueIsTheChainsArithmetic) {
         for (int64_t j = 0; j < n; ++j) {
           float want = static_cast<float>(acc[static_cast<size_t>(i * n + j)]) * scale[per_column ? j : 0];
           if (bias) want = want + b[static_cast<size_t>(j)];
+          if (residual) want = want + r[static_cast<size_t>(i * n + j)];
           const float got = y[static_cast<size_t>(i * n + j)];
           if (got != want && mismatches++ < 3) ADD_FAILURE() << "[" << i << "," << j << "] " << got << " vs " << want;
         }
-      EXPECT_EQ(mismatches, 0) << "per_column " << per_column << " bias " << bias << " (" << mm.impl_name() << ")";
+      EXPECT_EQ(mismatches, 0) << "per_column " << per_column << " bias " << bias << " residual " << residual << " ("
+                               << mm.impl_name() << ")";
     }
   }
 }
