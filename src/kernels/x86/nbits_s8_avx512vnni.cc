@@ -19,7 +19,8 @@ namespace {
 // alone left the kernels well under the plain read's bandwidth. On the Zen 4 development machine
 // (3-digit kernel, 1 thread, GB/s per CPU second from DRAM, under load): 8 KiB ahead into L2
 // 25-27, 16 KiB into L2 25-27, 4 KiB into L2 18-19, 8 KiB into L1 20-22, 4 KiB into L1 16,
-// 2 KiB into L1 14-17, no software prefetch 14-15.
+// 2 KiB into L1 14-17, no software prefetch 13-15. (The 1-digit kernel is the other way round:
+// see group_rows.)
 constexpr int64_t kPrefetchBytes = 8192;
 inline void prefetch_l2(const void* p) { _mm_prefetch(static_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T1); }
 
@@ -61,7 +62,6 @@ void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t
 #pragma GCC unroll 16
     for (int64_t o = 0; o < oct; ++o) {
       const uint8_t* cp = rec + o * 64;
-      prefetch_l2(cp);
       const __m512i x = _mm512_load_si512(cp);
       const __m512i lo = _mm512_and_si512(x, m15);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m15);
@@ -71,8 +71,6 @@ void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t
       }
     }
     const float* sp = reinterpret_cast<const float*>(rec + oct * 64);
-    prefetch_l2(sp);
-    if constexpr (kZp) _mm_prefetch(reinterpret_cast<const char*>(zp + b * 16) + kPrefetchBytes / 8, _MM_HINT_T1);
     const __m512 s = _mm512_load_ps(sp);
     for (int r = 0; r < R; ++r) {
       const int64_t ia = (r0 + r) * kb + b;
