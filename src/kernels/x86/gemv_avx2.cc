@@ -1,5 +1,6 @@
 // f32_gemv_c64_avx2: one row of A against one 64-column panel (kernels/x86/gemv.h): 8 ymm
-// accumulators, one k per iteration (8 independent FMA chains), prefetch ~2 KiB ahead.
+// accumulators, one k per iteration (8 independent FMA chains); no software prefetch, as in the
+// AVX-512 variant.
 #include <immintrin.h>
 
 #include "kernels/x86/gemv.h"
@@ -7,15 +8,10 @@
 namespace hone::kernels::x86 {
 
 void f32_gemv_c64_avx2(const float* a, const float* panel, int64_t k, float* out) {
-  constexpr int64_t kPrefetchFloats = 512;
   __m256 c[8];
   for (int j = 0; j < 8; ++j) c[j] = _mm256_setzero_ps();
   for (int64_t i = 0; i < k; ++i) {
     const float* p = panel + i * kGemvPanelCols;
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchFloats), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchFloats + 16), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchFloats + 32), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchFloats + 48), _MM_HINT_T0);
     const __m256 ai = _mm256_broadcast_ss(a + i);
     for (int j = 0; j < 8; ++j) c[j] = _mm256_fmadd_ps(ai, _mm256_load_ps(p + 8 * j), c[j]);
   }
