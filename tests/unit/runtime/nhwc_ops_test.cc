@@ -345,12 +345,12 @@ TEST(NhwcOps, GlobalAveragePoolIsAccurateOnLargePlanes) {
   }
 }
 
-TEST(NhwcOps, MaxPoolIsFloat32Only) {
+TEST(NhwcOps, MaxPoolRefusesTypesItHasNoKernelFor) {
   auto out = run_node("hone", "NhwcMaxPool", {random_tensor({1, 4, 4, 2}, 1)}, {}, {ints_attr("kernel_shape", {2, 2})});
   ASSERT_TRUE(out.ok()) << out.status().message();  // one output: fine
   auto bad = run_node("hone", "NhwcMaxPool", {Tensor::create(DType::kInt64, {1, 4, 4, 2}).value()}, {},
                       {ints_attr("kernel_shape", {2, 2})});
-  EXPECT_FALSE(bad.ok());  // fp32 only
+  EXPECT_FALSE(bad.ok());  // float32, uint8 and int8 only
 }
 
 }  // namespace
