@@ -11,9 +11,13 @@
 #include <random>
 
 #include "kernels/ref/conv_ref.h"
+#include "dnnl_test_util.h"
 
 namespace hone::kernels::onednn {
 namespace {
+
+using test_util::expect_close;
+using test_util::random_values;
 
 struct Case {
   int64_t batch, in_channels, out_channels, groups;
@@ -24,25 +28,6 @@ int64_t product(const std::vector<int64_t>& v) {
   int64_t r = 1;
   for (int64_t x : v) r *= x;
   return r;
-}
-
-std::vector<float> random_values(int64_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
-
-// max|a - b| <= 1e-4 * max|b| + 1e-5, the relative tolerance the brief asks for.
-void expect_close(const std::vector<float>& got, const std::vector<float>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  float scale = 0.0f, err = 0.0f;
-  for (size_t i = 0; i < want.size(); ++i) {
-    scale = std::max(scale, std::fabs(want[i]));
-    err = std::max(err, std::fabs(got[i] - want[i]));
-  }
-  EXPECT_LE(err, 1e-4f * scale + 1e-5f) << "max error " << err << " at scale " << scale;
 }
 
 ConvDesc desc_of(const Case& c, bool transposed, bool bias) {

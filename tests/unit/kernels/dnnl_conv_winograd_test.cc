@@ -15,27 +15,13 @@
 
 #include "kernels/dnnl/conv_dnnl.h"
 #include "kernels/ref/conv_ref.h"
+#include "dnnl_test_util.h"
 
 namespace hone::kernels::onednn {
 namespace {
 
-std::vector<float> random_values(int64_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
-
-void expect_close(const std::vector<float>& got, const std::vector<float>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  float scale = 0.0f, err = 0.0f;
-  for (size_t i = 0; i < want.size(); ++i) {
-    scale = std::max(scale, std::fabs(want[i]));
-    err = std::max(err, std::fabs(got[i] - want[i]));
-  }
-  EXPECT_LE(err, 1e-4f * scale + 1e-5f) << "max error " << err << " at scale " << scale;
-}
+using test_util::expect_close;
+using test_util::random_values;
 
 // Winograd kernels exist in oneDNN 2.6 for AVX-512 only; elsewhere every shape runs direct.
 bool expect_winograd() { return winograd_enabled() && __builtin_cpu_supports("avx512f"); }
