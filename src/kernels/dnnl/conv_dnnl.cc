@@ -55,23 +55,6 @@ std::string key_of(const ConvDesc& d) {
   return k.str();
 }
 
-// The cache key's fields compared directly: a node runs one shape again and again, and building
-// and hashing the key string twice a run (prepare, then run) was most of hone's own per-call
-// work around a convolution (callgrind on mobilenet_v2).
-bool same_desc(const ConvDesc& x, const ConvDesc& y) {
-  if (x.post_ops.size() != y.post_ops.size()) return false;
-  for (size_t i = 0; i < x.post_ops.size(); ++i)
-    if (x.post_ops[i].kind != y.post_ops[i].kind || x.post_ops[i].alpha != y.post_ops[i].alpha ||
-        x.post_ops[i].beta != y.post_ops[i].beta)
-      return false;
-  return x.transposed == y.transposed && x.batch == y.batch && x.in_channels == y.in_channels &&
-         x.out_channels == y.out_channels && x.groups == y.groups && x.in_spatial == y.in_spatial &&
-         x.kernel == y.kernel && x.out_spatial == y.out_spatial && x.strides == y.strides &&
-         x.dilations == y.dilations && x.pads_begin == y.pads_begin && x.pads_end == y.pads_end &&
-         x.has_bias == y.has_bias && x.channels_last == y.channels_last && x.residual == y.residual &&
-         x.allow_winograd == y.allow_winograd;
-}
-
 // oneDNN's blocked activation layout with 16 channels per block (nChw16c), the only one its f32
 // Winograd convolutions take.
 constexpr memory::format_tag kWinogradTag = memory::format_tag::aBcd16b;
@@ -227,7 +210,10 @@ bool ConvF32Dnnl::supports(const ConvDesc& d) {
 }
 
 Status ConvF32Dnnl::prepare(const ConvDesc& d, const float* w) {
-  if (state_->current && same_desc(d, state_->current_desc))
+  // Compared field by field before any key is built: a node runs one shape again and again, and
+  // building and hashing the key string every run was most of hone's own per-call work around a
+  // convolution (callgrind on mobilenet_v2).
+  if (state_->current && d == state_->current_desc)
     return state_->current->prim ? Status::Ok() : unsupported("f32_conv_dnnl: no oneDNN implementation for this shape");
   if (!supports(d)) return unsupported("f32_conv_dnnl: shape not supported");
   const bool try_winograd = d.allow_winograd && winograd_enabled() && winograd_shape(d);

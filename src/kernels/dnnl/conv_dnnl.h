@@ -47,6 +47,9 @@ struct ConvDesc {
   // Whether a shape that winograd_shape() accepts may run as Winograd (when HONE_WINOGRAD is not
   // "0"); false forces oneDNN's direct algorithm (tests and benchmarks compare the two).
   bool allow_winograd = true;
+
+  // Every field is part of the primitive's identity: equal descriptors may share a primitive.
+  bool operator==(const ConvDesc&) const = default;
 };
 
 // False when the environment variable HONE_WINOGRAD is "0" (read once, at the first call): every

@@ -41,17 +41,7 @@ std::string key_of(const ConvInt8Desc& d) {
 // The cache key's fields compared directly (building the key each run costs tens of
 // microseconds with per-channel scales).
 bool same_desc(const ConvInt8Desc& a, const ConvInt8Desc& b) {
-  const ConvDesc &x = a.geometry, &y = b.geometry;
-  if (x.post_ops.size() != y.post_ops.size()) return false;
-  for (size_t i = 0; i < x.post_ops.size(); ++i)
-    if (x.post_ops[i].kind != y.post_ops[i].kind || x.post_ops[i].alpha != y.post_ops[i].alpha ||
-        x.post_ops[i].beta != y.post_ops[i].beta)
-      return false;
-  return x.transposed == y.transposed && x.batch == y.batch && x.in_channels == y.in_channels &&
-         x.out_channels == y.out_channels && x.groups == y.groups && x.in_spatial == y.in_spatial &&
-         x.kernel == y.kernel && x.out_spatial == y.out_spatial && x.strides == y.strides &&
-         x.dilations == y.dilations && x.pads_begin == y.pads_begin && x.pads_end == y.pads_end &&
-         x.has_bias == y.has_bias && a.dst == b.dst && a.x_zero_point == b.x_zero_point &&
+  return a.geometry == b.geometry && a.dst == b.dst && a.x_zero_point == b.x_zero_point &&
          a.out_scales == b.out_scales && a.y_zero_point == b.y_zero_point && a.nhwc == b.nhwc;
 }
 

@@ -36,6 +36,8 @@ struct PostOp {
   static PostOp relu(float slope = 0.0f) { return {Kind::kRelu, slope, 0.0f}; }
   static PostOp clip(float lo, float hi) { return {Kind::kClip, lo, hi}; }
   static PostOp sum(float scale = 1.0f) { return {Kind::kSum, scale, 0.0f}; }
+
+  bool operator==(const PostOp&) const = default;
 };
 using PostOps = std::vector<PostOp>;
 

@@ -44,19 +44,6 @@ std::string key_of(const MatMulDesc& d) {
   return k.str();
 }
 
-// The cache key's fields compared directly, so that a node running the same shape again (and
-// run() after prepare()) skips building and hashing the key string.
-bool same_desc(const MatMulDesc& x, const MatMulDesc& y) {
-  if (x.post_ops.size() != y.post_ops.size()) return false;
-  for (size_t i = 0; i < x.post_ops.size(); ++i)
-    if (x.post_ops[i].kind != y.post_ops[i].kind || x.post_ops[i].alpha != y.post_ops[i].alpha ||
-        x.post_ops[i].beta != y.post_ops[i].beta)
-      return false;
-  return x.batch_a == y.batch_a && x.batch_b == y.batch_b && x.m == y.m && x.n == y.n && x.k == y.k &&
-         x.trans_a == y.trans_a && x.trans_b == y.trans_b && x.alpha == y.alpha && x.has_bias == y.has_bias &&
-         x.b_constant == y.b_constant;
-}
-
 CachedPrimitive make_primitive(const MatMulDesc& d) {
   CachedPrimitive c;
   c.src_md = matrix_md(d.batch_a, d.m, d.k, d.trans_a);
@@ -110,7 +97,7 @@ bool MatMulF32Dnnl::supports(const MatMulDesc& d) {
 Status MatMulF32Dnnl::prepare(const MatMulDesc& d, const float* b) {
   // The descriptor alone decides whether the prepared state still fits: a constant b was packed
   // from the same values, and a non-constant one is read in place on every run.
-  if (state_->current && same_desc(d, state_->current_desc))
+  if (state_->current && d == state_->current_desc)
     return state_->current->prim ? Status::Ok() : unsupported("f32_matmul_dnnl: no oneDNN implementation for this shape");
   if (!supports(d)) return unsupported("f32_matmul_dnnl: shape not supported");
   const std::string key = key_of(d);

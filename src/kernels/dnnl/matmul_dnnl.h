@@ -28,6 +28,9 @@ struct MatMulDesc {
   bool has_bias = false;    // bias[N], added to every row after alpha
   bool b_constant = false;  // b holds the same values on every run: pack it once
   PostOps post_ops;         // a kSum post-op adds what y holds on entry
+
+  // Every field is part of the primitive's identity: equal descriptors may share a primitive.
+  bool operator==(const MatMulDesc&) const = default;
 };
 
 class MatMulF32Dnnl {

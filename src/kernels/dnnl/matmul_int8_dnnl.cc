@@ -36,20 +36,13 @@ std::string key_of(const MatMulInt8Desc& d) {
   return k.str();
 }
 
-bool same_post_ops(const PostOps& a, const PostOps& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].kind != b[i].kind || a[i].alpha != b[i].alpha || a[i].beta != b[i].beta) return false;
-  return true;
-}
-
 // Whether two descriptors ask for the same primitive (the cache key's fields, compared directly:
 // building the key string each run costs more than a small GEMM when there are per-column scales).
 bool same_desc(const MatMulInt8Desc& a, const MatMulInt8Desc& b) {
   return a.m == b.m && a.n == b.n && a.k == b.k && a.dst == b.dst && a.a_zero_point == b.a_zero_point &&
          a.per_column == b.per_column && a.has_bias == b.has_bias && a.has_residual == b.has_residual &&
          a.out_scales == b.out_scales &&
-         a.y_zero_point == b.y_zero_point && same_post_ops(a.post_ops, b.post_ops);
+         a.y_zero_point == b.y_zero_point && a.post_ops == b.post_ops;
 }
 
 // The [1, n] (or [1, 1]) operand of a binary post-op.
