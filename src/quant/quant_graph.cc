@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "onnx/shape_inference.h"
+
 namespace hone::quant::detail {
 
 NameGen::NameGen(const ir::Model& m) {
@@ -35,6 +37,32 @@ std::map<std::string, int> count_uses(const ir::Model& m) {
     for (const auto& o : g.outputs) ++uses[o.name];
   });
   return uses;
+}
+
+ValueTypes::ValueTypes(const ir::Model& m) {
+  ir::Model typed = m;
+  if (!onnxio::infer_shapes(typed).ok()) return;
+  for (const ir::Node& n : typed.graph.nodes)
+    for (const std::string& o : n.outputs) {
+      const ir::TypeInfo* t = o.empty() ? nullptr : typed.graph.find_type(o);
+      if (t && t->is_tensor() && t->elem != DType::kUndefined) inferred_[o] = t->elem;
+    }
+}
+
+bool ValueTypes::known_non_float(const ir::Graph& g, const std::string& name) const {
+  if (auto it = inferred_.find(name); it != inferred_.end()) return it->second != DType::kFloat32;
+  const ir::TypeInfo* t = g.find_type(name);
+  return t && t->is_tensor() && t->elem != DType::kUndefined && t->elem != DType::kFloat32;
+}
+
+bool ValueTypes::non_float_node(const ir::Graph& g, const ir::Node& n) const {
+  bool any = false;
+  for (const std::string& o : n.outputs) {
+    if (o.empty()) continue;
+    if (!known_non_float(g, o)) return false;
+    any = true;
+  }
+  return any;
 }
 
 const ir::Initializer* constant_float(const ir::Graph& g, const std::string& name) {

@@ -28,6 +28,26 @@ class NameGen {
 // outputs of the main graph.
 std::map<std::string, int> count_uses(const ir::Model& m);
 
+// Element types of a model's values: the declared ones and, for the values the model does not
+// declare (exporters rarely declare intermediates), ONNX's type inference on a copy. Without the
+// inferred ones, integer shape arithmetic (Shape -> Gather -> Div -> Mul in every exported
+// attention block, an int64 MatMul) looks like float work to quantize.
+class ValueTypes {
+ public:
+  ValueTypes() = default;  // declared types only
+  // Infers on a copy of `m` (it shares the weights' storage); `m` itself, and so the output
+  // model's value_info, is not changed. A model inference cannot type keeps its declared types.
+  explicit ValueTypes(const ir::Model& m);
+  // Known (inferred, else declared in `g`) and not float32.
+  bool known_non_float(const ir::Graph& g, const std::string& name) const;
+  // Every output known and not float32: integer (or bool) arithmetic. Not a float node left in
+  // float, so not a candidate at all and not listed in the report.
+  bool non_float_node(const ir::Graph& g, const ir::Node& n) const;
+
+ private:
+  std::map<std::string, DType> inferred_;  // node outputs of the main graph
+};
+
 // A constant float initializer of the main graph (not also a graph input, which a user could
 // override at run time). nullptr otherwise.
 const ir::Initializer* constant_float(const ir::Graph& g, const std::string& name);

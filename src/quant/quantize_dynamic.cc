@@ -59,12 +59,16 @@ class DynamicQuantizer {
       out_->options["exclude"] = detail::join(o_.exclude);
     }
     ir::Graph& g = m_.graph;
+    types_ = detail::ValueTypes(m_);  // before any edit: inference sees the model as given
     std::vector<ir::Node> old = std::move(g.nodes);
     g.nodes.clear();
     for (size_t i = 0; i < old.size(); ++i) {
       const ir::Node& n = old[i];
+      // An integer MatMul/Gemm (int32/int64 shape arithmetic; its types are often known only
+      // after inference) is no float node left in float: not a candidate, not in the report.
       const bool candidate = (n.domain.empty() || n.domain == "ai.onnx") &&
-                             (n.op_type == "MatMul" || n.op_type == "Gemm" || n.op_type == "Conv");
+                             (n.op_type == "MatMul" || n.op_type == "Gemm" || n.op_type == "Conv") &&
+                             !types_.non_float_node(g, n);
       if (!candidate) {
         g.nodes.push_back(n);
         continue;
@@ -108,8 +112,7 @@ class DynamicQuantizer {
       if (!bias.empty() && n.attr_float("beta", 1.0f) != 1.0f) return std::string("Gemm with beta != 1");
       trans_b = n.attr_int("transB", 0) != 0;
     }
-    if (const ir::TypeInfo* t = m_.graph.find_type(n.inputs[0]); t && t->is_tensor() && t->elem != DType::kFloat32)
-      return std::string("input is not float");
+    if (types_.known_non_float(m_.graph, n.inputs[0])) return std::string("input is not float");
     const int64_t K = trans_b ? w->tensor.dim(1) : w->tensor.dim(0);
     const int64_t N = trans_b ? w->tensor.dim(0) : w->tensor.dim(1);
     const std::string w_name = w->name;
@@ -131,8 +134,7 @@ class DynamicQuantizer {
     const ir::Initializer* w = detail::constant_float(m_.graph, n.inputs[1]);
     if (!w) return std::string("weight is not a constant float initializer");
     if (w->tensor.rank() < 3) return std::string("weight rank < 3");
-    if (const ir::TypeInfo* t = m_.graph.find_type(n.inputs[0]); t && t->is_tensor() && t->elem != DType::kFloat32)
-      return std::string("input is not float");
+    if (types_.known_non_float(m_.graph, n.inputs[0])) return std::string("input is not float");
     std::string bias = n.input(2);
     const ir::Initializer* b = nullptr;
     if (!bias.empty()) {
@@ -280,6 +282,7 @@ class DynamicQuantizer {
   const Rules* in_;
   Rules* out_;
   detail::NameGen names_;
+  detail::ValueTypes types_;  // of the model as given, set by run()
   std::map<std::string, QuantActivation> acts_;
   std::map<std::string, QuantWeight> weights_;
   std::set<std::string> replaced_;

@@ -139,6 +139,83 @@ TEST(QuantizeDynamic, ExcludeAndUnsupportedFormsStayFloat) {
   EXPECT_FALSE(quantize_dynamic(f, o, nullptr, nullptr).ok());
 }
 
+Tensor i64(Shape shape, std::vector<int64_t> v) {
+  Tensor t = Tensor::create(DType::kInt64, std::move(shape)).value();
+  std::copy(v.begin(), v.end(), t.data<int64_t>());
+  return t;
+}
+
+// A float MatMul whose output's shape goes through int64 MatMul and Gemm nodes (shape arithmetic,
+// as an exporter's width computations), with no value_info for anything in between:
+//   X[b, 16] -> MatMul(W [16, 12]) -> h;  shape = Shape(h) = [b, 12]
+//   swapped = MatMul(shape, [[0, 1], [1, 0]]) = [12, b];  width = Gather(swapped, [0])
+//   swapped_row = Gemm(Reshape(shape, [1, 2]), the same swap, transB) = [[12, b]];  width2 from it
+//   Y = Slice(Slice(h, 0, width, -1), 0, width2, -1)
+ir::Model int_shape_math_model() {
+  ir::Model m;
+  m.ir_version = 8;
+  m.opsets.push_back({"", 13});
+  ir::Graph& g = m.graph;
+  g.name = "int_shape_math";
+  g.inputs.push_back({"X", ftype({ir::Dim::symbol("b"), ir::Dim::of(16)}), {}});
+  g.outputs.push_back({"Y", ftype({ir::Dim::symbol("b"), ir::Dim::of(12)}), {}});
+  g.initializers.push_back({"W", random_f32({16, 12}, 61, 0.3f), {}, std::nullopt});
+  g.initializers.push_back({"swap", i64({2, 2}, {0, 1, 1, 0}), {}, std::nullopt});
+  g.initializers.push_back({"row_shape", i64({2}, {1, 2}), {}, std::nullopt});
+  g.initializers.push_back({"flat_shape", i64({1}, {2}), {}, std::nullopt});
+  g.initializers.push_back({"zero", i64({1}, {0}), {}, std::nullopt});
+  g.initializers.push_back({"last", i64({1}, {-1}), {}, std::nullopt});
+  g.nodes.push_back(mk("MatMul", {"X", "W"}, {"h"}, "mm"));
+  g.nodes.push_back(mk("Shape", {"h"}, {"shape"}, "shape"));
+  g.nodes.push_back(mk("MatMul", {"shape", "swap"}, {"swapped"}, "int_matmul"));
+  g.nodes.push_back(mk("Gather", {"swapped", "zero"}, {"width"}, "gather"));
+  g.nodes.push_back(mk("Reshape", {"shape", "row_shape"}, {"row"}, "reshape_row"));
+  ir::Node gemm = mk("Gemm", {"row", "swap"}, {"swapped_row"}, "int_gemm");
+  gemm.attrs.push_back(iattr("transB", 1));
+  g.nodes.push_back(gemm);
+  g.nodes.push_back(mk("Reshape", {"swapped_row", "flat_shape"}, {"swapped2"}, "reshape_flat"));
+  g.nodes.push_back(mk("Gather", {"swapped2", "zero"}, {"width2"}, "gather2"));
+  g.nodes.push_back(mk("Slice", {"h", "zero", "width", "last"}, {"s"}, "slice"));
+  g.nodes.push_back(mk("Slice", {"s", "zero", "width2", "last"}, {"Y"}, "slice2"));
+  return m;
+}
+
+// Integer MatMul / Gemm nodes are not float nodes left in float: neither quantized nor reported
+// (they were listed as "weight is not a constant float initializer" when only declared types were
+// looked at), while the float MatMul is quantized as usual and the int64 arithmetic still runs.
+TEST(QuantizeDynamic, IntegerMatMulAndGemmAreNotCandidates) {
+  ir::Model f = int_shape_math_model();
+  ASSERT_TRUE(f.graph.value_info.empty());
+  for (bool with_rules : {false, true}) {
+    SCOPED_TRACE(with_rules ? "from rules" : "computed");
+    QuantizeReport report;
+    QuantizeOptions o = dyn();
+    o.report = &report;
+    Rules rules;
+    auto q = quantize_dynamic(f, o, nullptr, &rules);
+    ASSERT_TRUE(q.ok()) << q.status().message();
+    if (with_rules) {
+      report = {};
+      q = quantize_dynamic(f, o, &rules, nullptr);
+      ASSERT_TRUE(q.ok()) << q.status().message();
+    }
+    for (const auto& s : report.skipped) ADD_FAILURE() << s.node << ": " << s.reason;
+    EXPECT_EQ(report.quantized["MatMul"], 1);
+    EXPECT_EQ(report.quantized.count("Gemm"), 0u);
+    auto c = op_counts(*q);
+    EXPECT_EQ(c["MatMulInteger"], 1);
+    EXPECT_EQ(c["MatMul"], 1);  // int_matmul
+    EXPECT_EQ(c["Gemm"], 1);    // int_gemm
+    EXPECT_EQ(rules.tensors.size(), 1u);
+    EXPECT_TRUE(q->graph.value_info.empty());  // inferred types are not written into the model
+    const Tensor x = random_f32({3, 16}, 62);
+    const Tensor ref = run1(f, x), got = run1(*q, x);
+    ASSERT_TRUE(ref.defined() && got.defined());
+    EXPECT_EQ(got.shape(), (Shape{3, 12}));
+    EXPECT_GE(cosine(ref, got), 0.999);
+  }
+}
+
 TEST(QuantizeDynamic, OldOpsetRefused) {
   auto q = quantize_dynamic(mlp_model(40, 48, 24, 9), dyn(), nullptr, nullptr);
   ASSERT_FALSE(q.ok());
