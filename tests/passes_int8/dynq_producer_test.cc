@@ -55,6 +55,25 @@ std::vector<Tensor> run_once(Session& s, uint64_t seed) {
   return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
 }
 
+// The model's two outputs, element by element: |got - want| <= rel * |want| + abs (0, 0: bit for
+// bit; NaN never passes). Names the first few elements that differ.
+void expect_outputs_close(const std::vector<Tensor>& want, const std::vector<Tensor>& got, uint64_t seed, float rel,
+                          float abs) {
+  ASSERT_EQ(want.size(), 2u);
+  ASSERT_EQ(got.size(), 2u);
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(want[i].shape(), got[i].shape());
+    int64_t bad = 0;
+    for (int64_t j = 0; j < want[i].numel(); ++j) {
+      const float w = want[i].data<float>()[j], g = got[i].data<float>()[j];
+      const bool close = g == w || std::fabs(g - w) <= rel * std::fabs(w) + abs;
+      if (!close && bad++ < 5)
+        ADD_FAILURE() << "seed " << seed << " output " << i << " [" << j << "]: " << g << " vs " << w;
+    }
+    EXPECT_EQ(bad, 0) << "seed " << seed << " output " << i;
+  }
+}
+
 const ir::Node* find(const ir::Model& m, const std::string& op, const std::string& output) {
   for (const auto& n : m.graph.nodes)
     if (n.op_type == op && !n.outputs.empty() && n.outputs[0] == output) return &n;
@@ -104,18 +123,7 @@ TEST(DynQuantProducer, OutputsBitExactWithoutThePass) {
   for (uint64_t seed : {1u, 42u, 1u}) {
     auto unfused = create_session(optimized(load_golden(), 2, false));
     ASSERT_TRUE(unfused.ok()) << unfused.status().message();
-    const auto want = run_once(*unfused, seed), got = run_once(*fused, seed);
-    ASSERT_EQ(want.size(), 2u);
-    ASSERT_EQ(got.size(), 2u);
-    for (size_t i = 0; i < want.size(); ++i) {
-      ASSERT_EQ(want[i].shape(), got[i].shape());
-      int64_t bad = 0;
-      for (int64_t j = 0; j < want[i].numel(); ++j) {
-        const float w = want[i].data<float>()[j], g = got[i].data<float>()[j];
-        if (w != g && bad++ < 5) ADD_FAILURE() << "seed " << seed << " output " << i << " [" << j << "]: " << g << " vs " << w;
-      }
-      EXPECT_EQ(bad, 0) << "seed " << seed << " output " << i;
-    }
+    expect_outputs_close(run_once(*unfused, seed), run_once(*fused, seed), seed, 0.0f, 0.0f);
   }
 }
 
@@ -128,22 +136,8 @@ TEST(DynQuantProducer, OutputsAsTheUnfusedInt8Chain) {
   auto chain = create_session(optimized(load_golden(), 2, false, "fuse_dynamic_quant_matmul"));
   ASSERT_TRUE(fused.ok()) << fused.status().message();
   ASSERT_TRUE(chain.ok()) << chain.status().message();
-  for (uint64_t seed : {3u, 8u}) {
-    const auto want = run_once(*chain, seed), got = run_once(*fused, seed);
-    ASSERT_EQ(want.size(), 2u);
-    ASSERT_EQ(got.size(), 2u);
-    for (size_t i = 0; i < want.size(); ++i) {
-      ASSERT_EQ(want[i].shape(), got[i].shape());
-      int64_t bad = 0;
-      for (int64_t j = 0; j < want[i].numel(); ++j) {
-        const float w = want[i].data<float>()[j], g = got[i].data<float>()[j];
-        const float tol = exact ? 0.0f : 1e-5f * std::fabs(w) + 1e-6f;
-        if (!(std::fabs(g - w) <= tol) && bad++ < 5)
-          ADD_FAILURE() << "seed " << seed << " output " << i << " [" << j << "]: " << g << " vs " << w;
-      }
-      EXPECT_EQ(bad, 0) << "seed " << seed << " output " << i;
-    }
-  }
+  const float rel = exact ? 0.0f : 1e-5f, abs = exact ? 0.0f : 1e-6f;
+  for (uint64_t seed : {3u, 8u}) expect_outputs_close(run_once(*chain, seed), run_once(*fused, seed), seed, rel, abs);
 }
 
 TEST(DynQuantProducer, OutputsNearLevelZero) {
