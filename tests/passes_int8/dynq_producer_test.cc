@@ -21,20 +21,16 @@
 #include <string>
 #include <vector>
 
-#include "eval/random_inputs.h"
-#include "kernels/dnnl/dnnl_common.h"
-#include "onnx/import.h"
+#include "int8_golden_util.h"
 #include "passes/pass_manager.h"
-#include "runtime/session_impl.h"
 
 namespace hone::passes {
 namespace {
 
-ir::Model load_golden() {
-  auto m = onnxio::load_model(std::string(HONE_SOURCE_DIR) + "/tests/passes_int8/golden/dynq_producer.onnx");
-  EXPECT_TRUE(m.ok()) << m.status().message();
-  return m.ok() ? std::move(m).value() : ir::Model{};
-}
+using int8_golden::expect_outputs_close;
+using int8_golden::run_once;
+
+ir::Model load_golden() { return int8_golden::load_golden("dynq_producer"); }
 
 ir::Model optimized(ir::Model m, int level, bool with_pass, const char* disabled = "fuse_dynamic_quant_producer") {
   PassOptions o;
@@ -44,34 +40,6 @@ ir::Model optimized(ir::Model m, int level, bool with_pass, const char* disabled
   Status st = optimize(m, o);
   EXPECT_TRUE(st.ok()) << st.message();
   return m;
-}
-
-std::vector<Tensor> run_once(Session& s, uint64_t seed) {
-  auto inputs = eval::random_inputs(s.inputs(), {}, seed);
-  EXPECT_TRUE(inputs.ok()) << inputs.status().message();
-  if (!inputs.ok()) return {};
-  auto out = s.run(*inputs);
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
-}
-
-// The model's two outputs, element by element: |got - want| <= rel * |want| + abs (0, 0: bit for
-// bit; NaN never passes). Names the first few elements that differ.
-void expect_outputs_close(const std::vector<Tensor>& want, const std::vector<Tensor>& got, uint64_t seed, float rel,
-                          float abs) {
-  ASSERT_EQ(want.size(), 2u);
-  ASSERT_EQ(got.size(), 2u);
-  for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_EQ(want[i].shape(), got[i].shape());
-    int64_t bad = 0;
-    for (int64_t j = 0; j < want[i].numel(); ++j) {
-      const float w = want[i].data<float>()[j], g = got[i].data<float>()[j];
-      const bool close = g == w || std::fabs(g - w) <= rel * std::fabs(w) + abs;
-      if (!close && bad++ < 5)
-        ADD_FAILURE() << "seed " << seed << " output " << i << " [" << j << "]: " << g << " vs " << w;
-    }
-    EXPECT_EQ(bad, 0) << "seed " << seed << " output " << i;
-  }
 }
 
 const ir::Node* find(const ir::Model& m, const std::string& op, const std::string& output) {
@@ -123,7 +91,7 @@ TEST(DynQuantProducer, OutputsBitExactWithoutThePass) {
   for (uint64_t seed : {1u, 42u, 1u}) {
     auto unfused = create_session(optimized(load_golden(), 2, false));
     ASSERT_TRUE(unfused.ok()) << unfused.status().message();
-    expect_outputs_close(run_once(*unfused, seed), run_once(*fused, seed), seed, 0.0f, 0.0f);
+    expect_outputs_close(run_once(*unfused, seed), run_once(*fused, seed), {}, "seed " + std::to_string(seed));
   }
 }
 
@@ -131,13 +99,13 @@ TEST(DynQuantProducer, OutputsBitExactWithoutThePass) {
 // GELU kernels): bit for bit on the reference path (HONE_DNNL=0), within the float tolerance of
 // int8_fusion_test.cc on oneDNN, where the scale, bias and residual run as its post-ops.
 TEST(DynQuantProducer, OutputsAsTheUnfusedInt8Chain) {
-  const bool exact = !kernels::onednn::enabled();
   auto fused = create_session(optimized(load_golden(), 2, true));
   auto chain = create_session(optimized(load_golden(), 2, false, "fuse_dynamic_quant_matmul"));
   ASSERT_TRUE(fused.ok()) << fused.status().message();
   ASSERT_TRUE(chain.ok()) << chain.status().message();
-  const float rel = exact ? 0.0f : 1e-5f, abs = exact ? 0.0f : 1e-6f;
-  for (uint64_t seed : {3u, 8u}) expect_outputs_close(run_once(*chain, seed), run_once(*fused, seed), seed, rel, abs);
+  for (uint64_t seed : {3u, 8u})
+    expect_outputs_close(run_once(*chain, seed), run_once(*fused, seed), int8_golden::fused_epilogue_tolerance(),
+                         "seed " + std::to_string(seed));
 }
 
 TEST(DynQuantProducer, OutputsNearLevelZero) {

@@ -13,22 +13,17 @@
 #include <string>
 #include <tuple>
 
-#include "eval/random_inputs.h"
+#include "int8_golden_util.h"
 #include "ir/verifier.h"
 #include "kernels/dnnl/dnnl_common.h"
 #include "kernels/dnnl/matmul_int8_dnnl.h"
-#include "onnx/import.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
 
 namespace hone::passes {
 namespace {
 
-ir::Model load(const std::string& name) {
-  auto m = onnxio::load_model(std::string(HONE_SOURCE_DIR) + "/tests/passes_int8/golden/" + name + ".onnx");
-  EXPECT_TRUE(m.ok()) << m.status().message();
-  return m.ok() ? std::move(m).value() : ir::Model{};
-}
+ir::Model load(const std::string& name) { return int8_golden::load_golden(name); }
 
 std::map<std::string, int> op_counts(const ir::Model& m) {
   std::map<std::string, int> counts;
@@ -39,35 +34,13 @@ std::map<std::string, int> op_counts(const ir::Model& m) {
 std::vector<Tensor> run(const ir::Model& m, uint64_t seed) {
   auto s = create_session(m);
   EXPECT_TRUE(s.ok()) << s.status().message();
-  if (!s.ok()) return {};
-  auto inputs = eval::random_inputs(s->inputs(), {}, seed);
-  EXPECT_TRUE(inputs.ok()) << inputs.status().message();
-  auto out = s->run(*inputs);
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
+  return s.ok() ? int8_golden::run_once(*s, seed) : std::vector<Tensor>{};
 }
 
 void expect_same_outputs(const ir::Model& reference, const ir::Model& fused) {
-  const bool exact = !kernels::onednn::enabled();
-  for (uint64_t seed : {1u, 42u, 977u}) {
-    auto want = run(reference, seed), got = run(fused, seed);
-    ASSERT_EQ(want.size(), got.size());
-    ASSERT_FALSE(want.empty());
-    for (size_t i = 0; i < want.size(); ++i) {
-      ASSERT_EQ(want[i].shape(), got[i].shape());
-      ASSERT_EQ(want[i].dtype(), DType::kFloat32);
-      const float* w = want[i].data<float>();
-      const float* g = got[i].data<float>();
-      int64_t bad = 0;
-      for (int64_t j = 0; j < want[i].numel(); ++j) {
-        const float tol = exact ? 0.0f : 1e-5f * std::fabs(w[j]) + 1e-6f;
-        if (!(std::fabs(g[j] - w[j]) <= tol)) {
-          if (bad++ < 5) ADD_FAILURE() << "output " << i << " element " << j << ": " << g[j] << " vs " << w[j];
-        }
-      }
-      EXPECT_EQ(bad, 0) << "seed " << seed;
-    }
-  }
+  for (uint64_t seed : {1u, 42u, 977u})
+    int8_golden::expect_outputs_close(run(reference, seed), run(fused, seed), int8_golden::fused_epilogue_tolerance(),
+                                      "seed " + std::to_string(seed));
 }
 
 struct Golden {
