@@ -9,8 +9,8 @@
 // oneDNN's JIT int8 convolution reads and writes the activations without reorders. Its reference
 // path transposes x to NCHW, runs QLinearConv's reference and transposes y back.
 #include <cmath>
-#include <cstring>
 #include <limits>
+#include <memory>
 
 #include "kernels/dnnl/conv_int8_dnnl.h"
 #include "kernels/ref/conv_ref.h"
@@ -62,7 +62,8 @@ Result<std::vector<float>> read_scale(const KernelContext& ctx, size_t input, co
 // sums laid out as y[N, M, out...]. Validates shapes and geometry like Conv.
 struct IntegerConv {
   Shape y_shape;
-  std::vector<int64_t> sums;
+  size_t count = 0;                // elements of y_shape
+  std::unique_ptr<int64_t[]> sums;  // not zero-filled: conv_nd_ref writes all `count`
 };
 
 // x_nchw, when given, replaces input x_input (the NHWC op's transposed x).
@@ -109,24 +110,27 @@ Result<IntegerConv> integer_conv(const KernelContext& ctx, size_t x_input, size_
   result.y_shape.insert(result.y_shape.end(), p.out_spatial.begin(), p.out_spatial.end());
   auto count = shape_numel(result.y_shape);
   if (!count.ok()) return ctx.error(count.status().message());
-  result.sums.resize(static_cast<size_t>(*count));
-  ref::conv_nd_ref<int64_t>(p, xs.data(), ws.data(), bias ? bias_values.data() : nullptr, result.sums.data());
+  result.count = static_cast<size_t>(*count);
+  result.sums = std::make_unique_for_overwrite<int64_t[]>(result.count);
+  ref::conv_nd_ref<int64_t>(p, xs.data(), ws.data(), bias ? bias_values.data() : nullptr, result.sums.get());
   return result;
 }
 
 Status conv_integer(KernelContext& ctx) {
   HONE_ASSIGN_OR_RETURN(IntegerConv conv, integer_conv(ctx, 0, 2, 1, 3, nullptr));
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, DType::kInt32, conv.y_shape));
+  // Every element is written below: no zero fill.
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kInt32, conv.y_shape));
   // int32 output as the spec's int32 accumulator: sums beyond its range wrap (C++20 conversion).
-  for (size_t i = 0; i < conv.sums.size(); ++i) y->data<int32_t>()[i] = static_cast<int32_t>(conv.sums[i]);
+  for (size_t i = 0; i < conv.count; ++i) y->data<int32_t>()[i] = static_cast<int32_t>(conv.sums[i]);
   return Status::Ok();
 }
 
 template <class T>
-void requantize(const std::vector<int64_t>& sums, int64_t channels, int64_t plane, const std::vector<float>& multiplier,
+void requantize(const IntegerConv& conv, int64_t channels, int64_t plane, const std::vector<float>& multiplier,
                 int64_t y_zero_point, T* y) {
   constexpr double lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
-  for (size_t i = 0; i < sums.size(); ++i) {
+  const int64_t* sums = conv.sums.get();
+  for (size_t i = 0; i < conv.count; ++i) {
     const size_t m = multiplier.size() == 1 ? 0 : static_cast<size_t>(static_cast<int64_t>(i) / plane % channels);
     // nearbyint rounds half to even in the default rounding mode.
     const double v = std::nearbyint(static_cast<double>(sums[i]) * static_cast<double>(multiplier[m])) +
@@ -135,22 +139,27 @@ void requantize(const std::vector<int64_t>& sums, int64_t channels, int64_t plan
   }
 }
 
+// The shape of a 4-D tensor moved between NCHW and NHWC: to [N, H, W, C] when to_nhwc, else
+// from it to [N, C, H, W].
+Shape transposed_4d(const Shape& s, bool to_nhwc) {
+  return to_nhwc ? Shape{s[0], s[2], s[3], s[1]} : Shape{s[0], s[3], s[1], s[2]};
+}
+
 // Copies a 4-D tensor of 1-byte elements between NCHW and NHWC; to_nhwc picks the direction.
-// `src` is [N, C, H, W] when to_nhwc, else [N, H, W, C].
-Result<Tensor> transpose_8bit_4d(const Tensor& src, bool to_nhwc) {
+// `src` is [N, C, H, W] when to_nhwc, else [N, H, W, C]; `out_bytes` holds transposed_4d(src's shape)
+// and every byte of it is written.
+void transpose_8bit_4d(const Tensor& src, bool to_nhwc, void* out_bytes) {
   const int64_t n = src.dim(0);
   const int64_t c = to_nhwc ? src.dim(1) : src.dim(3), h = to_nhwc ? src.dim(2) : src.dim(1),
                 w = to_nhwc ? src.dim(3) : src.dim(2);
-  HONE_ASSIGN_OR_RETURN(Tensor dst, Tensor::create(src.dtype(), to_nhwc ? Shape{n, h, w, c} : Shape{n, c, h, w}));
   const uint8_t* in = static_cast<const uint8_t*>(src.raw());
-  uint8_t* out = static_cast<uint8_t*>(dst.raw());
+  uint8_t* out = static_cast<uint8_t*>(out_bytes);
   for (int64_t b = 0; b < n; ++b)
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t p = 0; p < h * w; ++p) {
         const int64_t nchw = (b * c + ch) * h * w + p, nhwc = (b * h * w + p) * c + ch;
         out[to_nhwc ? nhwc : nchw] = in[to_nhwc ? nchw : nhwc];
       }
-  return dst;
 }
 
 // Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B.
@@ -161,7 +170,8 @@ Status qlinear_conv(KernelContext& ctx, bool nhwc) {
     const Tensor* x = ctx.input(0);
     if (!x || !is_8bit(x->dtype()) || x->rank() != 4)
       return ctx.error("x must be a 4-D uint8 or int8 NHWC tensor");
-    HONE_ASSIGN_OR_RETURN(x_nchw, transpose_8bit_4d(*x, /*to_nhwc=*/false));
+    HONE_ASSIGN_OR_RETURN(x_nchw, Tensor::create(x->dtype(), transposed_4d(x->shape(), /*to_nhwc=*/false)));
+    transpose_8bit_4d(*x, /*to_nhwc=*/false, x_nchw.raw());
   }
   const Tensor* w = ctx.input(3);
   const Tensor* y_zp = ctx.input(7);
@@ -187,18 +197,20 @@ Status qlinear_conv(KernelContext& ctx, bool nhwc) {
     HONE_ASSIGN_OR_RETURN(y_nchw, Tensor::create(y_zp->dtype(), conv.y_shape));
     y = &y_nchw;
   } else {
-    HONE_ASSIGN_OR_RETURN(y, ctx.allocate_output(0, y_zp->dtype(), conv.y_shape));
+    // requantize() writes every element: no zero fill.
+    HONE_ASSIGN_OR_RETURN(y, ctx.allocate_output_overwritten(0, y_zp->dtype(), conv.y_shape));
   }
   const int64_t plane = y->numel() == 0 ? 1 : y->numel() / (conv.y_shape[0] * out_channels);
   if (y->dtype() == DType::kUInt8)
-    requantize(conv.sums, out_channels, plane, multiplier, y_zero_point[0], y->data<uint8_t>());
+    requantize(conv, out_channels, plane, multiplier, y_zero_point[0], y->data<uint8_t>());
   else
-    requantize(conv.sums, out_channels, plane, multiplier, y_zero_point[0], y->data<int8_t>());
+    requantize(conv, out_channels, plane, multiplier, y_zero_point[0], y->data<int8_t>());
   if (nhwc) {
     if (conv.y_shape.size() != 4) return ctx.error("NHWC convolution must be 2-D");
-    HONE_ASSIGN_OR_RETURN(Tensor y_nhwc, transpose_8bit_4d(y_nchw, /*to_nhwc=*/true));
-    HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, y_zp->dtype(), y_nhwc.shape()));
-    std::memcpy(out->raw(), y_nhwc.raw(), static_cast<size_t>(y_nhwc.numel()));
+    // Transposed straight into the output, every byte of it: no zero fill, no extra copy.
+    HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, y_zp->dtype(),
+                                                                        transposed_4d(y_nchw.shape(), /*to_nhwc=*/true)));
+    transpose_8bit_4d(y_nchw, /*to_nhwc=*/true, out->raw());
   }
   return Status::Ok();
 }

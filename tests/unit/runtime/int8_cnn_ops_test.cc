@@ -3,7 +3,8 @@
 // scalar reference on all byte pairs, then the op with broadcasting), hone.NhwcQLinearConv (equal
 // to QLinearConv on transposed data, on oneDNN and on the reference path that HONE_DNNL=0 runs),
 // com.microsoft.MatMulIntegerToFloat and com.microsoft.QLinearGlobalAveragePool (against the
-// formulas), and that the int8 matmul / pooling ops fill their whole output on arena reuse.
+// formulas), and that the int8 matmul / pooling / convolution ops fill their whole output on arena
+// reuse.
 // Named Int8Ops.* so CTest's HONE_DNNL=0 / HONE_ISA reruns cover them.
 #include <gtest/gtest.h>
 
@@ -432,7 +433,7 @@ ReuseCase reuse_case(std::string what, const Tensor& a, const Tensor& b, ir::Nod
                      std::vector<std::pair<std::string, Tensor>> inits, ir::Node consumer) {
   ReuseCase c{std::move(what), {}, a, b};
   c.m.ir_version = 8;
-  c.m.opsets = {{"", 17}, {"com.microsoft", 1}};
+  c.m.opsets = {{"", 17}, {"com.microsoft", 1}, {"hone", 1}};
   std::vector<ir::Dim> dims;
   for (int64_t d : a.shape()) dims.push_back(ir::Dim::of(d));
   c.m.graph.inputs.push_back({"A", tensor_type(a.dtype(), dims), {}});
@@ -504,6 +505,44 @@ TEST(Int8Ops, MatMulAndPoolOutputsAreFullyWrittenOnArenaReuse) {
                                 {"ys", scalar(DType::kFloat32, 0.02)},
                                 {"yz", scalar(DType::kUInt8, 10)}},
                                dequantize("yz")));
+  }
+  for (const ReuseCase& c : cases) expect_every_run_writes_whole_output(c);
+}
+
+// The same for the int8 convolutions: ConvInteger, QLinearConv and hone.NhwcQLinearConv, on
+// oneDNN (weight zero point 0, where it runs) and on the reference (zero point 3, and HONE_DNNL=0).
+TEST(Int8Ops, ConvOutputsAreFullyWrittenOnArenaReuse) {
+  const Tensor a = random_bytes<uint8_t>(DType::kUInt8, {2, 6, 7, 7}, 31, 0, 255);
+  const Tensor b = random_bytes<uint8_t>(DType::kUInt8, {2, 6, 7, 7}, 32, 0, 255);
+  const Tensor w = random_bytes<int8_t>(DType::kInt8, {5, 6, 3, 3}, 33, -127, 127);
+  const std::vector<ir::Attribute> attrs = {ints_attr("kernel_shape", {3, 3}), ints_attr("pads", {1, 1, 1, 1}),
+                                            ints_attr("strides", {2, 1})};
+  std::vector<ReuseCase> cases;
+  for (bool zero_w_zp : {true, false}) {
+    Tensor w_zp = Tensor::create(DType::kInt8, {}).value();
+    w_zp.data<int8_t>()[0] = zero_w_zp ? 0 : 3;
+    const std::string path = zero_w_zp ? " (w zero point 0)" : " (w zero point 3)";
+    ir::Node ci = node("ConvInteger", {"A", "W", "az", "wz"}, {"T"});
+    ci.attrs = attrs;
+    ir::Node cast = node("Cast", {"T"}, {"Y"});
+    cast.attrs = {int_attr("to", static_cast<int64_t>(DType::kFloat32))};
+    cases.push_back(reuse_case("ConvInteger" + path, a, b, ci, {{"W", w}, {"az", scalar(DType::kUInt8, 131)}, {"wz", w_zp}},
+                               cast));
+    for (bool nhwc : {false, true}) {
+      ir::Node qc = node(nhwc ? "NhwcQLinearConv" : "QLinearConv", {"A", "as", "az", "W", "ws", "wz", "ys", "yz"}, {"T"});
+      if (nhwc) qc.domain = "hone";
+      qc.attrs = attrs;
+      cases.push_back(reuse_case((nhwc ? "NhwcQLinearConv" : "QLinearConv") + path, nhwc ? to_nhwc(a) : a,
+                                 nhwc ? to_nhwc(b) : b, qc,
+                                 {{"as", scalar(DType::kFloat32, 0.02)},
+                                  {"az", scalar(DType::kUInt8, 131)},
+                                  {"W", w},
+                                  {"ws", scalar(DType::kFloat32, 0.004)},
+                                  {"wz", w_zp},
+                                  {"ys", scalar(DType::kFloat32, 0.3)},
+                                  {"yz", scalar(DType::kUInt8, 120)}},
+                                 node("DequantizeLinear", {"T", "ys", "yz"}, {"Y"})));
+    }
   }
   for (const ReuseCase& c : cases) expect_every_run_writes_whole_output(c);
 }
