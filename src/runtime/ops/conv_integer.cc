@@ -62,7 +62,7 @@ Result<std::vector<float>> read_scale(const KernelContext& ctx, size_t input, co
 // sums laid out as y[N, M, out...]. Validates shapes and geometry like Conv.
 struct IntegerConv {
   Shape y_shape;
-  size_t count = 0;                // elements of y_shape
+  size_t count = 0;                 // elements of y_shape
   std::unique_ptr<int64_t[]> sums;  // not zero-filled: conv_nd_ref writes all `count`
 };
 
@@ -208,8 +208,8 @@ Status qlinear_conv(KernelContext& ctx, bool nhwc) {
   if (nhwc) {
     if (conv.y_shape.size() != 4) return ctx.error("NHWC convolution must be 2-D");
     // Transposed straight into the output, every byte of it: no zero fill, no extra copy.
-    HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, y_zp->dtype(),
-                                                                        transposed_4d(y_nchw.shape(), /*to_nhwc=*/true)));
+    HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(
+                                            0, y_zp->dtype(), transposed_4d(y_nchw.shape(), /*to_nhwc=*/true)));
     transpose_8bit_4d(y_nchw, /*to_nhwc=*/true, out->raw());
   }
   return Status::Ok();

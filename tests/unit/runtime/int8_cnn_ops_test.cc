@@ -526,10 +526,11 @@ TEST(Int8Ops, ConvOutputsAreFullyWrittenOnArenaReuse) {
     ci.attrs = attrs;
     ir::Node cast = node("Cast", {"T"}, {"Y"});
     cast.attrs = {int_attr("to", static_cast<int64_t>(DType::kFloat32))};
-    cases.push_back(reuse_case("ConvInteger" + path, a, b, ci, {{"W", w}, {"az", scalar(DType::kUInt8, 131)}, {"wz", w_zp}},
-                               cast));
+    cases.push_back(
+        reuse_case("ConvInteger" + path, a, b, ci, {{"W", w}, {"az", scalar(DType::kUInt8, 131)}, {"wz", w_zp}}, cast));
     for (bool nhwc : {false, true}) {
-      ir::Node qc = node(nhwc ? "NhwcQLinearConv" : "QLinearConv", {"A", "as", "az", "W", "ws", "wz", "ys", "yz"}, {"T"});
+      ir::Node qc =
+          node(nhwc ? "NhwcQLinearConv" : "QLinearConv", {"A", "as", "az", "W", "ws", "wz", "ys", "yz"}, {"T"});
       if (nhwc) qc.domain = "hone";
       qc.attrs = attrs;
       cases.push_back(reuse_case((nhwc ? "NhwcQLinearConv" : "QLinearConv") + path, nhwc ? to_nhwc(a) : a,
