@@ -56,12 +56,7 @@ class FusedMatMulKernel final : public Kernel {
       HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
       float* yd = y->data<float>();
       HONE_RETURN_IF_ERROR(gemv_->run(a->data<float>(), m, yd, ctx.threads()));
-      if (bias) {
-        const float* bd = bias->data<float>();
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t j = 0; j < n; ++j) yd[r * n + j] += bd[j];
-      }
-      apply_activation(activation_, yd, y->numel(), ctx.threads());
+      add_bias_and_activate(bias, m, n, *y, ctx.threads());
       return Status::Ok();
     }
     if (bridge_ && m > 0 && n > 0 && k > 0) {
@@ -93,17 +88,23 @@ class FusedMatMulKernel final : public Kernel {
       bd = b_kn.data();
     }
     run_matmul<float>(*plan, a->data<float>(), bd, y->data<float>());
-    float* yd = y->data<float>();
+    add_bias_and_activate(bias, m, n, *y, ctx.threads());
+    return Status::Ok();
+  }
+
+ private:
+  // The epilogue of the GEMV and reference paths (oneDNN runs it as post-ops): y[m, n] plus the
+  // bias of each column (when there is one), then the activation.
+  void add_bias_and_activate(const Tensor* bias, int64_t m, int64_t n, Tensor& y, int threads) const {
+    float* yd = y.data<float>();
     if (bias) {
       const float* bd = bias->data<float>();
       for (int64_t r = 0; r < m; ++r)
         for (int64_t j = 0; j < n; ++j) yd[r * n + j] += bd[j];
     }
-    apply_activation(activation_, yd, y->numel(), ctx.threads());
-    return Status::Ok();
+    apply_activation(activation_, yd, y.numel(), threads);
   }
 
- private:
   FusedActivation activation_;
   Tensor b_constant_;  // kept alive while the bridge holds a packed copy made from it
   std::unique_ptr<onednn::MatMulF32Dnnl> bridge_;
