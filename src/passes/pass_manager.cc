@@ -40,6 +40,10 @@ const std::vector<PassInfo>& all_passes() {
       {"layout_nhwc", 2,
        "Conv/pooling on channels-last activations (oneDNN brgemm convolutions), transposes only at the boundaries, residual Adds into the conv (session only)",
        &layout_nhwc},
+      // After layout_nhwc, whose hone.NhwcConv nodes (and folded residuals) it fuses.
+      {"fuse_inverted_residual", 2,
+       "expand 1x1 + depthwise 3x3 + project 1x1 hone.NhwcConv (MobileNet-v2 block) into one node that keeps the expanded rows in cache (session only)",
+       &fuse_inverted_residual},
       {"sink_transposes", 2, "move Transposes down through elementwise ops and cancel inverse pairs", &sink_transposes},
       {"dead_code", 1, "remove nodes whose outputs are unused, unused initializers and stale value_info", &dead_code},
   };

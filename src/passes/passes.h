@@ -24,6 +24,8 @@ Status fuse_conv_activation(ir::Model& m);
 Status fuse_add_activation(ir::Model& m);
 // Channels-last convolutions and pooling (hone.Nhwc*), session only: layout_nhwc.cc.
 Status layout_nhwc(ir::Model& m);
+// MobileNet-v2 inverted-residual blocks (three hone.NhwcConv) into one node: fuse_inverted_residual.cc.
+Status fuse_inverted_residual(ir::Model& m);
 // Moves Transposes down through elementwise ops and cancels inverse pairs: sink_transposes.cc.
 Status sink_transposes(ir::Model& m);
 // As sink_transposes; `moved` (may be null) gets, for each node that moved below a transpose and
