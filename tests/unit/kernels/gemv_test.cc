@@ -7,22 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/x86/gemv.h"
+#include "../random_data.h"
 
 namespace hone::kernels::x86 {
 namespace {
-
-std::vector<float> random_vector(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 struct Shape {
   int64_t k, n;
@@ -34,8 +26,8 @@ TEST(X86Kernels, GemvReferenceMatchesDoubleProductThroughPackingAndThreads) {
     for (bool trans_b : {false, true})
       for (int64_t m = 1; m <= 4; ++m)
         for (int threads : {1, 2}) {
-          const auto b = random_vector(static_cast<size_t>(s.k * s.n), 1);
-          const auto a = random_vector(static_cast<size_t>(m * s.k), 2);
+          const auto b = test_data::uniform_floats(s.k * s.n, 1);
+          const auto a = test_data::uniform_floats(m * s.k, 2);
           const PackedGemvWeights w = PackedGemvWeights::pack(b.data(), s.k, s.n, trans_b);
           // Sentinels past each row of y catch writes beyond N.
           const int64_t ldy = s.n + 3;
@@ -63,8 +55,8 @@ TEST(X86Kernels, GemvEveryVariantMatchesTheReference) {
     if (!isa_available(v.isa)) continue;
     for (const Shape& s : kShapes)
       for (int64_t m : {1, 3}) {
-        const auto b = random_vector(static_cast<size_t>(s.k * s.n), 3);
-        const auto a = random_vector(static_cast<size_t>(m * s.k), 4);
+        const auto b = test_data::uniform_floats(s.k * s.n, 3);
+        const auto a = test_data::uniform_floats(m * s.k, 4);
         const PackedGemvWeights w = PackedGemvWeights::pack(b.data(), s.k, s.n, true);
         std::vector<float> want(static_cast<size_t>(m * s.n)), got(static_cast<size_t>(m * s.n));
         gemv(ref, w, a.data(), s.k, m, want.data(), s.n, 1);

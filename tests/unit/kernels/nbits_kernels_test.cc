@@ -16,6 +16,7 @@
 
 #include "kernels/ref/nbits_ref.h"
 #include "kernels/x86/nbits_kernels.h"
+#include "../random_data.h"
 
 namespace hone::kernels::nbits {
 namespace {
@@ -64,14 +65,6 @@ struct RandomWeights {
     w.zp_f32 = zp_f32.empty() ? nullptr : zp_f32.data();
   }
 };
-
-std::vector<float> random_a(int64_t m, int64_t k, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> a(static_cast<size_t>(m * k));
-  for (auto& v : a) v = d(rng);
-  return a;
-}
 
 // W[k][n] from the layout's definition (independent of nbits_ref's helpers), in double.
 double hand_weight_uncached(const RandomWeights& rw, int64_t k, int64_t n) {
@@ -134,7 +127,7 @@ TEST(NbitsReference, MatchesHandDequantization) {
   uint32_t seed = 1;
   for (const Case& c : cases()) {
     RandomWeights rw(c, seed++);
-    const auto a = random_a(c.m, c.k, seed++);
+    const auto a = test_data::uniform_floats(c.m * c.k, seed++);
     const auto hand = hand_matrix(rw);
     std::vector<double> expected(static_cast<size_t>(c.m * c.n));
     for (int64_t r = 0; r < c.m; ++r)
@@ -166,7 +159,7 @@ TEST_P(NbitsVariant, MatchesReference) {
   int served = 0;
   for (const Case& c : cases()) {
     RandomWeights rw(c, seed++);
-    const auto a = random_a(c.m, c.k, seed++);
+    const auto a = test_data::uniform_floats(c.m * c.k, seed++);
     if (!serves(v, rw.w)) continue;
     ++served;
     const auto hand = hand_matrix(rw);
@@ -201,7 +194,7 @@ TEST_P(NbitsS8Variant, MatchesReferenceWithinTheInt8Bound) {
   int served = 0;
   for (const Case& c : cases()) {
     RandomWeights rw(c, seed++);
-    const auto a = random_a(c.m, c.k, seed++);
+    const auto a = test_data::uniform_floats(c.m * c.k, seed++);
     if (!c16_packable(rw.w)) continue;
     ++served;
     const auto hand = hand_matrix(rw);

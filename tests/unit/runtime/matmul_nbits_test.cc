@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/session_impl.h"
+#include "../random_data.h"
 
 namespace hone {
 namespace {
@@ -134,14 +135,6 @@ struct QMatrix {
   }
 };
 
-std::vector<float> random_floats(int64_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(count));
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
 void expect_matmul(const QMatrix& q, const std::vector<float>& a, int64_t m, const Tensor& y,
                    const std::vector<float>& bias = {}) {
   ASSERT_EQ(y.dtype(), DType::kFloat32);
@@ -159,7 +152,7 @@ void expect_matmul(const QMatrix& q, const std::vector<float>& a, int64_t m, con
 
 TEST(NbitsMatMulNBits, FourBitsPackedZeroPointsBatchedA) {
   QMatrix q(4, 100, 7, 32, true, 1);  // K=100: the last block is partly padding
-  const auto a = random_floats(2 * 3 * 100, 2);
+  const auto a = test_data::uniform_floats(2 * 3 * 100, 2);
   auto out = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {2, 3, 100}, a), false}, {q.b}, {q.scales_t},
                                               {q.zp_packed}},
                               q.attrs()));
@@ -170,8 +163,8 @@ TEST(NbitsMatMulNBits, FourBitsPackedZeroPointsBatchedA) {
 
 TEST(NbitsMatMulNBits, EightBitsDefaultZeroPointWithBias) {
   QMatrix q(8, 70, 9, 16, false, 3);
-  const auto a = random_floats(70, 4);
-  const auto bias = random_floats(9, 5);
+  const auto a = test_data::uniform_floats(70, 4);
+  const auto bias = test_data::uniform_floats(9, 5);
   auto out = run_one(one_node("MatMulNBits",
                               {{tensor<float>(DType::kFloat32, {1, 70}, a), false}, {q.b}, {q.scales_t}, {Tensor()},
                                {Tensor()}, {tensor<float>(DType::kFloat32, {9}, bias)}},
@@ -183,7 +176,7 @@ TEST(NbitsMatMulNBits, EightBitsDefaultZeroPointWithBias) {
 TEST(NbitsMatMulNBits, TwoBitsAndScalesAsMatrix) {
   QMatrix q(2, 90, 5, 64, true, 6);
   q.scales_t = tensor<float>(DType::kFloat32, {q.n, q.kb}, q.scales);
-  const auto a = random_floats(3 * 90, 7);
+  const auto a = test_data::uniform_floats(3 * 90, 7);
   auto out = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {3, 90}, a), false}, {q.b}, {q.scales_t},
                                               {q.zp_packed}},
                               q.attrs()));
@@ -194,7 +187,7 @@ TEST(NbitsMatMulNBits, TwoBitsAndScalesAsMatrix) {
 TEST(NbitsMatMulNBits, FloatZeroPointsAndRunTimeWeights) {
   QMatrix q(4, 64, 6, 32, true, 8);
   std::vector<float> zf(q.zps.begin(), q.zps.end());
-  const auto a = random_floats(5 * 64, 9);
+  const auto a = test_data::uniform_floats(5 * 64, 9);
   // Every weight a graph input: checked and prepared on each run.
   auto out = run_one(one_node("MatMulNBits",
                               {{tensor<float>(DType::kFloat32, {5, 64}, a), false}, {q.b, false}, {q.scales_t, false},
@@ -207,8 +200,8 @@ TEST(NbitsMatMulNBits, FloatZeroPointsAndRunTimeWeights) {
 TEST(NbitsMatMulNBits, ManyRowsTakeTheDequantizedGemmPath) {
   QMatrix q(4, 96, 70, 32, true, 10);
   const int64_t m = 130;  // past the switch to dequantize + oneDNN (128 rows with VNNI, 48 without)
-  const auto a = random_floats(m * 96, 11);
-  const auto bias = random_floats(70, 12);
+  const auto a = test_data::uniform_floats(m * 96, 11);
+  const auto bias = test_data::uniform_floats(70, 12);
   auto out = run_one(one_node("MatMulNBits",
                               {{tensor<float>(DType::kFloat32, {m, 96}, a), false}, {q.b}, {q.scales_t}, {q.zp_packed},
                                {Tensor()}, {tensor<float>(DType::kFloat32, {70}, bias)}},
@@ -222,7 +215,7 @@ TEST(NbitsMatMulNBits, ManyRowsTakeTheDequantizedGemmPath) {
 TEST(NbitsMatMulNBits, AccuracyLevel4StaysWithinTheInt8Bound) {
   QMatrix q(4, 200, 37, 32, true, 30);
   const int64_t m = 3;
-  const auto a = random_floats(m * 200, 31);
+  const auto a = test_data::uniform_floats(m * 200, 31);
   auto attrs = q.attrs();
   attrs[4] = int_attr("accuracy_level", 4);
   auto out = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {m, 200}, a), false}, {q.b}, {q.scales_t},
@@ -263,7 +256,7 @@ TEST(NbitsMatMulNBits, TrivialGIdxIsAcceptedAndAReorderingOneRefused) {
   QMatrix q(4, 64, 2, 32, false, 14);
   std::vector<int32_t> g(64);
   for (int i = 0; i < 64; ++i) g[static_cast<size_t>(i)] = i / 32;
-  const auto a = random_floats(64, 15);
+  const auto a = test_data::uniform_floats(64, 15);
   auto ok = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {1, 64}, a), false}, {q.b}, {q.scales_t},
                                              {Tensor()}, {tensor<int32_t>(DType::kInt32, {64}, g)}},
                              q.attrs()));
@@ -281,7 +274,7 @@ TEST(NbitsMatMulNBits, TrivialGIdxIsAcceptedAndAReorderingOneRefused) {
 // Malformed constant weights fail at session creation (exit 2), naming the node and the input.
 TEST(NbitsMatMulNBits, BadShapesFailAtCreation) {
   QMatrix q(4, 64, 4, 32, true, 16);
-  const Tensor a = tensor<float>(DType::kFloat32, {1, 64}, random_floats(64, 17));
+  const Tensor a = tensor<float>(DType::kFloat32, {1, 64}, test_data::uniform_floats(64, 17));
   auto expect_load_error = [&](std::vector<In> in, std::vector<ir::Attribute> attrs, ErrorCode code,
                                const std::string& needle) {
     auto out = run_one(one_node("MatMulNBits", in, attrs));
@@ -315,14 +308,14 @@ TEST(NbitsMatMulNBits, BadShapesFailAtCreation) {
 // Problems only the run can see are run-time errors (exit 3).
 TEST(NbitsMatMulNBits, BadRunTimeInputsFailCleanly) {
   QMatrix q(4, 64, 4, 32, false, 18);
-  auto wrong_k = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {1, 63}, random_floats(63, 1)), false},
+  auto wrong_k = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {1, 63}, test_data::uniform_floats(63, 1)), false},
                                                   {q.b}, {q.scales_t}},
                                   q.attrs()));
   ASSERT_FALSE(wrong_k.ok());
   EXPECT_EQ(wrong_k.status().code(), ErrorCode::kRuntimeError);
   EXPECT_NE(wrong_k.status().message().find("K=64"), std::string::npos) << wrong_k.status().message();
   const Tensor wrong_b = Tensor::create(DType::kUInt8, {4, 2, 15}).value();
-  auto run_b = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {1, 64}, random_floats(64, 2)), false},
+  auto run_b = run_one(one_node("MatMulNBits", {{tensor<float>(DType::kFloat32, {1, 64}, test_data::uniform_floats(64, 2)), false},
                                                 {wrong_b, false}, {q.scales_t}},
                                 q.attrs()));
   ASSERT_FALSE(run_b.ok());

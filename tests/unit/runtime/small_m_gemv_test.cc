@@ -6,12 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "runtime/session_impl.h"
 #include "../test_models.h"
+#include "../random_data.h"
 
 namespace hone {
 namespace {
@@ -19,14 +19,6 @@ namespace {
 using testing_models::float_attr;
 using testing_models::int_attr;
 using testing_models::string_attr;
-
-Tensor random_floats(Shape shape, unsigned seed) {
-  Tensor t = Tensor::create(DType::kFloat32, std::move(shape)).value();
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 // One node; A is the graph input, every other input an initializer (so B is constant).
 Result<Tensor> run_with_constants(const std::string& domain, const std::string& op, const Tensor& a,
@@ -110,9 +102,9 @@ TEST(SmallMGemv, GemmMatchesForEveryCAndTransposition) {
       {5, false, true, {n}, true, 1.0f, 1.0f},       // past the GEMV's rows: oneDNN or reference
   };
   for (const Case& cs : cases) {
-    const Tensor a = random_floats(cs.trans_a ? Shape{k, cs.m} : Shape{cs.m, k}, 1);
-    const Tensor b = random_floats(cs.trans_b ? Shape{n, k} : Shape{k, n}, 2);
-    const Tensor c = random_floats(cs.c_shape, 3);
+    const Tensor a = test_data::uniform_tensor(cs.trans_a ? Shape{k, cs.m} : Shape{cs.m, k}, 1);
+    const Tensor b = test_data::uniform_tensor(cs.trans_b ? Shape{n, k} : Shape{k, n}, 2);
+    const Tensor c = test_data::uniform_tensor(cs.c_shape, 3);
     std::vector<Tensor> constants{b};
     if (cs.has_c) constants.push_back(c);
     auto y = run_with_constants("", "Gemm", a, constants,
@@ -128,9 +120,9 @@ TEST(SmallMGemv, GemmMatchesForEveryCAndTransposition) {
 
 TEST(SmallMGemv, MatMulVectorAndBatchedRows) {
   const int64_t k = 129, n = 65;
-  const Tensor b = random_floats({k, n}, 4);
+  const Tensor b = test_data::uniform_tensor({k, n}, 4);
   for (const Shape& a_shape : {Shape{k}, Shape{1, k}, Shape{2, 1, k}, Shape{2, 2, k}, Shape{3, 2, k}}) {
-    const Tensor a = random_floats(a_shape, 5);
+    const Tensor a = test_data::uniform_tensor(a_shape, 5);
     auto y = run_with_constants("", "MatMul", a, {b}, {});
     ASSERT_TRUE(y.ok()) << y.status().message();
     Shape want_shape(a_shape.begin(), a_shape.end() - 1);
@@ -145,9 +137,9 @@ TEST(SmallMGemv, MatMulVectorAndBatchedRows) {
 
 TEST(SmallMGemv, FusedMatMulAddsBiasThenActivation) {
   const int64_t k = 50, n = 130;
-  const Tensor b = random_floats({n, k}, 6), bias = random_floats({n}, 7);
+  const Tensor b = test_data::uniform_tensor({n, k}, 6), bias = test_data::uniform_tensor({n}, 7);
   for (int64_t m : {1, 4, 6}) {
-    const Tensor a = random_floats({m, k}, 8);
+    const Tensor a = test_data::uniform_tensor({m, k}, 8);
     auto y = run_with_constants("hone", "FusedMatMul", a, {b, bias},
                                 {int_attr("transB", 1), string_attr("activation", "Relu")});
     ASSERT_TRUE(y.ok()) << y.status().message();
