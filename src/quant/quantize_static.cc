@@ -172,10 +172,36 @@ class StaticQuantizer {
     return Status::Ok();
   }
 
+  // A Relu right after a quantized Conv/MatMul/Gemm/Add, the only reader of its output, gets no Q/DQ
+  // on its input: with asymmetric uint8 activations the Relu output's QuantizeLinear (zero point
+  // 0, the type's minimum) saturates exactly as the Relu does, so the producer's output needs no
+  // quantization step of its own, and the value is rounded once instead of twice. ONNX Runtime's
+  // QDQ quantizer removes such a Relu altogether; keeping it leaves the graph exact, and both
+  // runtimes fuse DQ -> Conv -> Relu -> Q (and the residual DQ, DQ -> Add -> Relu -> Q) into one
+  // integer op.
+  bool relu_folds_into_producer(const ir::Node& n) const {
+    if (n.op_type != "Relu" || o_.symmetric_activations || n.inputs.size() != 1) return false;
+    const std::string& x = n.input(0);
+    auto it = producer_.find(x);
+    if (it == producer_.end() || !planned_.count(it->second)) return false;
+    const std::string& op = m_.graph.nodes[it->second].op_type;
+    if (op != "Conv" && op != "MatMul" && op != "Gemm" && op != "Add") return false;
+    auto r = readers_.find(x);
+    return r != readers_.end() && r->second == 1 && !is_graph_output(x);
+  }
+  bool is_graph_output(const std::string& name) const {
+    for (const auto& o : m_.graph.outputs)
+      if (o.name == name) return true;
+    return false;
+  }
+
   // Phase 1: which nodes are candidates and which of their inputs are activations / weights.
   void plan() {
     const ir::Graph& g = m_.graph;
     for (const auto* v : g.real_inputs()) graph_inputs_.insert(v->name);
+    for (const ir::Node& n : g.nodes)
+      for (const std::string& x : n.inputs)
+        if (!x.empty()) ++readers_[x];
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       const ir::Node& n = g.nodes[i];
       for (const auto& o : n.outputs) producer_[o] = i;
@@ -194,6 +220,20 @@ class StaticQuantizer {
         continue;
       }
       planned_[i] = p;
+    }
+    // Relus that fold into their producer leave the plan once every node is planned: only when a
+    // quantized node reads the Relu's output is there a QuantizeLinear to saturate in its place
+    // (a Relu feeding only float readers keeps its quantized input, so that its producer still
+    // ends in a QuantizeLinear and runs as an integer op).
+    std::set<std::string> quantized_reads;
+    for (const auto& [i, p] : planned_)
+      for (size_t k : p.act_inputs) quantized_reads.insert(g.nodes[i].input(k));
+    for (auto it = planned_.begin(); it != planned_.end();) {
+      const ir::Node& n = g.nodes[it->first];
+      if (relu_folds_into_producer(n) && quantized_reads.count(n.outputs[0]))
+        it = planned_.erase(it);
+      else
+        ++it;
     }
   }
 
@@ -556,6 +596,7 @@ class StaticQuantizer {
   std::set<std::string> graph_inputs_;
   std::map<std::string, DType> inferred_types_;  // node outputs, from infer_types()
   std::map<std::string, size_t> producer_;
+  std::map<std::string, int> readers_;  // how many node inputs (in the main graph) read each value
   std::map<size_t, NodePlan> planned_;  // by node index: the rewrite walks nodes in order
   std::map<std::string, ActParams> acts_;
   std::map<std::string, WeightQ> weights_;

@@ -181,15 +181,21 @@ TEST(QuantizeStatic, CnnStructureAndNumerics) {
       auto q = quantize(f, o, nullptr, nullptr);
       ASSERT_TRUE(q.ok()) << q.status().message();
       auto c = op_counts(*q);
-      // Q/DQ on X (conv input), c (relu input), r (pool input), f (gemm input).
-      EXPECT_EQ(c["QuantizeLinear"], 4);
+      // Q/DQ on X (conv input), r (pool input), f (gemm input); none on c, the conv output the Relu
+      // alone reads: the Q on r (zero point 0) saturates as the Relu does.
+      EXPECT_EQ(c["QuantizeLinear"], 3);
       // ... plus the two weights and the two int32 biases.
-      EXPECT_EQ(c["DequantizeLinear"], 8);
+      EXPECT_EQ(c["DequantizeLinear"], 7);
       EXPECT_EQ(c["Conv"], 1);
       EXPECT_EQ(c["Flatten"], 1);
       EXPECT_EQ(report.quantized["Conv"], 1);
-      EXPECT_EQ(report.quantized["Relu"], 1);
+      EXPECT_EQ(report.quantized["Relu"], 0);
       EXPECT_EQ(report.quantized["MaxPool"], 1);
+      for (const auto& n : q->graph.nodes) {
+        if (n.op_type == "Relu") {
+          EXPECT_EQ(n.inputs[0], "c");
+        }
+      }
       EXPECT_EQ(report.quantized["Gemm"], 1);
       // Every float node keeps its output names; the conv reads the dequantized input and weight.
       const ir::Node* conv = find_node(*q, "conv");
@@ -212,6 +218,31 @@ TEST(QuantizeStatic, CnnStructureAndNumerics) {
       EXPECT_LT(cos, 1.0 - 1e-9);  // the int8 rounding is really there
     }
   }
+  // Symmetric int8 activations: zero point 0 is mid-range, the Q on r no longer saturates like the
+  // Relu, so the Relu keeps its own quantized input.
+  QuantizeOptions o;
+  o.mode = Mode::kStatic;
+  o.calib = &calib;
+  o.symmetric_activations = true;
+  o.threads = 1;
+  QuantizeReport report;
+  o.report = &report;
+  auto q = quantize(f, o, nullptr, nullptr);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  EXPECT_EQ(op_counts(*q)["QuantizeLinear"], 4);  // X, c, r, f
+  EXPECT_EQ(report.quantized["Relu"], 1);
+  EXPECT_GE(worst_cosine(f, *q, test), 0.99);
+  // Asymmetric again, the MaxPool kept float: nothing quantized reads r, so there is no Q there to
+  // saturate for the Relu, and the Relu keeps its quantized input (the conv still ends in a Q).
+  o.symmetric_activations = false;
+  o.exclude = {"MaxPool"};
+  QuantizeReport report2;
+  o.report = &report2;
+  auto q2 = quantize(f, o, nullptr, nullptr);
+  ASSERT_TRUE(q2.ok()) << q2.status().message();
+  EXPECT_EQ(op_counts(*q2)["QuantizeLinear"], 3);  // X, c, f
+  EXPECT_EQ(report2.quantized["Relu"], 1);
+  EXPECT_EQ(report2.quantized["MaxPool"], 0);
 }
 
 TEST(QuantizeStatic, MatMulAddExcludeAndSymmetric) {
