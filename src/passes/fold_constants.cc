@@ -2,7 +2,9 @@
 // earlier folded nodes) once, with the runtime's own kernels, and replaces them by initializers.
 // Shape and Size of a graph input with a fully static declared shape are constants too (the
 // session refuses inputs of another shape), which folds the shape arithmetic exporters emit
-// around Reshape.
+// around Reshape; so are Shape and Size of any other value whose shape ONNX shape inference
+// proves static (PyTorch's chunk of a packed QKV projection computes its Slice bounds from
+// Shape(qkv): once they are constants, fuse_attention can read Q, K and V in place).
 //
 // Skipped: random ops (their value must differ between runs), Dropout (eliminate_identity's
 // business; in training mode it is random), nodes with subgraphs, ops outside the default
@@ -10,8 +12,10 @@
 // interface), nodes the runtime cannot evaluate (the session reports that later, as without
 // folding), and results that would make the model much bigger: more than kMaxGrowthBytes beyond
 // the size of the node's inputs (ConstantOfShape, Expand and Tile can blow up a few bytes).
+#include <map>
 #include <set>
 
+#include "onnx/shape_inference.h"
 #include "passes/passes.h"
 #include "runtime/session_impl.h"
 
@@ -30,12 +34,39 @@ bool foldable_op(const ir::Node& n) {
   return true;
 }
 
-// Shape / Size of a graph input whose declared shape is fully known.
-std::optional<Tensor> static_shape_value(const ir::Graph& g, const ir::Node& n) {
-  if (!(is_onnx_op(n, "Shape") || is_onnx_op(n, "Size")) || !is_graph_input(g, n.input(0))) return std::nullopt;
-  const ir::TypeInfo* type = g.find_type(n.input(0));
-  if (!type || !type->is_tensor()) return std::nullopt;
-  std::optional<Shape> shape = type->static_shape();
+bool is_shape_op(const ir::Node& n) { return is_onnx_op(n, "Shape") || is_onnx_op(n, "Size"); }
+
+// The static shapes ONNX shape inference finds for the values that Shape/Size nodes read when they
+// are not graph inputs. Inference runs on a copy (tensors share their buffers; inference reads
+// only small initializers) so the model keeps the value_info it came with; no facts when it fails.
+std::map<std::string, Shape> inferred_shapes_read_by_shape_ops(const ir::Model& m) {
+  std::map<std::string, Shape> facts;
+  std::set<std::string> wanted;
+  for (const auto& n : m.graph.nodes)
+    if (is_shape_op(n) && !n.input(0).empty() && !is_graph_input(m.graph, n.input(0))) wanted.insert(n.input(0));
+  if (wanted.empty()) return facts;
+  ir::Model copy = m;
+  if (!onnxio::infer_shapes(copy).ok()) return facts;
+  for (const auto& name : wanted) {
+    const ir::TypeInfo* type = copy.graph.find_type(name);
+    if (!type || !type->is_tensor()) continue;
+    if (std::optional<Shape> shape = type->static_shape()) facts[name] = *shape;
+  }
+  return facts;
+}
+
+// Shape / Size of a graph input whose declared shape is fully known, or of a value in `inferred`.
+std::optional<Tensor> static_shape_value(const ir::Graph& g, const ir::Node& n,
+                                         const std::map<std::string, Shape>& inferred) {
+  if (!is_shape_op(n)) return std::nullopt;
+  std::optional<Shape> shape;
+  if (is_graph_input(g, n.input(0))) {
+    const ir::TypeInfo* type = g.find_type(n.input(0));
+    if (!type || !type->is_tensor()) return std::nullopt;
+    shape = type->static_shape();
+  } else if (auto it = inferred.find(n.input(0)); it != inferred.end()) {
+    shape = it->second;
+  }
   if (!shape) return std::nullopt;
   const auto rank = static_cast<int64_t>(shape->size());
   if (n.op_type == "Size") {
@@ -87,6 +118,7 @@ std::optional<std::vector<Tensor>> evaluate(const ir::Model& m, const ir::Node& 
 
 Status fold_constants(ir::Model& m) {
   ir::Graph& g = m.graph;
+  const std::map<std::string, Shape> inferred = inferred_shapes_read_by_shape_ops(m);
   std::vector<bool> remove(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node& n = g.nodes[i];
@@ -99,7 +131,7 @@ Status fold_constants(ir::Model& m) {
     if (!produces || graph_output) continue;
 
     std::vector<Tensor> values;
-    if (auto shape = static_shape_value(g, n)) {
+    if (auto shape = static_shape_value(g, n, inferred)) {
       values.push_back(std::move(*shape));
     } else {
       bool all_constant = true;

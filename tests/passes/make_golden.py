@@ -96,6 +96,25 @@ def fold_constants():
           init("axes", np.array([0], np.int64)), init("minus_one", np.array([-1], np.int64))])
 
 
+def fold_inferred_shape():
+    # PyTorch's chunk of a packed projection: the Slice bound is Shape(m)[-1] / 2 of an
+    # intermediate m whose shape inference proves static ([2, 6] @ [6, 8] -> [2, 8]): Shape,
+    # Gather and Div fold, MatMul and Slice remain. The same arithmetic on a symbolic-batch input
+    # (Z [batch, 8]) folds nothing: its Shape, Gather, Div and Slice stay.
+    nodes = [helper.make_node("MatMul", ["X", "w"], ["m"])]
+    for p, src, out in (("a_", "m", "Y"), ("b_", "Z", "Y2")):
+        nodes += [
+            helper.make_node("Shape", [src], [p + "s"]),
+            helper.make_node("Gather", [p + "s", "last"], [p + "c"], axis=0),
+            helper.make_node("Div", [p + "c", "two"], [p + "half"]),
+            helper.make_node("Slice", [src, "zero", p + "half", "last"], [out]),
+        ]
+    save("fold_inferred_shape", nodes, [f32("X", [2, 6]), f32("Z", ["batch", 8])],
+         [f32("Y", [2, 4]), f32("Y2", ["batch", 4])],
+         [init("w", rng.standard_normal((6, 8)).astype(np.float32)), init("last", np.array([-1], np.int64)),
+          init("two", np.array([2], np.int64)), init("zero", np.array([0], np.int64))])
+
+
 def bn_inits(prefix, c):
     return [init(prefix + "_scale", rng.uniform(0.5, 1.5, c).astype(np.float32)),
             init(prefix + "_bias", rng.standard_normal(c).astype(np.float32)),
@@ -144,3 +163,4 @@ if __name__ == "__main__":
     dead_code()
     fold_constants()
     fold_batchnorm()
+    fold_inferred_shape()

@@ -91,6 +91,9 @@ INSTANTIATE_TEST_SUITE_P(
         // The folded values stay as initializers (c1, w2, s, d0, d0u, target) beside the four
         // originals; dead_code removes those no one reads any more.
         Golden{"fold_constants", "fold_constants", {{"Mul", 1}, {"Reshape", 1}}, 10},
+        // Shape of an intermediate that shape inference proves static folds (with its Gather and
+        // Div: 3 new initializers beside the 4); the same chain on a symbolic-batch input stays.
+        Golden{"fold_inferred_shape", "fold_constants", {{"MatMul", 1}, {"Slice", 2}, {"Shape", 1}, {"Gather", 1}, {"Div", 1}}, 7},
         // bn4 stays: its Conv's output also feeds a Relu. 6 weights + 16 BN parameters + 3 new
         // weight/bias pairs.
         Golden{"fold_batchnorm", "fold_batchnorm",
