@@ -10,6 +10,12 @@
 // projections wrote them: no head split/merge transposes, no scores tensor in memory.
 // Every intermediate value must have no other reader; the operands must be float32 as far as the
 // graph tells (declared types, or the float32 constants the values are computed from).
+//
+// An operand that is Reshape(Slice(P, start, end, axes=[last])) of a packed projection P (the
+// QKV chunk of nn.MultiheadAttention's in_proj) is taken in too: the node reads P with the slice
+// bounds and the Reshape's target as attributes <x>_slice / <x>_shape (x = q, k, v), and the op
+// reads the heads in place, so neither the Slice copies nor the Reshapes run.
+#include <algorithm>
 #include <unordered_set>
 
 #include "passes/fusion_util.h"
@@ -96,6 +102,48 @@ bool step_over_transpose(const ir::Graph& g, const GraphIndex& ix, Traced& t, co
   return true;
 }
 
+// The int64 values of a constant 1-D (or scalar) tensor; nullopt when `name` is not one.
+std::optional<std::vector<int64_t>> int64_constant(const ir::Graph& g, const std::string& name) {
+  const Tensor* t = constant_value(g, name);
+  if (!t || t->dtype() != DType::kInt64 || t->rank() > 1) return std::nullopt;
+  return std::vector<int64_t>(t->data<int64_t>(), t->data<int64_t>() + t->numel());
+}
+
+// When `t.value` is Reshape(Slice(P, start, end, axes=[-1] [, steps=[1]]), target) with constant
+// bounds and a constant target of the operand's rank (each read only by the pattern): steps over
+// both, onto P, and returns the view attributes <prefix>_slice = [start, end] and
+// <prefix>_shape = target for the op to apply at run time.
+std::vector<ir::Attribute> step_over_packed_view(const ir::Graph& g, const GraphIndex& ix, Traced& t, size_t rank,
+                                                 const std::string& prefix) {
+  const ir::Node* reshape = produced_by(g, ix, t.value, "Reshape");
+  if (!reshape || reshape->inputs.size() != 2 || !sole_consumer(g, ix, t.value)) return {};
+  const auto target = int64_constant(g, reshape->inputs[1]);
+  if (!target || target->size() != rank) return {};
+  // allowzero = 1 makes a 0 in the target a real zero-size dim: the op reads 0 as "copy".
+  if (reshape->attr_int("allowzero", 0) != 0 && std::count(target->begin(), target->end(), 0) > 0) return {};
+  const std::string& sliced = reshape->inputs[0];
+  const ir::Node* slice = produced_by(g, ix, sliced, "Slice");
+  if (!slice || slice->inputs.size() < 4 || !sole_consumer(g, ix, sliced)) return {};
+  const auto start = int64_constant(g, slice->inputs[1]), end = int64_constant(g, slice->inputs[2]);
+  const auto axes = int64_constant(g, slice->inputs[3]);
+  if (!start || !end || !axes || start->size() != 1 || end->size() != 1 || *axes != std::vector<int64_t>{-1}) return {};
+  if (slice->inputs.size() > 4 && !slice->inputs[4].empty()) {
+    const auto steps = int64_constant(g, slice->inputs[4]);
+    if (!steps || *steps != std::vector<int64_t>{1}) return {};
+  }
+  t.nodes.push_back(ix.producer.at(t.value));
+  t.nodes.push_back(ix.producer.at(sliced));
+  t.value = slice->inputs[0];
+  ir::Attribute bounds, shape;
+  bounds.name = prefix + "_slice";
+  bounds.type = ir::AttrType::kInts;
+  bounds.ints = {start->front(), end->front()};
+  shape.name = prefix + "_shape";
+  shape.type = ir::AttrType::kInts;
+  shape.ints = *target;
+  return {bounds, shape};
+}
+
 bool fuse_at(ir::Graph& g, const GraphIndex& ix, size_t sm_i, std::vector<bool>& remove) {
   const ir::Node& sm = g.nodes[sm_i];
   if (sm.inputs.size() != 1 || sm.outputs.size() != 1) return false;
@@ -140,6 +188,11 @@ bool fuse_at(ir::Graph& g, const GraphIndex& ix, size_t sm_i, std::vector<bool>&
   if (!step_over_transpose(g, ix, q, head_split_perm(rank)) || !step_over_transpose(g, ix, k, key_transpose_perm(rank)) ||
       !step_over_transpose(g, ix, v, head_split_perm(rank)))
     return false;
+  std::vector<ir::Attribute> views;
+  for (auto [t, prefix] : {std::pair{&q, "q"}, std::pair{&k, "k"}, std::pair{&v, "v"}}) {
+    auto attrs = step_over_packed_view(g, ix, *t, rank, prefix);
+    views.insert(views.end(), attrs.begin(), attrs.end());
+  }
   if (!known_float32(g, ix, q.value) || !known_float32(g, ix, k.value) || !known_float32(g, ix, v.value)) return false;
   if (!mask.empty() && !known_float32(g, ix, mask)) return false;
 
@@ -159,6 +212,7 @@ bool fuse_at(ir::Graph& g, const GraphIndex& ix, size_t sm_i, std::vector<bool>&
   out.inputs = {q.value, k.value, v.value};
   if (!mask.empty()) out.inputs.push_back(mask);
   out.attrs = {float_attr("scale", static_cast<float>(scores.scale * q.scale * k.scale))};
+  out.attrs.insert(out.attrs.end(), views.begin(), views.end());
   forget_values(g, dropped);
   return true;
 }

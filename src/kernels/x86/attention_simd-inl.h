@@ -1,6 +1,6 @@
 // Body of the fused attention kernel, included once per ISA by attention_avx2.cc and
 // attention_avx512.cc inside a namespace that defines `Ops` (vector type V, kLanes, load/store,
-// set1, fmadd, mul, add, load_tail/store_tail) and kTileVectors. Not a standalone header.
+// set1, fmadd, mul, add, load_tail/store_tail, transpose_block) and kTileVectors. Not a standalone header.
 //
 // Per (batch, head): K is transposed once into [head_dim][kv_cols] (zero-padded), so that a tile
 // of kRows query rows times kTileVectors vectors of keys is a rank-1 update per d (broadcast
@@ -12,16 +12,21 @@
 inline constexpr int kRows = kAttentionTileRows;
 inline constexpr int64_t kTileCols = kTileVectors * Ops::kLanes;
 
-// kt[d][j] = k[j][d] for j < kv_len, 0 up to kv_cols.
+// kt[d][j] = k[j][d] for j < kv_len, 0 up to kv_cols. Whole kLanes x kLanes blocks go through
+// registers (Ops::transpose_block); an element-by-element loop here cost as much as a sixth of
+// the kernel (BERT-base: 64 x 128 floats per head, strided reads), the edges still go that way.
 inline void pack_k_transposed(const float* k, int64_t k_row, int64_t kv_len, int64_t dim, int64_t kv_cols, float* kt) {
+  constexpr int64_t L = Ops::kLanes;
   for (int64_t d = 0; d < dim; ++d) std::fill(kt + d * kv_cols + kv_len, kt + (d + 1) * kv_cols, 0.0f);
-  constexpr int64_t kBlock = 16;  // keys per pass: 16 rows of K stay in L1 while their columns scatter
-  for (int64_t j0 = 0; j0 < kv_len; j0 += kBlock) {
-    const int64_t j1 = std::min(kv_len, j0 + kBlock);
-    for (int64_t d = 0; d < dim; ++d) {
-      float* dst = kt + d * kv_cols;
-      for (int64_t j = j0; j < j1; ++j) dst[j] = k[j * k_row + d];
-    }
+  const int64_t whole_keys = kv_len / L * L, whole_dims = dim / L * L;
+  for (int64_t j0 = 0; j0 < whole_keys; j0 += L) {
+    const float* kj = k + j0 * k_row;
+    for (int64_t d0 = 0; d0 < whole_dims; d0 += L) Ops::transpose_block(kj + d0, k_row, kt + d0 * kv_cols + j0, kv_cols);
+  }
+  for (int64_t j = 0; j < kv_len; ++j) {
+    const float* kj = k + j * k_row;
+    float* col = kt + j;
+    for (int64_t d = j < whole_keys ? whole_dims : 0; d < dim; ++d) col[d * kv_cols] = kj[d];
   }
 }
 

@@ -1,6 +1,8 @@
 // hone.Attention through a Session (runtime/ops/attention.cc): a mask broadcast along the keys
 // (expanded before the kernel) equals no mask, no keys give zeros as the unfused ops do, and
-// operands that do not describe one attention are refused with an error, never a crash. Named
+// operands that do not describe one attention are refused with an error, never a crash; Q, K, V
+// given as views of one packed projection (<x>_slice / <x>_shape) equal the same operands sliced
+// and reshaped beforehand, read in place or copied out. Named
 // FusedFp32* so that tests/kernels_isa_fp32 reruns it with HONE_ISA=scalar and avx2.
 #include <gtest/gtest.h>
 
@@ -44,6 +46,30 @@ ir::Model attention_model(bool with_mask) {
   return m;
 }
 
+ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+// Y = hone.Attention(P, P, P) with scale 0.5, Q/K/V the thirds of P's last axis reshaped to
+// `target` (what fuse_attention makes of nn.MultiheadAttention's chunked in_proj).
+ir::Model packed_attention_model(int64_t width, const std::vector<int64_t>& target) {
+  ir::Model m = attention_model(false);
+  ir::Graph& g = m.graph;
+  g.inputs = {{"P", f32_any(), {}}};
+  ir::Node& n = g.nodes[0];
+  n.inputs = {"P", "P", "P"};
+  const char* prefixes[3] = {"q", "k", "v"};
+  for (int64_t i = 0; i < 3; ++i) {
+    n.attrs.push_back(ints_attr(std::string(prefixes[i]) + "_slice", {i * width, (i + 1) * width}));
+    n.attrs.push_back(ints_attr(std::string(prefixes[i]) + "_shape", target));
+  }
+  return m;
+}
+
 Tensor random_tensor(Shape shape, unsigned seed) {
   Tensor t = Tensor::create(DType::kFloat32, std::move(shape)).value();
   std::mt19937 rng(seed);
@@ -76,6 +102,60 @@ TEST(FusedFp32AttentionOp, NoKeysGiveZeros) {
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ((*out)[0].shape(), (Shape{4, 2, 5}));
   for (int64_t i = 0; i < (*out)[0].numel(); ++i) EXPECT_EQ((*out)[0].data<float>()[i], 0.0f);
+}
+
+// Third i of P's last axis, reshaped to `shape`.
+Tensor third(const Tensor& p, int64_t i, const Shape& shape) {
+  const int64_t c = p.shape().back(), w = c / 3, rows = p.numel() / c;
+  Tensor t = Tensor::create(DType::kFloat32, shape).value();
+  EXPECT_EQ(t.numel(), rows * w);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < w; ++j) t.data<float>()[r * w + j] = p.data<float>()[r * c + i * w + j];
+  return t;
+}
+
+// The packed form against the plain op on the operands sliced and reshaped beforehand.
+void expect_packed_equals_sliced(const Shape& p_shape, const std::vector<int64_t>& target, const Shape& operand) {
+  const Tensor p = random_tensor(p_shape, 7);
+  auto s = create_session(packed_attention_model(p_shape.back() / 3, target));
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto packed = s->run({p});
+  ASSERT_TRUE(packed.ok()) << packed.status().message();
+  auto plain = run(false, {third(p, 0, operand), third(p, 1, operand), third(p, 2, operand)});
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  ASSERT_EQ((*packed)[0].shape(), (*plain)[0].shape());
+  for (int64_t i = 0; i < (*plain)[0].numel(); ++i)
+    ASSERT_NEAR((*packed)[0].data<float>()[i], (*plain)[0].data<float>()[i], 1e-5) << i;
+}
+
+TEST(FusedFp32AttentionOp, PackedProjectionReadInPlace) {
+  // nn.MultiheadAttention, one batch: P [S, 1, 3E] -> [S, H, D] (0 copies S; -1 infers H).
+  expect_packed_equals_sliced({9, 1, 3 * 24}, {0, -1, 8}, {9, 3, 8});
+  // Batch first: P [B, S, 3E] -> [B, S, H, D].
+  expect_packed_equals_sliced({2, 7, 3 * 20}, {2, 7, 4, 5}, {2, 7, 4, 5});
+}
+
+TEST(FusedFp32AttentionOp, PackedProjectionCopiedWhenNotInPlace) {
+  // Two batches of nn.MultiheadAttention: [S, 2, E] -> [S, 2H, D] mixes batches into heads.
+  expect_packed_equals_sliced({5, 2, 3 * 12}, {5, 6, 4}, {5, 6, 4});
+  // Rows folded differently: P [B, S, 3E] -> [B*S, H, D] (rank 3).
+  expect_packed_equals_sliced({2, 4, 3 * 8}, {8, 2, 4}, {8, 2, 4});
+}
+
+TEST(FusedFp32AttentionOp, BadPackedViewsAreErrors) {
+  const Tensor p = random_tensor({5, 1, 36}, 1);
+  auto bad_target = create_session(packed_attention_model(12, {5, 5, 4}));  // 5*5*4 != 5*12
+  ASSERT_TRUE(bad_target.ok());
+  EXPECT_FALSE(bad_target->run({p}).ok());
+  ir::Model half = packed_attention_model(12, {5, 3, 4});
+  std::erase_if(half.graph.nodes[0].attrs, [](const ir::Attribute& a) { return a.name == "k_shape"; });
+  EXPECT_FALSE(create_session(half).ok());  // k_slice without k_shape
+  ir::Model ok = packed_attention_model(12, {5, 3, 4});
+  auto s = create_session(ok);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_FALSE(s->run({random_tensor({5, 1, 30}, 2)}).ok());  // P narrower than the slices
+  auto int_p = Tensor::create(DType::kInt64, {5, 1, 36});
+  EXPECT_FALSE(s->run({*int_p}).ok());
 }
 
 TEST(FusedFp32AttentionOp, MismatchedOperandsAreErrors) {
