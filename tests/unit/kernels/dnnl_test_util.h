@@ -10,16 +10,12 @@
 #include <random>
 #include <vector>
 
+#include "../random_data.h"
+
 namespace hone::kernels::onednn::test_util {
 
 // n values uniform in [-1, 1), the same for the same seed.
-inline std::vector<float> random_values(int64_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
+inline std::vector<float> random_values(int64_t n, uint32_t seed) { return test_data::uniform_floats(n, seed); }
 
 // max|got - want| <= 1e-4 * max|want| + 1e-5: oneDNN reorders the sums, so results are close, not equal.
 inline void expect_close(const std::vector<float>& got, const std::vector<float>& want) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../test_models.h"
 #include "ir/graph.h"
 #include "runtime/session_impl.h"
 
@@ -40,28 +41,11 @@ inline ir::Node mk(std::string op, std::vector<std::string> in, std::vector<std:
   return n;
 }
 
-inline ir::Attribute iattr(const std::string& name, int64_t v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInt;
-  a.i = v;
-  return a;
-}
-
-inline ir::Attribute fattr(const std::string& name, float v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kFloat;
-  a.f = v;
-  return a;
-}
-
+// The attribute builders of test_models.h under the short names these tests use.
+inline ir::Attribute iattr(const std::string& name, int64_t v) { return testing_models::int_attr(name, v); }
+inline ir::Attribute fattr(const std::string& name, float v) { return testing_models::float_attr(name, v); }
 inline ir::Attribute iattrs(const std::string& name, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
+  return testing_models::ints_attr(name, std::move(v));
 }
 
 // X[batch, K] -> MatMul(W1 [K, H]) -> h -> Relu -> r -> Gemm(W2 [N, H], b2 [N], transB=1) -> Y.
