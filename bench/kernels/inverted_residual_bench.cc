@@ -82,14 +82,17 @@ void BM_InvertedResidual_Fused(benchmark::State& state) {
       d.bd.data(), d.wp.data(), d.bp.data());
   w.expand_clamp = {0.0f, 6.0f};
   w.depthwise_clamp = {0.0f, 6.0f};
-  x86::IrBuffer scratch(x86::inverted_residual_scratch_floats(w, d.b.size, g_threads));
+  const x86::IrSchedule schedule = state.range(1) == 0 ? x86::inverted_residual_schedule(w, d.b.size, d.b.size, g_threads)
+                                  : state.range(1) == 1 ? x86::IrSchedule::kRows
+                                                        : x86::IrSchedule::kImage;
+  x86::IrBuffer scratch(x86::inverted_residual_scratch_floats(w, d.b.size, d.b.size, g_threads, schedule));
   const x86::InvertedResidualVariant& v = x86::inverted_residual_best();
   for (auto _ : state) {
     x86::inverted_residual(v, w, d.x.data(), 1, d.b.size, d.b.size, d.b.residual ? d.sum.data() : nullptr,
-                           d.y.data(), scratch.data(), g_threads);
+                           d.y.data(), scratch.data(), g_threads, schedule);
     benchmark::DoNotOptimize(d.y.data());
   }
-  label(state, d);
+  label(state, d, schedule == x86::IrSchedule::kRows ? " rows" : " image");
 }
 
 onednn::ConvDesc nhwc_conv(int64_t size, int64_t c_in, int64_t c_out, int64_t k, int64_t stride, int64_t groups) {
@@ -143,14 +146,18 @@ void BM_InvertedResidual_OneDnn3Convs(benchmark::State& state) {
 }
 
 void configure(benchmark::internal::Benchmark* b) {
-  b->DenseRange(0, static_cast<int>(std::size(kBlocks)) - 1)
-      ->UseRealTime()
+  b->UseRealTime()
       ->MeasureProcessCPUTime()
       ->Unit(benchmark::kMicrosecond);
 }
 
-BENCHMARK(BM_InvertedResidual_Fused)->Apply(configure);
-BENCHMARK(BM_InvertedResidual_OneDnn3Convs)->Apply(configure);
+// Second argument: 0 the schedule the op picks, 1 kRows, 2 kImage.
+BENCHMARK(BM_InvertedResidual_Fused)
+    ->ArgsProduct({benchmark::CreateDenseRange(0, static_cast<int>(std::size(kBlocks)) - 1, 1), {0, 1, 2}})
+    ->Apply(configure);
+BENCHMARK(BM_InvertedResidual_OneDnn3Convs)
+    ->DenseRange(0, static_cast<int>(std::size(kBlocks)) - 1)
+    ->Apply(configure);
 
 }  // namespace
 

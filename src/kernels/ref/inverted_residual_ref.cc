@@ -17,7 +17,7 @@ float clamp(float v, float lo, float hi) { return std::min(std::max(v, lo), hi);
 
 void f32_gemm_bias_clip_sum_c48_ref(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels,
                                     int64_t n_pad, const float* bias, const float* sum, int64_t lds, float lo, float hi,
-                                    float* c, int64_t ldc, int64_t n) {
+                                    IrOut out, int64_t n) {
   for (int64_t p0 = 0; p0 < n_pad && p0 < n; p0 += kIrPanelCols) {
     const int64_t pw = std::min(kIrPanelCols, n_pad - p0);
     const float* panel = panels + p0 * k;
@@ -30,7 +30,7 @@ void f32_gemm_bias_clip_sum_c48_ref(const float* a, int64_t lda, int64_t m, int6
       for (int64_t j = 0; j < pw && p0 + j < n; ++j) {
         float v = acc[j] + bias[p0 + j];
         if (sum) v += sum[i * lds + p0 + j];
-        c[i * ldc + p0 + j] = clamp(v, lo, hi);
+        out.row(i)[p0 + j] = clamp(v, lo, hi);
       }
     }
   }

@@ -78,62 +78,131 @@ InvertedResidualWeights InvertedResidualWeights::pack(int64_t c_in, int64_t c_mi
 
 namespace {
 
-// One thread's buffers: a zero row (the vertical padding), the ring of 3 expanded rows, each
-// (width + 2) pixels of c_mid_pad floats with a zero pixel on either side, and the depthwise row.
-struct ThreadScratch {
-  float* zero_row;
-  float* ring[3];
-  float* dw_row;
-};
-
 int64_t padded_row_floats(const InvertedResidualWeights& w, int64_t width) { return (width + 2) * w.c_mid_pad; }
 
+// kRows, one thread's floats, rounded up to 16 so that every thread's buffers start 64-byte
+// aligned: a zero row (the vertical padding), the ring of 3 expanded rows, each (width + 2)
+// pixels of c_mid_pad floats with a zero pixel on either side, and one depthwise row.
 int64_t per_thread_floats(const InvertedResidualWeights& w, int64_t width) {
-  // Rounded up to 16 floats so that every thread's buffers start 64-byte aligned.
   const int64_t f = 4 * padded_row_floats(w, width) + ir_out_size(width, w.stride) * w.c_mid_pad;
   return (f + 15) / 16 * 16;
 }
 
-// Expanded input row `iy` of image x into `row` (pixels 1 .. width; the pad pixels stay zero).
-void expand_row(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* x, int64_t width,
-                int64_t iy, float* row) {
-  const float* xr = x + iy * width * w.c_in;
-  float* dst = row + w.c_mid_pad;
-  if (w.has_expand) {
-    v.gemm(xr, w.c_in, width, w.c_in, w.expand.panels.data(), w.c_mid_pad, w.expand.bias.data(), nullptr, 0,
-           w.expand_clamp.lo, w.expand_clamp.hi, dst, w.c_mid_pad, w.c_mid_pad);
-    return;
-  }
-  for (int64_t px = 0; px < width; ++px)
-    std::memcpy(dst + px * w.c_mid_pad, xr + px * w.c_in, static_cast<size_t>(w.c_in) * sizeof(float));
+int threads_for(int64_t height, const InvertedResidualWeights& w, int threads) {
+  return static_cast<int>(std::clamp<int64_t>(threads, 1, ir_out_size(height, w.stride)));
 }
 
-// Output rows [oy0, oy1) of one image.
-void run_band(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* x, int64_t height,
-              int64_t width, const float* sum, float* y, ThreadScratch& s, int64_t oy0, int64_t oy1) {
-  const int64_t wo = ir_out_size(width, w.stride);
+// Zeroes what no kernel writes: the zero row and the `rows` padded rows' pad pixels that follow
+// it (all of each row without the expand conv, whose channels past c_in are padding too).
+void zero_padding(const InvertedResidualWeights& w, int64_t width, int64_t rows, float* buf) {
+  const int64_t pitch = padded_row_floats(w, width);
+  const size_t pixel_bytes = static_cast<size_t>(w.c_mid_pad) * sizeof(float);
+  if (!w.has_expand) {
+    std::memset(buf, 0, static_cast<size_t>((1 + rows) * pitch) * sizeof(float));
+    return;
+  }
+  std::memset(buf, 0, static_cast<size_t>(pitch) * sizeof(float));
+  for (int64_t r = 1; r <= rows; ++r) {
+    std::memset(buf + r * pitch, 0, pixel_bytes);
+    std::memset(buf + r * pitch + (width + 1) * w.c_mid_pad, 0, pixel_bytes);
+  }
+}
+
+// Pixels [g0, g1) of image x (row-major, g = iy * width + ix), expanded, into the padded rows
+// from `rows` on (row iy at rows + iy * pitch, pixels 1 .. width; the pad pixels stay zero). One
+// GEMM for all of them, so that the expand weights are read once per call, not once per row.
+void expand_pixels(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* x, int64_t width,
+                   int64_t g0, int64_t g1, float* rows) {
+  const int64_t pitch = padded_row_floats(w, width);
+  if (g0 >= g1) return;
+  if (w.has_expand) {
+    v.gemm(x + g0 * w.c_in, w.c_in, g1 - g0, w.c_in, w.expand.panels.data(), w.c_mid_pad, w.expand.bias.data(),
+           nullptr, 0, w.expand_clamp.lo, w.expand_clamp.hi, IrOut{rows + w.c_mid_pad, w.c_mid_pad, width, pitch, g0},
+           w.c_mid_pad);
+    return;
+  }
+  for (int64_t g = g0; g < g1; ++g)
+    std::memcpy(rows + (g / width) * pitch + (g % width + 1) * w.c_mid_pad, x + g * w.c_in,
+                static_cast<size_t>(w.c_in) * sizeof(float));
+}
+
+// Input rows [iy0, iy1) of image x, expanded, into consecutive padded rows from `rows` on.
+void expand_rows(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* x, int64_t width,
+                 int64_t iy0, int64_t iy1, float* rows) {
+  expand_pixels(v, w, x + iy0 * width * w.c_in, width, 0, (iy1 - iy0) * width, rows);
+}
+
+// Project `m` depthwise pixels (rows of c_mid_pad) into y (+ sum), both at output pixel `first`.
+void project(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* dw, int64_t m,
+             const float* sum, float* y, int64_t first) {
+  const int64_t off = first * w.c_out;
+  v.gemm(dw, w.c_mid_pad, m, w.c_mid_pad, w.project.panels.data(), w.project.n_pad, w.project.bias.data(),
+         sum ? sum + off : nullptr, w.c_out, w.project_clamp.lo, w.project_clamp.hi, IrOut{y + off, w.c_out, m, 0},
+         w.c_out);
+}
+
+// kRows: output rows [oy0, oy1) of one image, one at a time; the 3 input rows the depthwise row
+// needs come from a ring, each expanded once, on demand.
+void run_rows(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* x, int64_t height,
+              int64_t width, const float* sum, float* y, float* buf, int64_t oy0, int64_t oy1) {
+  const int64_t wo = ir_out_size(width, w.stride), pitch = padded_row_floats(w, width);
+  const float* zero_row = buf;
+  float* ring[3] = {buf + pitch, buf + 2 * pitch, buf + 3 * pitch};
+  float* dw_row = buf + 4 * pitch;
   int64_t held[3] = {-1, -1, -1};  // which input row each ring slot holds
   for (int64_t oy = oy0; oy < oy1; ++oy) {
     const float* rows[3];
     for (int64_t dy = 0; dy < 3; ++dy) {
       const int64_t iy = oy * w.stride - 1 + dy;
       if (iy < 0 || iy >= height) {
-        rows[dy] = s.zero_row;
+        rows[dy] = zero_row;
         continue;
       }
       const int64_t slot = iy % 3;
       if (held[slot] != iy) {
-        expand_row(v, w, x, width, iy, s.ring[slot]);
+        expand_rows(v, w, x, width, iy, iy + 1, ring[slot]);
         held[slot] = iy;
       }
-      rows[dy] = s.ring[slot];
+      rows[dy] = ring[slot];
     }
     v.depthwise(rows, wo, w.stride, w.c_mid_pad, w.dw_weights.data(), w.dw_bias.data(), w.depthwise_clamp.lo,
-                w.depthwise_clamp.hi, s.dw_row);
-    const int64_t off = oy * wo * w.c_out;
-    v.gemm(s.dw_row, w.c_mid_pad, wo, w.c_mid_pad, w.project.panels.data(), w.project.n_pad, w.project.bias.data(),
-           sum ? sum + off : nullptr, w.c_out, w.project_clamp.lo, w.project_clamp.hi, y + off, w.c_out, w.c_out);
+                w.depthwise_clamp.hi, dw_row);
+    project(v, w, dw_row, wo, sum, y, oy * wo);
   }
+}
+
+// kImage, thread t of nt on one image: its share of the expand pixels, the depthwise rows and
+// the projection pixels, with barriers between (the next step reads what other threads wrote).
+// buf: the zero row, `height` padded rows, then ho * wo depthwise pixels, shared by all threads.
+void run_image_part(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* x,
+                    int64_t height, int64_t width, const float* sum, float* y, float* buf, int t, int nt) {
+  const int64_t ho = ir_out_size(height, w.stride), wo = ir_out_size(width, w.stride);
+  const int64_t pitch = padded_row_floats(w, width);
+  const float* zero_row = buf;
+  float* expanded = buf + pitch;
+  float* dw_rows = expanded + height * pitch;
+  const int64_t in_pixels = height * width, out_pixels = ho * wo;
+  expand_pixels(v, w, x, width, in_pixels * t / nt, in_pixels * (t + 1) / nt, expanded);
+#pragma omp barrier
+  for (int64_t oy = ho * t / nt; oy < ho * (t + 1) / nt; ++oy) {
+    const float* rows[3];
+    for (int64_t dy = 0; dy < 3; ++dy) {
+      const int64_t iy = oy * w.stride - 1 + dy;
+      rows[dy] = iy < 0 || iy >= height ? zero_row : expanded + iy * pitch;
+    }
+    v.depthwise(rows, wo, w.stride, w.c_mid_pad, w.dw_weights.data(), w.dw_bias.data(), w.depthwise_clamp.lo,
+                w.depthwise_clamp.hi, dw_rows + oy * wo * w.c_mid_pad);
+  }
+#pragma omp barrier
+  const int64_t p0 = out_pixels * t / nt, p1 = out_pixels * (t + 1) / nt;
+  if (p1 > p0) project(v, w, dw_rows + p0 * w.c_mid_pad, p1 - p0, sum, y, p0);
+#pragma omp barrier
+}
+
+int64_t image_floats(const InvertedResidualWeights& w, int64_t height, int64_t width) {
+  const int64_t f = (1 + height) * padded_row_floats(w, width) +
+                    ir_out_size(height, w.stride) * ir_out_size(width, w.stride) * w.c_mid_pad;
+  return (f + 15) / 16 * 16;
 }
 
 }  // namespace
@@ -143,28 +212,47 @@ bool inverted_residual_fusion_pays(int64_t c_in, int64_t c_mid, int64_t c_out, i
   return c_mid > 0;
 }
 
-int64_t inverted_residual_scratch_floats(const InvertedResidualWeights& w, int64_t width, int threads) {
-  return per_thread_floats(w, width) * std::max(threads, 1);
+IrSchedule inverted_residual_schedule(const InvertedResidualWeights& w, int64_t height, int64_t width, int threads) {
+  // Where the whole image's buffers take at most half of a 1 MiB L2 (MobileNet-v2's 7x7 blocks;
+  // at 14x14 row by row measured as fast or faster, docs/kernels_fp32.md).
+  constexpr int64_t kImageFloats = int64_t{128} << 10;
+  return threads_for(height, w, threads) > 1 && image_floats(w, height, width) <= kImageFloats ? IrSchedule::kImage
+                                                                                                : IrSchedule::kRows;
+}
+
+int64_t inverted_residual_scratch_floats(const InvertedResidualWeights& w, int64_t height, int64_t width,
+                                         int threads, IrSchedule schedule) {
+  if (schedule == IrSchedule::kImage) return image_floats(w, height, width);
+  return per_thread_floats(w, width) * threads_for(height, w, threads);
 }
 
 void inverted_residual(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* x,
                        int64_t batch, int64_t height, int64_t width, const float* sum, float* y, float* scratch,
-                       int threads) {
+                       int threads, IrSchedule schedule) {
   const int64_t ho = ir_out_size(height, w.stride), wo = ir_out_size(width, w.stride);
-  const int nt = static_cast<int>(std::clamp<int64_t>(threads, 1, ho));
-  const int64_t row_floats = padded_row_floats(w, width);
+  const int nt = threads_for(height, w, threads);
   const int64_t in_image = height * width * w.c_in, out_image = ho * wo * w.c_out;
+  if (schedule == IrSchedule::kImage) {
+    zero_padding(w, width, height, scratch);
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+      for (int64_t b = 0; b < batch; ++b)
+        run_image_part(v, w, x + b * in_image, height, width, sum ? sum + b * out_image : nullptr, y + b * out_image,
+                       scratch, t, nt);
+    }
+    return;
+  }
+  const int64_t per_thread = per_thread_floats(w, width);
   // Each thread keeps the same band of output rows for every image (its rows stay in its cache).
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
-    float* base = scratch + per_thread_floats(w, width) * t;
-    ThreadScratch s{base, {base + row_floats, base + 2 * row_floats, base + 3 * row_floats}, base + 4 * row_floats};
-    // The zero row and the ring's pad pixels are never written by the kernels; zero them once here.
-    std::memset(base, 0, static_cast<size_t>(4 * row_floats) * sizeof(float));
+    float* buf = scratch + per_thread * t;
+    zero_padding(w, width, 3, buf);
     const int64_t oy0 = ho * t / nt, oy1 = ho * (t + 1) / nt;
     for (int64_t b = 0; b < batch; ++b)
-      run_band(v, w, x + b * in_image, height, width, sum ? sum + b * out_image : nullptr, y + b * out_image, s, oy0,
+      run_rows(v, w, x + b * in_image, height, width, sum ? sum + b * out_image : nullptr, y + b * out_image, buf, oy0,
                oy1);
   }
 }

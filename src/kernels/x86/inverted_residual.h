@@ -34,13 +34,26 @@ constexpr int64_t kIrChannelAlign = 16;
 
 inline int64_t ir_pad_channels(int64_t c) { return (c + kIrChannelAlign - 1) / kIrChannelAlign * kIrChannelAlign; }
 
-// c[i * ldc + j] = clamp(sum_k a[i * lda + k] * B[k][j] + bias[j] (+ sum[i * lds + j]), lo, hi)
+// Where a GEMM writes its output row i: out.row(i) = c + (i / group) * group_pitch + (i % group) * ldc
+// (i counted from `first`).
+// Several image rows of pixels in one GEMM land in the padded row buffers (one zero pixel either
+// side of each image row) with group = width, group_pitch = (width + 2) * ldc; group = m for a
+// plain matrix.
+struct IrOut {
+  float* c;
+  int64_t ldc;
+  int64_t group;
+  int64_t group_pitch;
+  int64_t first = 0;  // row i is row first + i of the layout (a GEMM that starts mid-row)
+  float* row(int64_t i) const { return c + ((first + i) / group) * group_pitch + ((first + i) % group) * ldc; }
+};
+
+// out.row(i)[j] = clamp(sum_k a[i * lda + k] * B[k][j] + bias[j] (+ sum[i * lds + j]), lo, hi)
 // for i < m, j < n. B is packed (IrPackedMatrix): panel p holds columns 48p .. 48p + pw - 1 as
 // [k][pw], pw = min(48, n_pad - 48p), panel p starting at panels + 48 p k. bias has n_pad floats;
 // sum may be null.
 using IrGemmFn = void (*)(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n_pad,
-                          const float* bias, const float* sum, int64_t lds, float lo, float hi, float* c, int64_t ldc,
-                          int64_t n);
+                          const float* bias, const float* sum, int64_t lds, float lo, float hi, IrOut out, int64_t n);
 // out[x * cpad + ch] = clamp(bias[ch] + sum_{dy,dx} rows[dy][(x * stride + dx) * cpad + ch] *
 // w9[(dy * 3 + dx) * cpad + ch], lo, hi) for x < wo, ch < cpad. rows[dy] holds an input row with
 // one zero pixel of padding on the left (pixel 0) and enough on the right.
@@ -108,15 +121,28 @@ struct InvertedResidualWeights {
 
 inline int64_t ir_out_size(int64_t in, int64_t stride) { return (in + 2 - 3) / stride + 1; }
 
-// Floats of scratch the block needs for `threads` threads on an input row of `w` pixels.
-int64_t inverted_residual_scratch_floats(const InvertedResidualWeights& w, int64_t width, int threads);
+// How the threads share the work. kRows: each thread a band of output rows, one row at a time,
+// the 3 input rows the depthwise row needs in a ring, each expanded once, on demand (only 3
+// expanded rows live at once). kImage, for several threads on small images: the threads split
+// the expand GEMM's pixels, then the depthwise rows, then the projection's pixels, between
+// barriers, over buffers for the whole image; no input row is expanded twice, as the rows at the
+// edges of kRows' bands are (at 7x7 on 2 threads, 9 expanded rows instead of 7), and each weight
+// matrix is read in one GEMM per thread.
+enum class IrSchedule { kRows, kImage };
+// The schedule for a shape: kImage with several threads when the image's buffers take at most
+// half of L2, else kRows.
+IrSchedule inverted_residual_schedule(const InvertedResidualWeights& w, int64_t height, int64_t width, int threads);
+
+// Floats of scratch the block needs for `threads` threads on an input of height x width.
+int64_t inverted_residual_scratch_floats(const InvertedResidualWeights& w, int64_t height, int64_t width,
+                                         int threads, IrSchedule schedule);
 
 // Runs the block on x[n, h, w, c_in] into y[n, ho, wo, c_out] (sum: y's shape, or null) with
 // variant v, each thread a band of output rows. scratch: inverted_residual_scratch_floats floats,
-// 64-byte aligned.
+// 64-byte aligned. y must not overlap x or sum.
 void inverted_residual(const InvertedResidualVariant& v, const InvertedResidualWeights& w, const float* x,
                        int64_t batch, int64_t height, int64_t width, const float* sum, float* y, float* scratch,
-                       int threads);
+                       int threads, IrSchedule schedule);
 
 // Whether fuse_inverted_residual should fuse a block of these channel counts (c_mid = c_in
 // without an expand conv): where the fused AVX-512 kernel measured faster than oneDNN's three
@@ -126,14 +152,13 @@ bool inverted_residual_fusion_pays(int64_t c_in, int64_t c_mid, int64_t c_out, i
 
 // The micro-kernels (inverted_residual.inc).
 void f32_gemm_bias_clip_sum_c48_ref(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels,
-                                    int64_t n_pad, const float* bias, const float* sum, int64_t lds, float lo, float hi,
-                                    float* c, int64_t ldc, int64_t n);
+                                    int64_t n_pad, const float* bias, const float* sum, int64_t lds, float lo, float hi, IrOut out, int64_t n);
 void f32_gemm_bias_clip_sum_c48_avx2(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels,
                                      int64_t n_pad, const float* bias, const float* sum, int64_t lds, float lo,
-                                     float hi, float* c, int64_t ldc, int64_t n);
+                                     float hi, IrOut out, int64_t n);
 void f32_gemm_bias_clip_sum_c48_avx512(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels,
                                        int64_t n_pad, const float* bias, const float* sum, int64_t lds, float lo,
-                                       float hi, float* c, int64_t ldc, int64_t n);
+                                       float hi, IrOut out, int64_t n);
 void f32_dwconv3x3_bias_clip_ref(const float* const rows[3], int64_t wo, int64_t stride, int64_t cpad, const float* w9,
                                  const float* bias, float lo, float hi, float* out);
 void f32_dwconv3x3_bias_clip_avx2(const float* const rows[3], int64_t wo, int64_t stride, int64_t cpad,

@@ -21,11 +21,11 @@ __m256i lane_mask(int64_t valid) {
 }
 
 using TileFn = void (*)(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, const float* bias,
-                        const float* sum, int64_t lds, float lo, float hi, float* c, int64_t ldc, int64_t ncols);
+                        const float* sum, int64_t lds, float lo, float hi, float* const* c, int64_t ncols);
 
 template <int NV, int MR>
 void tile(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, const float* bias, const float* sum,
-          int64_t lds, float lo_s, float hi_s, float* c, int64_t ldc, int64_t ncols) {
+          int64_t lds, float lo_s, float hi_s, float* const* c, int64_t ncols) {
   const __m256 lo = _mm256_set1_ps(lo_s), hi = _mm256_set1_ps(hi_s);
   __m256 acc[MR][NV];
 #pragma GCC unroll 4
@@ -54,7 +54,7 @@ void tile(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, co
       __m256 x = _mm256_add_ps(acc[r][v], bias_v);
       if (sum) x = _mm256_add_ps(x, _mm256_maskload_ps(sum + r * lds + 8 * v, mask));
       x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-      _mm256_maskstore_ps(c + r * ldc + 8 * v, mask, x);
+      _mm256_maskstore_ps(c[r] + 8 * v, mask, x);
     }
   }
 }
@@ -74,18 +74,21 @@ const std::array<TileFn, kMaxRows> kTiles[3] = {tiles_for<1>(std::make_index_seq
 
 void f32_gemm_bias_clip_sum_c48_avx2(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels,
                                      int64_t n_pad, const float* bias, const float* sum, int64_t lds, float lo,
-                                     float hi, float* c, int64_t ldc, int64_t n) {
+                                     float hi, IrOut out, int64_t n) {
   for (int64_t i0 = 0; i0 < m; i0 += kMaxRows) {
     const int64_t mr = std::min<int64_t>(kMaxRows, m - i0);
+    float* rows[kMaxRows];
+    for (int64_t r = 0; r < mr; ++r) rows[r] = out.row(i0 + r);
     for (int64_t p0 = 0; p0 < n_pad && p0 < n; p0 += kIrPanelCols) {
       const int64_t pw = std::min(kIrPanelCols, n_pad - p0);
       const float* panel = panels + p0 * k;
       // Up to 24 columns (3 vectors) of the panel at a time.
       for (int64_t q = 0; q < pw && p0 + q < n; q += 24) {
         const int64_t nv = std::min<int64_t>(3, (pw - q) / 8);
+        float* at[kMaxRows];
+        for (int64_t r = 0; r < mr; ++r) at[r] = rows[r] + p0 + q;
         kTiles[nv - 1][mr - 1](a + i0 * lda, lda, k, panel + q, pw, bias + p0 + q,
-                               sum ? sum + i0 * lds + p0 + q : nullptr, lds, lo, hi, c + i0 * ldc + p0 + q, ldc,
-                               std::min(nv * 8, n - p0 - q));
+                               sum ? sum + i0 * lds + p0 + q : nullptr, lds, lo, hi, at, std::min(nv * 8, n - p0 - q));
       }
     }
   }

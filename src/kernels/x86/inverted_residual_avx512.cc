@@ -28,11 +28,11 @@ __mmask16 column_mask(int64_t valid) {
 }
 
 using TileFn = void (*)(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, const float* bias,
-                        const float* sum, int64_t lds, float lo, float hi, float* c, int64_t ldc, int64_t ncols);
+                        const float* sum, int64_t lds, float lo, float hi, float* const* c, int64_t ncols);
 
 template <int NV, int MR>
 void tile(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, const float* bias, const float* sum,
-          int64_t lds, float lo_s, float hi_s, float* c, int64_t ldc, int64_t ncols) {
+          int64_t lds, float lo_s, float hi_s, float* const* c, int64_t ncols) {
   const __m512 lo = _mm512_set1_ps(lo_s), hi = _mm512_set1_ps(hi_s);
   __m512 acc[MR][NV];
 #pragma GCC unroll 16
@@ -60,7 +60,7 @@ void tile(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, co
       __m512 x = _mm512_add_ps(acc[r][v], bias_v);
       if (sum) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, sum + r * lds + 16 * v));
       x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-      _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mask, x);
+      _mm512_mask_storeu_ps(c[r] + 16 * v, mask, x);
     }
   }
 }
@@ -81,11 +81,13 @@ const std::array<TileFn, kMaxRows3> kTiles3 = tiles_for<3>(std::make_index_seque
 
 void f32_gemm_bias_clip_sum_c48_avx512(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels,
                                        int64_t n_pad, const float* bias, const float* sum, int64_t lds, float lo,
-                                       float hi, float* c, int64_t ldc, int64_t n) {
+                                       float hi, IrOut out, int64_t n) {
   // Row tiles outside, panels inside: a tile of A stays in L1 while the panels go by.
   const int64_t max_rows = n_pad >= kIrPanelCols ? kMaxRows3 : kMaxRows12;
   for (int64_t i0 = 0; i0 < m; i0 += max_rows) {
     const int64_t mr = std::min(max_rows, m - i0);
+    float* rows[kMaxRows12];
+    for (int64_t r = 0; r < mr; ++r) rows[r] = out.row(i0 + r);
     for (int64_t p0 = 0; p0 < n_pad && p0 < n; p0 += kIrPanelCols) {
       const int64_t pw = std::min(kIrPanelCols, n_pad - p0);
       const int64_t ncols = std::min(pw, n - p0);
@@ -93,12 +95,14 @@ void f32_gemm_bias_clip_sum_c48_avx512(const float* a, int64_t lda, int64_t m, i
       // A 3-vector tile takes at most 8 rows: split a taller row tile in two.
       int64_t done = 0;
       while (done < mr) {
-        const int64_t rows = std::min<int64_t>(mr - done, nv == 3 ? kMaxRows3 : kMaxRows12);
-        const TileFn fn = nv == 3 ? kTiles3[rows - 1] : nv == 2 ? kTiles2[rows - 1] : kTiles1[rows - 1];
+        const int64_t rows_now = std::min<int64_t>(mr - done, nv == 3 ? kMaxRows3 : kMaxRows12);
+        const TileFn fn = nv == 3 ? kTiles3[rows_now - 1] : nv == 2 ? kTiles2[rows_now - 1] : kTiles1[rows_now - 1];
         const int64_t i = i0 + done;
-        fn(a + i * lda, lda, k, panels + p0 * k, pw, bias + p0, sum ? sum + i * lds + p0 : nullptr, lds, lo, hi,
-           c + i * ldc + p0, ldc, ncols);
-        done += rows;
+        float* at[kMaxRows12];
+        for (int64_t r = 0; r < rows_now; ++r) at[r] = rows[done + r] + p0;
+        fn(a + i * lda, lda, k, panels + p0 * k, pw, bias + p0, sum ? sum + i * lds + p0 : nullptr, lds, lo, hi, at,
+           ncols);
+        done += rows_now;
       }
     }
   }

@@ -111,10 +111,11 @@ class NhwcInvertedResidualKernel final : public Kernel {
     HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
     if (y->numel() == 0) return Status::Ok();
     const int threads = std::max(1, ctx.threads());
-    const int64_t need = x86::inverted_residual_scratch_floats(w, width, threads);
+    const x86::IrSchedule schedule = x86::inverted_residual_schedule(w, height, width, threads);
+    const int64_t need = x86::inverted_residual_scratch_floats(w, height, width, threads, schedule);
     if (scratch_.size() < need) scratch_ = x86::IrBuffer(need);
     x86::inverted_residual(x86::inverted_residual_best(), w, x->data<float>(), batch, height, width,
-                           sum ? sum->data<float>() : nullptr, y->data<float>(), scratch_.data(), threads);
+                           sum ? sum->data<float>() : nullptr, y->data<float>(), scratch_.data(), threads, schedule);
     return Status::Ok();
   }
 

@@ -2,7 +2,8 @@
 // runs (scalar, AVX2, AVX-512; HONE_ISA caps them, tests/kernels_isa_fp32 reruns this capped)
 // against the naive three-convolution oracle, on random shapes: odd widths and heights, channel
 // counts that are not multiples of 16 or 48, stride 1 and 2, with and without the expand conv and
-// the residual, different clamps, 1 and 2 threads, batch 1 and 2.
+// the residual, different clamps, 1 and 2 threads, batch 1 and 2, both schedules (bands of rows, the
+// whole image split between barriers).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,7 +29,7 @@ std::vector<float> random_vector(std::mt19937& rng, int64_t n, float scale) {
 }
 
 // Runs one case through variant v and the oracle; returns max |got - want| / max(1, max |want|).
-double run_case(const InvertedResidualVariant& v, const BlockCase& bc, int threads, unsigned seed) {
+double run_case(const InvertedResidualVariant& v, const BlockCase& bc, int threads, IrSchedule schedule, unsigned seed) {
   std::mt19937 rng(seed);
   const int64_t c_mid = bc.expand ? bc.c_mid : bc.c_in;
   const int64_t ho = ir_out_size(bc.height, bc.stride), wo = ir_out_size(bc.width, bc.stride);
@@ -55,8 +56,9 @@ double run_case(const InvertedResidualVariant& v, const BlockCase& bc, int threa
   w.expand_clamp = ce;
   w.depthwise_clamp = cd;
   w.project_clamp = cp;
-  IrBuffer scratch(inverted_residual_scratch_floats(w, bc.width, threads));
-  inverted_residual(v, w, x.data(), bc.batch, bc.height, bc.width, sum_p, got.data(), scratch.data(), threads);
+  IrBuffer scratch(inverted_residual_scratch_floats(w, bc.height, bc.width, threads, schedule));
+  inverted_residual(v, w, x.data(), bc.batch, bc.height, bc.width, sum_p, got.data(), scratch.data(), threads,
+                    schedule);
   double max_ref = 1.0, max_err = 0.0;
   for (int64_t i = 0; i < out_size; ++i) {
     max_ref = std::max(max_ref, static_cast<double>(std::fabs(want[i])));
@@ -90,10 +92,12 @@ TEST_P(InvertedResidualKernel, MatchesNaiveOracle) {
   for (const auto& v : inverted_residual_variants()) {
     if (!isa_available(v.isa)) continue;
     ++ran;
-    for (int threads : {1, 2}) {
-      const double err = run_case(v, bc, threads, static_cast<unsigned>(GetParam() * 10 + threads));
-      EXPECT_LT(err, 1e-5) << v.name << " threads " << threads << " case " << GetParam();
-    }
+    for (int threads : {1, 2})
+      for (IrSchedule schedule : {IrSchedule::kRows, IrSchedule::kImage}) {
+        const double err = run_case(v, bc, threads, schedule, static_cast<unsigned>(GetParam() * 10 + threads));
+        EXPECT_LT(err, 1e-5) << v.name << " threads " << threads << " case " << GetParam() << " schedule "
+                             << static_cast<int>(schedule);
+      }
   }
   EXPECT_GE(ran, 1);
 }
@@ -113,7 +117,7 @@ TEST(InvertedResidualKernelDispatch, BestIsTheWidestAvailable) {
 TEST(InvertedResidualKernelDispatch, OracleSeesAWrongWeight) {
   const BlockCase bc{1, 5, 5, 4, 12, 4, 1, true, false};
   const InvertedResidualVariant& v = inverted_residual_variants().front();
-  EXPECT_LT(run_case(v, bc, 1, 3), 1e-5);
+  EXPECT_LT(run_case(v, bc, 1, IrSchedule::kRows, 3), 1e-5);
   std::mt19937 rng(3);
   const auto x = random_vector(rng, 5 * 5 * 4, 1.0f);
   std::vector<float> we(12 * 4, 0.25f), wd(12 * 9, 0.1f), wp(4 * 12, 0.2f), y1(5 * 5 * 4), y2(5 * 5 * 4);
