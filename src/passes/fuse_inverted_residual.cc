@@ -145,7 +145,7 @@ Status fuse_inverted_residual(ir::Model& m) {
     if (!tail) continue;
     const auto [p, stride] = *tail;
     const int64_t c_out = constant_value(g, g.nodes[p].inputs[1])->dim(0);
-    if (!kernels::x86::inverted_residual_fusion_pays(we[1], we[0], c_out, stride, true)) continue;
+    if (!kernels::x86::inverted_residual_fusion_pays(we[1], we[0], c_out)) continue;
     const std::vector<std::string> dropped = {g.nodes[e].outputs[0], g.nodes[*d].outputs[0]};
     ir::Node fused = fused_node(&g.nodes[e], g.nodes[*d], g.nodes[p], stride);
     remove[e] = remove[*d] = true;
@@ -153,10 +153,16 @@ Status fuse_inverted_residual(ir::Model& m) {
     forget_values(g, dropped);
     changed = true;
   }
-  // Then blocks without an expand conv: depthwise -> project.
+  // Then blocks without an expand conv: depthwise -> project. Not after a 1x1 conv that only the
+  // depthwise reads: that whole block was refused above (weights too large) and stays as it is.
   for (size_t d = 0; d < g.nodes.size(); ++d) {
     const ir::Node& n = g.nodes[d];
     if (remove[d] || n.domain != kInternalDomain || n.op_type != "NhwcConv" || n.inputs.size() < 2) continue;
+    auto producer = ix.producer.find(n.inputs[0]);
+    if (producer != ix.producer.end() && !remove[producer->second] &&
+        !pointwise_weights(g, g.nodes[producer->second], /*sum_ok=*/false).empty() &&
+        sole_consumer(g, ix, n.inputs[0]) == d)
+      continue;
     const Tensor* w = constant_value(g, n.inputs[1]);
     if (!w || w->rank() != 4) continue;
     const int64_t channels = w->dim(0);
@@ -164,7 +170,7 @@ Status fuse_inverted_residual(ir::Model& m) {
     if (!tail) continue;
     const auto [p, stride] = *tail;
     const int64_t c_out = constant_value(g, g.nodes[p].inputs[1])->dim(0);
-    if (!kernels::x86::inverted_residual_fusion_pays(channels, channels, c_out, stride, false)) continue;
+    if (!kernels::x86::inverted_residual_fusion_pays(0, channels, c_out)) continue;
     const std::vector<std::string> dropped = {n.outputs[0]};
     ir::Node fused = fused_node(nullptr, n, g.nodes[p], stride);
     remove[d] = true;

@@ -144,11 +144,12 @@ void inverted_residual(const InvertedResidualVariant& v, const InvertedResidualW
                        int64_t batch, int64_t height, int64_t width, const float* sum, float* y, float* scratch,
                        int threads, IrSchedule schedule);
 
-// Whether fuse_inverted_residual should fuse a block of these channel counts (c_mid = c_in
-// without an expand conv): where the fused AVX-512 kernel measured faster than oneDNN's three
-// convolutions (docs/kernels_fp32.md). Channel counts stand in for the spatial size, which the
-// pass does not know; in MobileNet-v2 each stage has its own.
-bool inverted_residual_fusion_pays(int64_t c_in, int64_t c_mid, int64_t c_out, int64_t stride, bool has_expand);
+// Whether fuse_inverted_residual should fuse a block of these channel counts (c_in = 0 for a
+// block without an expand conv): within the range of 1x1 weight
+// sizes where the fused AVX-512 kernel measured faster than oneDNN's three convolutions
+// (docs/kernels_fp32.md). The pass does not know the spatial size; MobileNet-v2 blocks of every
+// stage, 112x112 to 7x7, measured faster.
+bool inverted_residual_fusion_pays(int64_t c_in, int64_t c_mid, int64_t c_out);
 
 // The micro-kernels (inverted_residual.inc).
 void f32_gemm_bias_clip_sum_c48_ref(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels,

@@ -184,6 +184,16 @@ TEST_F(FuseInvertedResidual, DisabledKeepsTheConvolutions) {
             11);
 }
 
+// 1x1 weights past the measured range (inverted_residual_fusion_pays) stay three convolutions.
+TEST_F(FuseInvertedResidual, LargeWeightsStayConvolutions) {
+  Builder b;
+  b.input("x", 256, 3);
+  b.output(b.block("x", 256, 6, 256, 1, true));
+  const auto counts = op_counts(optimized(b.model(), 2));
+  EXPECT_EQ(counts.count("hone.NhwcInvertedResidual"), 0u);
+  EXPECT_EQ(counts.at("hone.NhwcConv"), 3);
+}
+
 TEST_F(FuseInvertedResidual, ZooMobilenetV2) {
   const char* zoo = std::getenv("HONE_ZOO");
   const std::filesystem::path path =
