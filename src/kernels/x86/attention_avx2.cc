@@ -52,6 +52,7 @@ struct Ops {
   }
 };
 // 4 rows x 2 vectors: 8 accumulators + 2 loaded vectors + 1 broadcast of 16 registers.
+constexpr int kTileRows = 4;
 constexpr int kTileVectors = 2;
 
 inline void softmax_row(float* s, int64_t n) { f32_softmax_avx2(s, s, 1, n); }

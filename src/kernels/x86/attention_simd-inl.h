@@ -1,6 +1,6 @@
 // Body of the fused attention kernel, included once per ISA by attention_avx2.cc and
 // attention_avx512.cc inside a namespace that defines `Ops` (vector type V, kLanes, load/store,
-// set1, fmadd, mul, add, load_tail/store_tail, transpose_block) and kTileVectors. Not a standalone header.
+// set1, fmadd, mul, add, load_tail/store_tail, transpose_block), kTileRows and kTileVectors. Not a standalone header.
 //
 // Per (batch, head): K is transposed once into [head_dim][kv_cols] (zero-padded), so that a tile
 // of kRows query rows times kTileVectors vectors of keys is a rank-1 update per d (broadcast
@@ -9,7 +9,8 @@
 // p[i, j] * v[j, :] reading V's rows in place (or from a zero-padded copy when v_head_dim is not a
 // whole number of tiles).
 
-inline constexpr int kRows = kAttentionTileRows;
+inline constexpr int kRows = kTileRows;
+static_assert(kRows <= kAttentionTileRows, "the scores buffer holds kAttentionTileRows rows");
 inline constexpr int64_t kTileCols = kTileVectors * Ops::kLanes;
 
 // kt[d][j] = k[j][d] for j < kv_len, 0 up to kv_cols. Whole kLanes x kLanes blocks go through
@@ -110,6 +111,16 @@ inline void attention_rows(const AttentionArgs& a, const float* q, const float* 
   weighted_sum_tile<R>(s, kv_cols, a.kv_len, v, v_row, a.v_head_dim, out, a.out_row);
 }
 
+// The last tile of a row block may hold fewer than kRows rows: the largest R <= n, at compile time.
+template <int R>
+inline void attention_partial_rows(int64_t n, const AttentionArgs& a, const float* q, const float* kt, int64_t kv_cols,
+                                   const float* v, int64_t v_row, const float* mask, float* out, float* s) {
+  if constexpr (R > 1) {
+    if (n < R) return attention_partial_rows<R - 1>(n, a, q, kt, kv_cols, v, v_row, mask, out, s);
+  }
+  attention_rows<R>(a, q, kt, kv_cols, v, v_row, mask, out, s);
+}
+
 inline void attention_impl(const AttentionArgs& a, int64_t b, int64_t h, int64_t row_begin, int64_t row_end,
                            float* scratch) {
   if (row_end <= row_begin || a.kv_len <= 0) return;
@@ -133,11 +144,6 @@ inline void attention_impl(const AttentionArgs& a, int64_t b, int64_t h, int64_t
     const float* qi = q + i * a.q_row;
     const float* mi = mask ? mask + i * a.mask_row : nullptr;
     float* oi = out + i * a.out_row;
-    switch (std::min<int64_t>(kRows, row_end - i)) {
-      case 4: attention_rows<4>(a, qi, kt, kv_cols, v, v_row, mi, oi, s); break;
-      case 3: attention_rows<3>(a, qi, kt, kv_cols, v, v_row, mi, oi, s); break;
-      case 2: attention_rows<2>(a, qi, kt, kv_cols, v, v_row, mi, oi, s); break;
-      default: attention_rows<1>(a, qi, kt, kv_cols, v, v_row, mi, oi, s); break;
-    }
+    attention_partial_rows<kRows>(std::min<int64_t>(kRows, row_end - i), a, qi, kt, kv_cols, v, v_row, mi, oi, s);
   }
 }

@@ -10,8 +10,12 @@ namespace hone::kernels::x86 {
 // inner loops never take a tail.
 inline constexpr int64_t kAttentionPad = 64;
 
-// Query rows per register tile: the scores buffer holds this many rows.
-inline constexpr int kAttentionTileRows = 4;
+// The most query rows a variant's register tile holds (AVX-512 6, AVX2 4): the scores buffer
+// holds this many rows.
+inline constexpr int kAttentionTileRows = 6;
+
+// The op splits query rows into blocks of a multiple of this: whole tiles for both variants.
+inline constexpr int64_t kAttentionRowBlock = 12;
 
 inline int64_t attention_padded(int64_t n) { return (n + kAttentionPad - 1) / kAttentionPad * kAttentionPad; }
 

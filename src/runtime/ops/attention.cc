@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/x86/attention.h"
+#include "kernels/x86/attention_tiles.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/op_util.h"
 
@@ -233,7 +234,8 @@ class AttentionKernel final : public Kernel {
     const int64_t team = work < (int64_t{1} << 18) ? 1 : threads;
     int64_t blocks = std::min<int64_t>(qs.s, std::max<int64_t>(1, (4 * team + heads - 1) / heads));
     int64_t rows_per_block = (qs.s + blocks - 1) / blocks;
-    rows_per_block = (rows_per_block + 3) / 4 * 4;  // whole register tiles of 4 rows
+    rows_per_block = (rows_per_block + x86::kAttentionRowBlock - 1) / x86::kAttentionRowBlock *
+                     x86::kAttentionRowBlock;  // whole register tiles
     blocks = (qs.s + rows_per_block - 1) / rows_per_block;
     const int64_t tasks = heads * blocks;
     const x86::AttentionFn fn = x86::attention_best();
