@@ -21,7 +21,6 @@
 #include <set>
 
 #include "onnx/opset_compat.h"
-#include "onnx/shape_inference.h"
 #include "quant/calibrate.h"
 #include "quant/quant_graph.h"
 #include "quant/quant_math.h"
@@ -100,7 +99,7 @@ class StaticQuantizer {
     if (!in_ && !o_.calib)
       return invalid_argument("static quantization needs calibration data (--calib) or a rules file (--rules)");
     HONE_RETURN_IF_ERROR(check_opset());
-    infer_types();
+    types_ = detail::ValueTypes(original_);
     if (out_) {
       out_->mode = "static";
       out_->options["method"] = method_name(o_.method);
@@ -121,39 +120,8 @@ class StaticQuantizer {
   bool is_constant(const std::string& name) const {
     return !name.empty() && m_.graph.find_initializer(name) && !graph_inputs_.count(name);
   }
-  // Known (declared or inferred) and not float32. Exported models rarely declare intermediate
-  // types, so without the inferred ones integer shape arithmetic (Shape -> Gather -> Div -> Mul in
-  // every exported attention block) looked like float Adds and Muls to quantize.
-  bool declared_non_float(const std::string& name) const {
-    if (auto it = inferred_types_.find(name); it != inferred_types_.end()) return it->second != DType::kFloat32;
-    const ir::TypeInfo* t = m_.graph.find_type(name);
-    return t && t->is_tensor() && t->elem != DType::kUndefined && t->elem != DType::kFloat32;
-  }
-
-  // Element types of the values the model does not declare, from ONNX's type inference on a copy
-  // (the output model's value_info stays as given; the copy shares the weights' storage). A model
-  // inference cannot type keeps only its declared types.
-  void infer_types() {
-    ir::Model typed = original_;
-    if (!onnxio::infer_shapes(typed).ok()) return;
-    for (const ir::Node& n : typed.graph.nodes)
-      for (const std::string& o : n.outputs) {
-        const ir::TypeInfo* t = o.empty() ? nullptr : typed.graph.find_type(o);
-        if (t && t->is_tensor() && t->elem != DType::kUndefined) inferred_types_[o] = t->elem;
-      }
-  }
-
-  // Integer (or bool) arithmetic: every output known and not float. Not a float node left in float,
-  // so it is not a candidate at all and not listed in the report.
-  bool integer_node(const ir::Node& n) const {
-    bool any = false;
-    for (const std::string& o : n.outputs) {
-      if (o.empty()) continue;
-      if (!declared_non_float(o)) return false;
-      any = true;
-    }
-    return any;
-  }
+  // Known (declared or inferred: detail::ValueTypes) and not float32.
+  bool declared_non_float(const std::string& name) const { return types_.known_non_float(m_.graph, name); }
 
   // Raises the default-domain opset to 13 when needed and when that changes no op's meaning.
   Status check_opset() {
@@ -207,7 +175,7 @@ class StaticQuantizer {
       for (const auto& o : n.outputs) producer_[o] = i;
       if (!ir::canonical_domain(n.domain).empty()) continue;
       if (std::find(kDefaultOps.begin(), kDefaultOps.end(), n.op_type) == kDefaultOps.end()) continue;
-      if (integer_node(n)) continue;
+      if (types_.non_float_node(m_.graph, n)) continue;
       const std::string label = detail::node_label(n, i);
       std::string why = detail::selection_reason(n, i, o_, kDefaultOps);
       if (why == "op type not selected") continue;
@@ -594,7 +562,7 @@ class StaticQuantizer {
   Rules* out_;
   detail::NameGen names_;
   std::set<std::string> graph_inputs_;
-  std::map<std::string, DType> inferred_types_;  // node outputs, from infer_types()
+  detail::ValueTypes types_;  // of original_, set by run()
   std::map<std::string, size_t> producer_;
   std::map<std::string, int> readers_;  // how many node inputs (in the main graph) read each value
   std::map<size_t, NodePlan> planned_;  // by node index: the rewrite walks nodes in order
