@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,6 +40,14 @@ inline ir::Node mk(std::string op, std::vector<std::string> in, std::vector<std:
   n.outputs = std::move(out);
   n.name = std::move(name);
   return n;
+}
+
+// An int64 tensor holding v: 1-D unless `shape` says otherwise.
+inline Tensor i64(std::vector<int64_t> v, std::optional<Shape> shape = std::nullopt) {
+  Tensor t = Tensor::create(DType::kInt64, shape ? *shape : Shape{static_cast<int64_t>(v.size())}).value();
+  EXPECT_EQ(t.numel(), static_cast<int64_t>(v.size()));
+  std::copy_n(v.begin(), std::min<size_t>(v.size(), static_cast<size_t>(t.numel())), t.data<int64_t>());
+  return t;
 }
 
 // The attribute builders of test_models.h under the short names these tests use.

@@ -139,12 +139,6 @@ TEST(QuantizeDynamic, ExcludeAndUnsupportedFormsStayFloat) {
   EXPECT_FALSE(quantize_dynamic(f, o, nullptr, nullptr).ok());
 }
 
-Tensor i64(Shape shape, std::vector<int64_t> v) {
-  Tensor t = Tensor::create(DType::kInt64, std::move(shape)).value();
-  std::copy(v.begin(), v.end(), t.data<int64_t>());
-  return t;
-}
-
 // A float MatMul whose output's shape goes through int64 MatMul and Gemm nodes (shape arithmetic,
 // as an exporter's width computations), with no value_info for anything in between:
 //   X[b, 16] -> MatMul(W [16, 12]) -> h;  shape = Shape(h) = [b, 12]
@@ -160,11 +154,11 @@ ir::Model int_shape_math_model() {
   g.inputs.push_back({"X", ftype({ir::Dim::symbol("b"), ir::Dim::of(16)}), {}});
   g.outputs.push_back({"Y", ftype({ir::Dim::symbol("b"), ir::Dim::of(12)}), {}});
   g.initializers.push_back({"W", random_f32({16, 12}, 61, 0.3f), {}, std::nullopt});
-  g.initializers.push_back({"swap", i64({2, 2}, {0, 1, 1, 0}), {}, std::nullopt});
-  g.initializers.push_back({"row_shape", i64({2}, {1, 2}), {}, std::nullopt});
-  g.initializers.push_back({"flat_shape", i64({1}, {2}), {}, std::nullopt});
-  g.initializers.push_back({"zero", i64({1}, {0}), {}, std::nullopt});
-  g.initializers.push_back({"last", i64({1}, {-1}), {}, std::nullopt});
+  g.initializers.push_back({"swap", i64({0, 1, 1, 0}, Shape{2, 2}), {}, std::nullopt});
+  g.initializers.push_back({"row_shape", i64({1, 2}), {}, std::nullopt});
+  g.initializers.push_back({"flat_shape", i64({2}), {}, std::nullopt});
+  g.initializers.push_back({"zero", i64({0}), {}, std::nullopt});
+  g.initializers.push_back({"last", i64({-1}), {}, std::nullopt});
   g.nodes.push_back(mk("MatMul", {"X", "W"}, {"h"}, "mm"));
   g.nodes.push_back(mk("Shape", {"h"}, {"shape"}, "shape"));
   g.nodes.push_back(mk("MatMul", {"shape", "swap"}, {"swapped"}, "int_matmul"));

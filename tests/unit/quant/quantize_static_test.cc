@@ -16,6 +16,7 @@ namespace {
 
 using quant_test::cosine;
 using quant_test::ftype;
+using quant_test::i64;
 using quant_test::iattr;
 using quant_test::iattrs;
 using quant_test::mk;
@@ -66,12 +67,6 @@ ir::Model matmul_add_model(int opset = 13) {
   g.nodes.push_back(mk("MatMul", {"X", "W"}, {"h"}, "mm"));
   g.nodes.push_back(mk("Add", {"h", "Z"}, {"Y"}, "add"));
   return m;
-}
-
-Tensor i64(std::vector<int64_t> v) {
-  Tensor t = Tensor::create(DType::kInt64, {static_cast<int64_t>(v.size())}).value();
-  for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
-  return t;
 }
 
 // The head split of an exported attention block (torch.onnx, nn.MultiheadAttention), with no
