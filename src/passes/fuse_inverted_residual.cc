@@ -8,9 +8,8 @@
 //
 // Only where the fused kernel beats oneDNN's three convolutions (kernels/x86/inverted_residual.h,
 // inverted_residual_fusion_pays; docs/kernels_fp32.md has the measurements) and only on CPUs with
-// its AVX-512 path. Runs after layout_nhwc (which makes the hone.NhwcConv nodes and folds the
-// residual Add into the projection) and before fuse_conv_depthwise (which would take the expand
-// and depthwise convs of a stride-2 block as a pair).
+// its AVX-512 path. Runs after layout_nhwc, which makes the hone.NhwcConv nodes and folds the
+// residual Add into the projection.
 #include "kernels/x86/inverted_residual.h"
 #include "passes/fusion_util.h"
 

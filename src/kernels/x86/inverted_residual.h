@@ -119,7 +119,8 @@ struct InvertedResidualWeights {
                                       const float* b_dw, const float* w_project, const float* b_project);
 };
 
-inline int64_t ir_out_size(int64_t in, int64_t stride) { return (in + 2 - 3) / stride + 1; }
+// Output size of the 3x3 pad-1 depthwise: floor((in + 2 - 3) / stride) + 1, 0 for an empty input.
+inline int64_t ir_out_size(int64_t in, int64_t stride) { return in <= 0 ? 0 : (in - 1) / stride + 1; }
 
 // How the threads share the work. kRows: each thread a band of output rows, one row at a time,
 // the 3 input rows the depthwise row needs in a ring, each expanded once, on demand (only 3
