@@ -37,12 +37,13 @@ IrBuffer::IrBuffer(int64_t floats) : size_(floats) {
   std::memset(data_.get(), 0, bytes);
 }
 
-IrPackedMatrix IrPackedMatrix::pack(const float* w, const float* bias, int64_t n, int64_t k, int64_t k_pad) {
+IrPackedMatrix IrPackedMatrix::pack(const float* w, const float* bias, int64_t n, int64_t n_align, int64_t k,
+                                    int64_t k_pad) {
   IrPackedMatrix m;
   m.k = k;
   m.k_pad = k_pad;
   m.n = n;
-  m.n_pad = ir_pad_channels(n);
+  m.n_pad = (n + n_align - 1) / n_align * n_align;
   m.panels = IrBuffer(k_pad * m.n_pad);  // zeroed: padded rows and columns contribute nothing
   m.bias = IrBuffer(m.n_pad);
   for (int64_t p0 = 0; p0 < m.n_pad; p0 += kIrPanelCols) {
@@ -66,8 +67,10 @@ InvertedResidualWeights InvertedResidualWeights::pack(int64_t c_in, int64_t c_mi
   w.c_mid_pad = ir_pad_channels(c_mid);
   w.stride = stride;
   w.has_expand = w_expand != nullptr;
-  if (w.has_expand) w.expand = IrPackedMatrix::pack(w_expand, b_expand, c_mid, c_in, c_in);
-  w.project = IrPackedMatrix::pack(w_project, b_project, c_out, c_mid, w.c_mid_pad);
+  // The expand writes whole 16-float vectors of the padded rows the depthwise reads; the
+  // projection only its c_out outputs, padded to 8 (24 outputs: a 16 + 8 tile, not 32).
+  if (w.has_expand) w.expand = IrPackedMatrix::pack(w_expand, b_expand, c_mid, kIrChannelAlign, c_in, c_in);
+  w.project = IrPackedMatrix::pack(w_project, b_project, c_out, 8, c_mid, w.c_mid_pad);
   w.dw_weights = IrBuffer(9 * w.c_mid_pad);
   w.dw_bias = IrBuffer(w.c_mid_pad);
   for (int64_t ch = 0; ch < c_mid; ++ch)

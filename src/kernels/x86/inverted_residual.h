@@ -27,7 +27,8 @@
 namespace hone::kernels::x86 {
 
 // Width of a packed weight panel: 48 floats = 3 AVX-512 vectors (every MobileNet-v2 expanded
-// width, 96 ... 960, is a multiple of it). The last panel of a matrix is 16 or 32 wide.
+// width, 96 ... 960, is a multiple of it). The last panel of a matrix may be 8 .. 40 wide (a
+// multiple of 8).
 constexpr int64_t kIrPanelCols = 48;
 // Channel counts are padded to whole 16-float vectors inside the block's buffers.
 constexpr int64_t kIrChannelAlign = 16;
@@ -95,11 +96,12 @@ class IrBuffer {
 };
 
 // A 1x1 convolution's weights W[n][k] (ONNX [N, K, 1, 1]) as panels of B = Wᵀ, k rows padded to
-// k_pad (zeros), columns to n_pad; bias padded to n_pad (zeros when absent).
+// k_pad (zeros), columns to n_pad, a multiple of n_align (8 or 16); bias padded to n_pad (zeros
+// when absent).
 struct IrPackedMatrix {
   int64_t k = 0, k_pad = 0, n = 0, n_pad = 0;
   IrBuffer panels, bias;
-  static IrPackedMatrix pack(const float* w, const float* bias, int64_t n, int64_t k, int64_t k_pad);
+  static IrPackedMatrix pack(const float* w, const float* bias, int64_t n, int64_t n_align, int64_t k, int64_t k_pad);
 };
 
 // The block's geometry and its weights, packed once (session creation).

@@ -30,24 +30,33 @@ __mmask16 column_mask(int64_t valid) {
 using TileFn = void (*)(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, const float* bias,
                         const float* sum, int64_t lds, float lo, float hi, float* const* c, int64_t ncols);
 
-template <int NV, int MR>
+// MR rows x (NV zmm + HALF ymm) columns: a panel of 8 * (2 NV + HALF) columns. The ymm half
+// serves panels whose width is an odd multiple of 8 (24 outputs: 16 + 8 instead of 32 with a
+// quarter of the FMAs on padding).
+template <int NV, int HALF, int MR>
 void tile(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, const float* bias, const float* sum,
           int64_t lds, float lo_s, float hi_s, float* const* c, int64_t ncols) {
   const __m512 lo = _mm512_set1_ps(lo_s), hi = _mm512_set1_ps(hi_s);
-  __m512 acc[MR][NV];
+  __m512 acc[MR][NV > 0 ? NV : 1];
+  __m256 acc_h[MR];
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < MR; ++r) {
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+    if (HALF) acc_h[r] = _mm256_setzero_ps();
+  }
   for (int64_t kk = 0; kk < k; ++kk) {
-    __m512 bv[NV];
+    __m512 bv[NV > 0 ? NV : 1];
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + kk * pw + 16 * v);
+    __m256 bh = _mm256_setzero_ps();
+    if (HALF) bh = _mm256_loadu_ps(b + kk * pw + 16 * NV);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(a[r * lda + kk]);
 #pragma GCC unroll 3
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+      if (HALF) acc_h[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(av), bh, acc_h[r]);
     }
   }
 #pragma GCC unroll 3
@@ -63,19 +72,37 @@ void tile(const float* a, int64_t lda, int64_t k, const float* b, int64_t pw, co
       _mm512_mask_storeu_ps(c[r] + 16 * v, mask, x);
     }
   }
+  if (HALF) {
+    const __mmask8 mask = static_cast<__mmask8>(column_mask(ncols - 16 * NV) & 0xFF);
+    if (!mask) return;
+    const __m256 bias_h = _mm256_loadu_ps(bias + 16 * NV);
+    const __m256 lo_h = _mm512_castps512_ps256(lo), hi_h = _mm512_castps512_ps256(hi);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      __m256 x = _mm256_add_ps(acc_h[r], bias_h);
+      if (sum) x = _mm256_add_ps(x, _mm256_maskz_loadu_ps(mask, sum + r * lds + 16 * NV));
+      x = _mm256_min_ps(_mm256_max_ps(x, lo_h), hi_h);
+      _mm256_mask_storeu_ps(c[r] + 16 * NV, mask, x);
+    }
+  }
 }
 
-constexpr int kMaxRows3 = 8;   // 3-vector panels: 24 accumulators
-constexpr int kMaxRows12 = 12;  // 1- and 2-vector panels
+// Rows per tile for a panel of `eighths` x 8 columns: at most 24 accumulators (of either width),
+// at most 12 rows.
+constexpr int max_rows(int eighths) { return std::min(12, 24 / ((eighths + 1) / 2)); }
+constexpr int kMaxRows = 12;
 
-template <int NV, size_t... R>
-constexpr std::array<TileFn, sizeof...(R)> tiles_for(std::index_sequence<R...>) {
-  return {&tile<NV, static_cast<int>(R) + 1>...};
+template <int E, size_t... R>
+constexpr std::array<TileFn, kMaxRows> tiles_for(std::index_sequence<R...>) {
+  // Entries past max_rows(E) are never used (the driver caps the rows); they repeat the largest.
+  return {&tile<E / 2, E % 2, std::min(static_cast<int>(R) + 1, max_rows(E))>...};
 }
 
-const std::array<TileFn, kMaxRows12> kTiles1 = tiles_for<1>(std::make_index_sequence<kMaxRows12>{});
-const std::array<TileFn, kMaxRows12> kTiles2 = tiles_for<2>(std::make_index_sequence<kMaxRows12>{});
-const std::array<TileFn, kMaxRows3> kTiles3 = tiles_for<3>(std::make_index_sequence<kMaxRows3>{});
+// kTiles[E - 1][rows - 1]: a panel E x 8 columns wide (E = 1 .. 6).
+const std::array<TileFn, kMaxRows> kTiles[6] = {
+    tiles_for<1>(std::make_index_sequence<kMaxRows>{}), tiles_for<2>(std::make_index_sequence<kMaxRows>{}),
+    tiles_for<3>(std::make_index_sequence<kMaxRows>{}), tiles_for<4>(std::make_index_sequence<kMaxRows>{}),
+    tiles_for<5>(std::make_index_sequence<kMaxRows>{}), tiles_for<6>(std::make_index_sequence<kMaxRows>{})};
 
 }  // namespace
 
@@ -83,27 +110,20 @@ void f32_gemm_bias_clip_sum_c48_avx512(const float* a, int64_t lda, int64_t m, i
                                        int64_t n_pad, const float* bias, const float* sum, int64_t lds, float lo,
                                        float hi, IrOut out, int64_t n) {
   // Row tiles outside, panels inside: a tile of A stays in L1 while the panels go by.
-  const int64_t max_rows = n_pad >= kIrPanelCols ? kMaxRows3 : kMaxRows12;
-  for (int64_t i0 = 0; i0 < m; i0 += max_rows) {
-    const int64_t mr = std::min(max_rows, m - i0);
-    float* rows[kMaxRows12];
+  const int64_t tile_rows = max_rows(static_cast<int>(std::min(kIrPanelCols, n_pad) / 8));
+  for (int64_t i0 = 0; i0 < m; i0 += tile_rows) {
+    const int64_t mr = std::min(tile_rows, m - i0);
+    float* rows[kMaxRows];
     for (int64_t r = 0; r < mr; ++r) rows[r] = out.row(i0 + r);
     for (int64_t p0 = 0; p0 < n_pad && p0 < n; p0 += kIrPanelCols) {
       const int64_t pw = std::min(kIrPanelCols, n_pad - p0);
       const int64_t ncols = std::min(pw, n - p0);
-      const int nv = static_cast<int>(pw / 16);
-      // A 3-vector tile takes at most 8 rows: split a taller row tile in two.
-      int64_t done = 0;
-      while (done < mr) {
-        const int64_t rows_now = std::min<int64_t>(mr - done, nv == 3 ? kMaxRows3 : kMaxRows12);
-        const TileFn fn = nv == 3 ? kTiles3[rows_now - 1] : nv == 2 ? kTiles2[rows_now - 1] : kTiles1[rows_now - 1];
-        const int64_t i = i0 + done;
-        float* at[kMaxRows12];
-        for (int64_t r = 0; r < rows_now; ++r) at[r] = rows[done + r] + p0;
-        fn(a + i * lda, lda, k, panels + p0 * k, pw, bias + p0, sum ? sum + i * lds + p0 : nullptr, lds, lo, hi, at,
-           ncols);
-        done += rows_now;
-      }
+      const int e = static_cast<int>(pw / 8);
+      // A narrower last panel may take more rows than the tile has: it never needs fewer.
+      float* at[kMaxRows];
+      for (int64_t r = 0; r < mr; ++r) at[r] = rows[r] + p0;
+      kTiles[e - 1][mr - 1](a + i0 * lda, lda, k, panels + p0 * k, pw, bias + p0, sum ? sum + i0 * lds + p0 : nullptr,
+                            lds, lo, hi, at, ncols);
     }
   }
 }
