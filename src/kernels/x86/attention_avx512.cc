@@ -56,7 +56,7 @@ struct Ops {
 // 6 rows x 4 vectors: 24 accumulators + 4 loaded vectors + 1 broadcast of 32 registers: fewer
 // loads and broadcasts per FMA than 4 rows. BERT-base's 12 heads (packed QKV, 1 thread, min of
 // 400 interleaved runs) took 486 instead of 559 us on an idle Intel Xeon (-13 %), and 556
-// instead of 553 us on this project's loaded Zen 5 (the same within noise).
+// instead of 553 us on this project's loaded 2-core AMD EPYC (the same within noise).
 constexpr int kTileRows = 6;
 constexpr int kTileVectors = 4;
 
