@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/checked_math.h"
 #include "kernels/x86/attention.h"
 #include "kernels/x86/attention_tiles.h"
 #include "runtime/op_registry.h"
@@ -83,7 +84,7 @@ Result<ResolvedView> resolve_view(const Shape& p, const PackedView& view) {
   r.width = std::max<int64_t>(0, clamp(view.end) - r.begin);
   r.sliced = p;
   r.sliced.back() = r.width;
-  int64_t numel = 1, known = 1, infer_at = -1;
+  int64_t numel = 1, known = 1, nonzero = 1, infer_at = -1;
   for (int64_t d : r.sliced) numel *= d;
   r.shape.resize(view.target.size());
   for (size_t i = 0; i < view.target.size(); ++i) {
@@ -92,9 +93,17 @@ Result<ResolvedView> resolve_view(const Shape& p, const PackedView& view) {
       infer_at = static_cast<int64_t>(i);
       continue;
     }
-    if (d == 0 && i < r.sliced.size()) d = r.sliced[i];
+    if (d == 0) {  // allowzero 0 (the pass takes no other): copy the sliced input's dim, as Reshape
+      if (i >= r.sliced.size()) return invalid_argument("shape " + shape_to_string(view.target) + " copies a dim the input lacks");
+      d = r.sliced[i];
+    }
     if (d < 0) return invalid_argument("cannot reshape " + shape_to_string(r.sliced) + " to " + shape_to_string(view.target));
     r.shape[i] = d;
+    // A malformed target must not overflow, here or in the strides later: the product of the
+    // non-zero dims must fit.
+    const auto product = checked_mul(nonzero, std::max<int64_t>(d, 1));
+    if (!product) return invalid_argument("shape " + shape_to_string(view.target) + " overflows");
+    nonzero = *product;
     known *= d;
   }
   if (infer_at >= 0) {
@@ -122,6 +131,7 @@ Result<Operand> packed_operand(const Tensor& p, const PackedView& view, size_t r
   o.head = d;
   int64_t middle = 1;  // rank 3: the dims between the rows and the columns of P must all be 1
   for (size_t i = 1; i + 1 < sl.size(); ++i) middle *= sl[i];
+  if (p.numel() == 0 || r.width == 0) return contiguous_operand(p.data<float>(), r.shape);  // nothing to read
   if (rank == 4 && sl.size() == 3 && r.shape[0] == sl[0] && r.shape[1] == sl[1] && r.shape[2] * d == r.width) {
     o.data = p.data<float>() + r.begin;
     o.row = c;

@@ -147,6 +147,12 @@ TEST(FusedFp32AttentionOp, BadPackedViewsAreErrors) {
   auto bad_target = create_session(packed_attention_model(12, {5, 5, 4}));  // 5*5*4 != 5*12
   ASSERT_TRUE(bad_target.ok());
   EXPECT_FALSE(bad_target->run({p}).ok());
+  auto huge_target = create_session(packed_attention_model(12, {int64_t{1} << 40, int64_t{1} << 40, 4}));
+  ASSERT_TRUE(huge_target.ok());
+  EXPECT_FALSE(huge_target->run({p}).ok());  // overflows: an error, not undefined behaviour
+  auto empty_huge = create_session(packed_attention_model(12, {0, int64_t{1} << 40, int64_t{1} << 40}));
+  ASSERT_TRUE(empty_huge.ok());
+  EXPECT_FALSE(empty_huge->run({random_tensor({0, 1, 36}, 3)}).ok());  // zero rows, but the dims overflow
   ir::Model half = packed_attention_model(12, {5, 3, 4});
   std::erase_if(half.graph.nodes[0].attrs, [](const ir::Attribute& a) { return a.name == "k_shape"; });
   EXPECT_FALSE(create_session(half).ok());  // k_slice without k_shape
