@@ -13,7 +13,7 @@ const std::vector<PassInfo>& all_passes() {
       // Before fold_constants, which would turn DequantizeLinear(int8 weights) into float weights.
       {"fuse_qdq", 2, "DQ -> Conv/MatMul -> Q into QLinearConv/QLinearMatMul (oneDNN int8); DQ -> Relu/Clip/LeakyRelu -> Q into a table lookup (session only)",
        &fuse_qdq},
-      {"fold_constants", 1, "evaluate nodes whose inputs are all constant (and Shape of static inputs) into initializers",
+      {"fold_constants", 1, "evaluate nodes whose inputs are all constant (and Shape/Size of values whose shape inference proves static) into initializers",
        &fold_constants},
       {"fold_batchnorm", 2, "fold BatchNormalization into the preceding Conv or Gemm", &fold_batchnorm},
       // fp32 fusions into internal hone.* nodes; fuse_gelu before fuse_matmul_bias, which absorbs the GELU.
