@@ -19,7 +19,23 @@ bool enabled() {
   return on;
 }
 
+void cap_cpu_isa() {
+  static const bool capped = [] {
+    // oneDNN reads its own ONEDNN_MAX_CPU_ISA; HONE_ONEDNN_AMX=1 lifts hone's cap (at one's risk).
+    if (std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA") || std::getenv("HONE_ONEDNN_AMX"))
+      return false;
+    try {
+      ::dnnl::set_max_cpu_isa(::dnnl::cpu_isa::avx512_core_bf16);
+    } catch (const ::dnnl::error&) {
+      return false;  // oneDNN already dispatched (set only before its first use): nothing to do
+    }
+    return true;
+  }();
+  (void)capped;
+}
+
 ::dnnl::engine& cpu_engine() {
+  cap_cpu_isa();
   static ::dnnl::engine engine(::dnnl::engine::kind::cpu, 0);
   return engine;
 }

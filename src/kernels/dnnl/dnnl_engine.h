@@ -16,6 +16,12 @@
 
 namespace hone::kernels::onednn {
 
+// Caps oneDNN at AVX-512 with VNNI/BF16, once, before its first use (cpu_engine() calls it):
+// oneDNN 2.6's AMX int8 convolution (jit_1x1:avx512_core_amx_int8) corrupted the heap in hone's
+// int8 conv tests on an AMX-capable Intel Xeon (16 cores), where the same tests pass
+// with the cap. No AMX kernel runs in CI, so none is trusted. ONEDNN_MAX_CPU_ISA set by the
+// user wins; HONE_ONEDNN_AMX=1 lifts the cap.
+void cap_cpu_isa();
 ::dnnl::engine& cpu_engine();
 // One stream per calling thread: CPU streams are cheap and this keeps sessions that run on
 // different threads from sharing one.

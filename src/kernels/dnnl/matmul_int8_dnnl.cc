@@ -97,6 +97,7 @@ bool int8_exact_isa() {
   static const bool exact = [] {
     try {
       using ::dnnl::cpu_isa;
+      cap_cpu_isa();  // before the ISA is frozen by this first query
       const cpu_isa isa = ::dnnl::get_effective_cpu_isa();
       return isa == cpu_isa::avx512_core_vnni || isa == cpu_isa::avx512_core_bf16 || isa == cpu_isa::avx512_core_amx;
     } catch (const ::dnnl::error&) {
