@@ -18,19 +18,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "passes/fusion_util.h"
 #include "passes/passes.h"
 
 namespace hone::passes {
 
 namespace {
-
-ir::Attribute perm_attr(std::vector<int64_t> perm) {
-  ir::Attribute a;
-  a.name = "xq_perm";
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(perm);
-  return a;
-}
 
 bool is_float_vector(const ir::Graph& g, const std::string& name) {
   const Tensor* t = constant_value(g, name);
@@ -99,7 +92,7 @@ Status fuse_dynamic_quant_producer(ir::Model& m) {
       d.inputs[5] = yq;
       d.inputs[6] = ys;
       d.inputs[7] = yzp;
-      if (!perm.empty()) d.attrs.push_back(perm_attr(std::move(perm)));
+      if (!perm.empty()) d.attrs.push_back(fusion::ints_attr("xq_perm", std::move(perm)));
     }
   }
   ensure_hone_opset(m);

@@ -74,14 +74,6 @@ int64_t depthwise_stride(const ir::Graph& g, const ir::Node& n, int64_t channels
   return 0;
 }
 
-ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
 void copy_activation(const ir::Node& from, const std::string& prefix, ir::Node& to) {
   for (const auto& a : from.attrs)
     if (a.name.rfind("activation", 0) == 0) {

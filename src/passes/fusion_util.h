@@ -103,6 +103,13 @@ inline ir::Attribute int_attr(const std::string& name, int64_t v) {
   a.i = v;
   return a;
 }
+inline ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.name = name;
+  a.type = ir::AttrType::kInts;
+  a.ints = std::move(v);
+  return a;
+}
 
 // Drops the declared types of values the fusion removed.
 inline void forget_values(ir::Graph& g, const std::vector<std::string>& values) {

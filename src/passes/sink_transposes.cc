@@ -67,14 +67,6 @@ std::optional<std::vector<int64_t>> perm_of(const ir::Node& t) {
   return perm;
 }
 
-ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = name;
-  a.type = ir::AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
 // c (of rank <= perm.size()) padded with leading 1s to the rank, then transposed by the inverse
 // of perm: the constant that, transposed by perm, broadcasts as c did.
 Result<Tensor> permute_constant(const Tensor& c, const std::vector<int64_t>& perm) {
