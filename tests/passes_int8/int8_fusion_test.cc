@@ -19,17 +19,14 @@
 #include "kernels/dnnl/matmul_int8_dnnl.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
+#include "../unit/test_models.h"
 
 namespace hone::passes {
 namespace {
 
-ir::Model load(const std::string& name) { return int8_golden::load_golden(name); }
+using testing_models::op_counts;
 
-std::map<std::string, int> op_counts(const ir::Model& m) {
-  std::map<std::string, int> counts;
-  for (const auto& n : m.graph.nodes) ++counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
-  return counts;
-}
+ir::Model load(const std::string& name) { return int8_golden::load_golden(name); }
 
 std::vector<Tensor> run(const ir::Model& m, uint64_t seed) {
   auto s = create_session(m);

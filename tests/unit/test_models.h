@@ -7,12 +7,21 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "ir/graph.h"
 
 namespace hone::testing_models {
+
+// How many nodes of each op type a graph holds, keyed "domain.op" outside the default domain
+// (so a fused hone.NhwcConv is not counted as a Conv): what the pass golden tests assert on.
+inline std::map<std::string, int> op_counts(const ir::Model& m) {
+  std::map<std::string, int> counts;
+  for (const auto& n : m.graph.nodes) ++counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
+  return counts;
+}
 
 // Node attributes, for tests that build graphs by hand.
 inline ir::Attribute int_attr(const std::string& name, int64_t v) {

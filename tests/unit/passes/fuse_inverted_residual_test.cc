@@ -25,6 +25,7 @@ namespace hone::passes {
 namespace {
 
 using testing_models::int_attr;
+using testing_models::op_counts;
 using testing_models::ints_attr;
 
 class Builder {
@@ -113,12 +114,6 @@ ir::Model mobilenet_like() {
   b.output(s);
   b.output(expanded);
   return b.model();
-}
-
-std::map<std::string, int> op_counts(const ir::Model& m) {
-  std::map<std::string, int> counts;
-  for (const auto& n : m.graph.nodes) ++counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
-  return counts;
 }
 
 std::vector<Tensor> run(const ir::Model& m) {

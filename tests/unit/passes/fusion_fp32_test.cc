@@ -14,21 +14,17 @@
 #include "onnx/import.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
+#include "../test_models.h"
 
 namespace hone::passes {
 namespace {
+
+using testing_models::op_counts;
 
 ir::Model load(const std::string& name) {
   auto m = onnxio::load_model(std::string(HONE_SOURCE_DIR) + "/tests/passes/golden/" + name + ".onnx");
   EXPECT_TRUE(m.ok()) << m.status().message();
   return m.ok() ? std::move(m).value() : ir::Model{};
-}
-
-// "domain.op" outside the default domain, so that internal nodes are counted apart.
-std::map<std::string, int> op_counts(const ir::Model& m) {
-  std::map<std::string, int> counts;
-  for (const auto& n : m.graph.nodes) ++counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
-  return counts;
 }
 
 std::vector<Tensor> run(const ir::Model& m) {

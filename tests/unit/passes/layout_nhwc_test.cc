@@ -18,6 +18,7 @@ namespace hone::passes {
 namespace {
 
 using testing_models::int_attr;
+using testing_models::op_counts;
 using testing_models::ints_attr;
 
 ir::Dim dim(int64_t v) { return ir::Dim::of(v); }
@@ -127,12 +128,6 @@ ir::Model wild() {
   std::string c3 = b.conv(c2, 8, 8, 1);
   b.output(b.node("Add", {c3, g}));
   return b.model();
-}
-
-std::map<std::string, int> op_counts(const ir::Model& m) {
-  std::map<std::string, int> counts;
-  for (const auto& n : m.graph.nodes) ++counts[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type];
-  return counts;
 }
 
 std::vector<Tensor> run(const ir::Model& m, const std::map<std::string, Shape>& shapes = {}) {
