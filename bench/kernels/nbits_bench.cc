@@ -196,9 +196,9 @@ void BM_MemRead(benchmark::State& state) {
   const int64_t words = working_set_bytes() / 8;
   // The same kind of memory as the repacked weights (2 MiB aligned, huge pages advised), so that
   // the GEMV is measured against the best plain read of it, not against a TLB-bound one.
-  static nb::HugePageBuffer buf_bytes;
+  static hone::kernels::HugePageBuffer buf_bytes;
   if (static_cast<int64_t>(buf_bytes.size()) != words * 8) {
-    buf_bytes = nb::HugePageBuffer(static_cast<size_t>(words * 8));
+    buf_bytes = hone::kernels::HugePageBuffer(static_cast<size_t>(words * 8));
     auto* w = reinterpret_cast<uint64_t*>(buf_bytes.data());
     for (int64_t i = 0; i < words; ++i) w[i] = static_cast<uint64_t>(i) * 2654435761u;
   }

@@ -14,11 +14,15 @@
 //     the GEMM, added in its epilogue (a oneDNN binary post-op) instead of by a pass of its own;
 //     a residual that broadcasts to another shape is added after the GEMM instead.
 //
-// The fast path quantizes x with the vectorized DynamicQuantizeLinear kernel (kernels/x86) and
-// runs u8s8_matmul_dnnl with the scale and bias as post-ops; the reference path (HONE_DNNL=0, a
-// non-zero weight zero point, or a shape oneDNN refuses) computes the same chain in plain C++.
-// Both give the chain's results to the last bit: the quantized bytes and the int32 accumulators
-// are exact, and the float epilogue is the chain's two operations in its order.
+// x is quantized with the vectorized DynamicQuantizeLinear kernel (kernels/x86), then the GEMM
+// runs on the first of:
+//   - hone's u8 x s8 kernel (kernels/x86/qgemm_u8s8.h) where the CPU has AVX-512 VNNI: w packed
+//     at session creation, the scale, bias and residual applied in registers;
+//   - u8s8_matmul_dnnl with the scale and bias as post-ops (oneDNN; exact only with VNNI);
+//   - the packed scalar variant of qgemm_u8s8 (HONE_DNNL=0 on a CPU without VNNI);
+//   - the chain in plain C++ (reference(): a non-zero weight zero point, or a shape oneDNN refuses).
+// All give the chain's results to the last bit: the quantized bytes and the int32 accumulators
+// are exact, and the float epilogue is the chain's operations in its order.
 #include <cstring>
 #include <vector>
 
@@ -27,6 +31,7 @@
 #include "kernels/dnnl/matmul_int8_dnnl.h"
 #include "kernels/x86/byte_lookup.h"
 #include "kernels/x86/dynamic_quant.h"
+#include "kernels/x86/qgemm_u8s8.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/op_util.h"
 
@@ -36,6 +41,7 @@ namespace {
 
 namespace onednn = kernels::onednn;
 namespace dynq = kernels::dynq;
+namespace qgemm = kernels::qgemm;
 
 class DynQuantMatMulKernel final : public Kernel {
  public:
@@ -67,9 +73,13 @@ class DynQuantMatMulKernel final : public Kernel {
     }
     // oneDNN's int8 matmul takes no weight zero point here: such weights stay on the reference path.
     k->xq_perm_ = ctx.node().attr_ints("xq_perm");
-    if (onednn::enabled() && !k->w_zp_nonzero_) {
-      k->dnnl_ = std::make_unique<onednn::MatMulU8S8Dnnl>();
-      k->dnnl_->set_weights(k->w_.data<int8_t>());
+    if (!k->w_zp_nonzero_) {
+      if (!qgemm::has_fast_variant() && onednn::enabled()) {
+        k->dnnl_ = std::make_unique<onednn::MatMulU8S8Dnnl>();
+        k->dnnl_->set_weights(k->w_.data<int8_t>());
+      } else {
+        k->packed_ = std::make_unique<qgemm::PackedWeights>(qgemm::pack_weights(k->w_.data<int8_t>(), k->k_, k->n_));
+      }
     }
     return std::unique_ptr<Kernel>(std::move(k));
   }
@@ -113,6 +123,16 @@ class DynQuantMatMulKernel final : public Kernel {
     scale_.resize(static_cast<size_t>(scales));
     for (int64_t j = 0; j < scales; ++j) scale_[static_cast<size_t>(j)] = q.scale * w_scale_.data<float>()[j];
     const float* bias = bias_.defined() ? bias_.data<float>() : nullptr;
+    if (packed_) {
+      qgemm::Epilogue e;
+      e.a_zero_point = q.zero_point;
+      e.scale = scale_.data();
+      e.per_column = scales > 1;
+      e.bias = bias;
+      e.residual = residual;
+      qgemm::qgemm_u8s8(*packed_, xq, k_, m, e, y_out, n_, ctx.threads());
+      return Status::Ok();
+    }
     if (dnnl_) {
       onednn::MatMulInt8Desc d;
       d.m = m;
@@ -224,6 +244,7 @@ class DynQuantMatMulKernel final : public Kernel {
   Tensor w_, w_zp_, w_scale_, bias_;  // constants, kept alive (oneDNN reads w_ when packing)
   bool w_zp_nonzero_ = false;
   std::vector<int64_t> xq_perm_;  // attribute xq_perm (empty: xq has x's shape)
+  std::unique_ptr<qgemm::PackedWeights> packed_;  // set: the GEMM runs on qgemm_u8s8
   std::unique_ptr<onednn::MatMulU8S8Dnnl> dnnl_;
   std::vector<uint8_t> xq_;   // the quantized x of the current run
   std::vector<float> scale_;  // x_scale * w_scale of the current run

@@ -1,0 +1,116 @@
+// Packing, dispatch and threading for kernels/x86/qgemm_u8s8.h (built without ISA flags).
+#include "kernels/x86/qgemm_u8s8.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "core/cpu_features.h"
+
+namespace hone::kernels::qgemm {
+
+namespace {
+
+constexpr int64_t kQuadBytes = kPanelCols * 4;
+
+int64_t packed_offset(int64_t quads, int64_t k, int64_t c) {
+  return ((c / kPanelCols * quads + k / 4) * kPanelCols + c % kPanelCols) * 4 + k % 4;
+}
+
+WeightsView view_of(const PackedWeights& p) {
+  return {p.k, p.n, p.quads(), reinterpret_cast<const int8_t*>(p.data.data()), p.col_sum.data()};
+}
+
+}  // namespace
+
+PackedWeights pack_weights(const int8_t* w, int64_t k, int64_t n) {
+  PackedWeights p;
+  p.k = k;
+  p.n = n;
+  const int64_t quads = p.quads();
+  p.data = HugePageBuffer(static_cast<size_t>(p.panels() * quads * kQuadBytes));  // zeroed: the padding
+  p.col_sum.assign(static_cast<size_t>(n), 0);
+  auto* out = reinterpret_cast<int8_t*>(p.data.data());
+  // Row by row, so w is read once in order; each row's bytes land 4 apart inside their panel.
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const int8_t* row = w + kk * n;
+    for (int64_t c = 0; c < n; ++c) {
+      out[packed_offset(quads, kk, c)] = row[c];
+      p.col_sum[static_cast<size_t>(c)] += row[c];
+    }
+  }
+  return p;
+}
+
+int8_t packed_weight(const PackedWeights& p, int64_t k, int64_t c) {
+  return reinterpret_cast<const int8_t*>(p.data.data())[packed_offset(p.quads(), k, c)];
+}
+
+std::vector<Variant> available_variants() {
+  const CpuFeatures& f = cpu_features();
+  std::vector<Variant> v = {{"scalar", &qgemm_u8s8_ref}};
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) v.push_back({"avx512vnni", &qgemm_u8s8_avx512vnni});
+  return v;
+}
+
+const Variant& best_variant() {
+  static const Variant best = available_variants().back();
+  return best;
+}
+
+bool has_fast_variant() { return best_variant().fn != &qgemm_u8s8_ref; }
+
+void qgemm_u8s8_with(const Variant& v, const PackedWeights& w, const uint8_t* a, int64_t lda, int64_t m,
+                     const Epilogue& e, float* y, int64_t ldy, int threads) {
+  if (m <= 0 || w.n <= 0) return;
+  const WeightsView wv = view_of(w);
+  // The kernels read a row's k in whole quads of 4 bytes. When k is not a multiple of 4 the last
+  // quad would run past the row (past the buffer, for the last row): such an a is copied once
+  // into rows of whole quads, zero-padded (the padding meets zero weights).
+  std::vector<uint8_t> padded;
+  if (w.k % 4 != 0) {
+    const int64_t kq = wv.quads * 4;
+    padded.assign(static_cast<size_t>(m * kq), 0);
+    for (int64_t r = 0; r < m; ++r) std::copy(a + r * lda, a + r * lda + w.k, padded.data() + r * kq);
+    a = padded.data();
+    lda = kq;
+  }
+  // Work units: a column panel times a chunk of rows. Panels first: a thread that owns whole
+  // panels streams its part of w once and keeps each panel in cache over all rows. Rows are split
+  // too only when there are fewer panels than threads (a narrow w).
+  constexpr int64_t kTileRows = 6;  // the AVX-512 kernel's row tile: chunks are multiples of it
+  const int64_t panels = w.panels(), tiles = (m + kTileRows - 1) / kTileRows;
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(tiles, (threads + panels - 1) / panels));
+  const int64_t units = panels * chunks;
+  // Below about 256 K multiply-adds per thread, waking the team costs more than it saves.
+  const int64_t macs = m * w.n * std::max<int64_t>(w.k, 1);
+  const int team = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, macs >> 18})));
+  auto run_units = [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t p = u / chunks, c = u % chunks;
+      const int64_t r0 = std::min(m, tiles * c / chunks * kTileRows), r1 = std::min(m, tiles * (c + 1) / chunks * kTileRows);
+      if (r0 < r1) v.fn(wv, a, lda, e, y, ldy, r0, r1, p, p + 1);
+    }
+  };
+  if (team <= 1) {
+    if (chunks == 1) return v.fn(wv, a, lda, e, y, ldy, 0, m, 0, panels);
+    return run_units(0, units);
+  }
+#pragma omp parallel num_threads(team)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
+    if (chunks == 1) {
+      if (u0 < u1) v.fn(wv, a, lda, e, y, ldy, 0, m, u0, u1);
+    } else {
+      run_units(u0, u1);
+    }
+  }
+}
+
+void qgemm_u8s8(const PackedWeights& w, const uint8_t* a, int64_t lda, int64_t m, const Epilogue& e, float* y,
+                int64_t ldy, int threads) {
+  qgemm_u8s8_with(best_variant(), w, a, lda, m, e, y, ldy, threads);
+}
+
+}  // namespace hone::kernels::qgemm

@@ -1,0 +1,126 @@
+// kernels/x86/qgemm_u8s8.h: every variant against the chain written out here on the unpacked
+// weights (int32 sums of (a - zp) * w, then the float multiply and adds in the chain's order),
+// bit for bit, over shapes that hit every row remainder (m % 6), column tail (n % 16, n % 64) and
+// k tail (k % 4), with and without bias, residual and per-column scales, on 1 and 3 threads.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/x86/qgemm_u8s8.h"
+
+namespace hone::kernels::qgemm {
+namespace {
+
+struct Case {
+  int64_t m, k, n;
+  int32_t zp;
+  bool per_column, bias, residual;
+};
+
+std::string describe(const Case& c) {
+  return "m=" + std::to_string(c.m) + " k=" + std::to_string(c.k) + " n=" + std::to_string(c.n) +
+         " zp=" + std::to_string(c.zp) + (c.per_column ? " per-column" : "") + (c.bias ? " bias" : "") +
+         (c.residual ? " residual" : "");
+}
+
+void expect_exact(const Case& c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> real(-1.0f, 1.0f);
+  // lda and ldy wider than k and n: the kernels must use the strides.
+  const int64_t lda = c.k + 3, ldy = c.n + 5;
+  std::vector<uint8_t> a(static_cast<size_t>(c.m * lda));
+  std::vector<int8_t> w(static_cast<size_t>(c.k * c.n));
+  for (auto& v : a) v = static_cast<uint8_t>(byte(rng));
+  for (auto& v : w) v = static_cast<int8_t>(byte(rng) - 128);
+  std::vector<float> scale(c.per_column ? static_cast<size_t>(c.n) : 1u), bias(static_cast<size_t>(c.n)),
+      residual(static_cast<size_t>(c.m * ldy));
+  for (auto& v : scale) v = 1e-4f * (1.0f + real(rng));
+  for (auto& v : bias) v = real(rng);
+  for (auto& v : residual) v = real(rng);
+
+  std::vector<float> want(static_cast<size_t>(c.m * ldy), -7.0f);
+  for (int64_t r = 0; r < c.m; ++r)
+    for (int64_t j = 0; j < c.n; ++j) {
+      int32_t acc = 0;
+      for (int64_t kk = 0; kk < c.k; ++kk)
+        acc += (static_cast<int32_t>(a[static_cast<size_t>(r * lda + kk)]) - c.zp) * w[static_cast<size_t>(kk * c.n + j)];
+      float v = static_cast<float>(acc) * scale[c.per_column ? static_cast<size_t>(j) : 0u];
+      if (c.bias) v = v + bias[static_cast<size_t>(j)];
+      if (c.residual) v = v + residual[static_cast<size_t>(r * ldy + j)];
+      want[static_cast<size_t>(r * ldy + j)] = v;
+    }
+
+  const PackedWeights p = pack_weights(w.data(), c.k, c.n);
+  for (int64_t kk = 0; kk < c.k; kk += 7)
+    for (int64_t j = 0; j < c.n; j += 5)
+      ASSERT_EQ(packed_weight(p, kk, j), w[static_cast<size_t>(kk * c.n + j)]) << describe(c);
+  Epilogue e;
+  e.a_zero_point = c.zp;
+  e.scale = scale.data();
+  e.per_column = c.per_column;
+  e.bias = c.bias ? bias.data() : nullptr;
+  e.residual = c.residual ? residual.data() : nullptr;
+  for (const Variant& v : available_variants()) {
+    for (int threads : {1, 3}) {
+      std::vector<float> got(static_cast<size_t>(c.m * ldy), -7.0f);  // the gaps between rows stay -7
+      qgemm_u8s8_with(v, p, a.data(), lda, c.m, e, got.data(), ldy, threads);
+      int bad = 0;
+      for (size_t i = 0; i < got.size() && bad < 3; ++i)
+        if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+          ++bad;
+          ADD_FAILURE() << v.name << " threads " << threads << " " << describe(c) << " at row " << i / ldy
+                        << " column " << i % ldy << ": " << got[i] << " vs " << want[i];
+        }
+    }
+  }
+}
+
+TEST(QGemmU8S8, EveryVariantMatchesTheChainBitForBit) {
+  uint32_t seed = 1;
+  for (int64_t m : {1, 5, 6, 7, 13, 20})
+    for (int64_t k : {1, 3, 4, 17, 64})
+      for (int64_t n : {1, 15, 16, 64, 65, 130}) expect_exact({m, k, n, 131, true, true, false}, seed++);
+}
+
+TEST(QGemmU8S8, EpilogueOptionsAndZeroPoints) {
+  uint32_t seed = 100;
+  for (int32_t zp : {0, 1, 128, 255})
+    for (bool per_column : {false, true})
+      for (bool bias : {false, true})
+        for (bool residual : {false, true}) expect_exact({11, 37, 70, zp, per_column, bias, residual}, seed++);
+}
+
+TEST(QGemmU8S8, BertSizedProductsAcrossThreads) {
+  // Large enough for the threaded split by panels (n = 768: 12 panels) and by rows (n = 64: one
+  // panel, rows split between threads); k = 768 sums stay exact in int32.
+  expect_exact({128, 768, 768, 77, false, true, true}, 7);
+  expect_exact({128, 768, 64, 3, true, true, false}, 8);
+}
+
+TEST(QGemmU8S8, ExtremeBytesStayExact) {
+  // All 255 activations with zero point 0 and all -128 weights: the largest magnitude per product.
+  const int64_t m = 7, k = 1000, n = 33;
+  std::vector<uint8_t> a(static_cast<size_t>(m * k), 255);
+  std::vector<int8_t> w(static_cast<size_t>(k * n), -128);
+  const float one = 1.0f;
+  Epilogue e;
+  e.scale = &one;
+  const PackedWeights p = pack_weights(w.data(), k, n);
+  for (const Variant& v : available_variants()) {
+    std::vector<float> y(static_cast<size_t>(m * n), 0.0f);
+    qgemm_u8s8_with(v, p, a.data(), k, m, e, y.data(), n, 2);
+    for (float got : y) ASSERT_EQ(got, static_cast<float>(255 * -128 * k)) << v.name;
+  }
+}
+
+TEST(QGemmU8S8, TheBestVariantIsTheLastAvailable) {
+  EXPECT_STREQ(best_variant().name, available_variants().back().name);
+  EXPECT_EQ(has_fast_variant(), available_variants().size() > 1);
+}
+
+}  // namespace
+}  // namespace hone::kernels::qgemm
