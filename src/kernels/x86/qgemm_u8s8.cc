@@ -61,8 +61,11 @@ const Variant& best_variant() {
 bool has_fast_variant() { return best_variant().fn != &qgemm_u8s8_ref; }
 
 void qgemm_u8s8_with(const Variant& v, const PackedWeights& w, const uint8_t* a, int64_t lda, int64_t m,
-                     const Epilogue& e, float* y, int64_t ldy, int threads) {
-  if (m <= 0 || w.n <= 0) return;
+                     const Epilogue& e, float* y, int64_t ldy, int threads, const OwnedPartWork* work) {
+  if (m <= 0 || w.n <= 0) {
+    if (work && work->between) work->between();
+    return;
+  }
   const WeightsView wv = view_of(w);
   // The kernels read a row's k in whole quads of 4 bytes. When k is not a multiple of 4 the last
   // quad would run past the row (past the buffer, for the last row): such an a is copied once
@@ -85,32 +88,62 @@ void qgemm_u8s8_with(const Variant& v, const PackedWeights& w, const uint8_t* a,
   // Below about 256 K multiply-adds per thread, waking the team costs more than it saves.
   const int64_t macs = m * w.n * std::max<int64_t>(w.k, 1);
   const int team = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, macs >> 18})));
-  auto run_units = [&](int64_t u0, int64_t u1) {
+  // Units [u0, u1) of one thread: products, and each part's rectangle for `work`.
+  auto rows_of = [&](int64_t c, int64_t* r0, int64_t* r1) {
+    *r0 = std::min(m, tiles * c / chunks * kTileRows);
+    *r1 = std::min(m, tiles * (c + 1) / chunks * kTileRows);
+  };
+  auto products = [&](int64_t u0, int64_t u1) {
+    if (chunks == 1) {
+      if (u0 < u1) v.fn(wv, a, lda, e, y, ldy, 0, m, u0, u1);
+      return;
+    }
     for (int64_t u = u0; u < u1; ++u) {
-      const int64_t p = u / chunks, c = u % chunks;
-      const int64_t r0 = std::min(m, tiles * c / chunks * kTileRows), r1 = std::min(m, tiles * (c + 1) / chunks * kTileRows);
-      if (r0 < r1) v.fn(wv, a, lda, e, y, ldy, r0, r1, p, p + 1);
+      int64_t r0, r1;
+      rows_of(u % chunks, &r0, &r1);
+      if (r0 < r1) v.fn(wv, a, lda, e, y, ldy, r0, r1, u / chunks, u / chunks + 1);
+    }
+  };
+  auto parts = [&](const OwnedPartWork::Part& f, int thread, int64_t u0, int64_t u1) {
+    if (!f) return;
+    auto col = [&](int64_t p) { return std::min(w.n, p * kPanelCols); };
+    if (chunks == 1) {
+      if (u0 < u1) f(thread, 0, m, col(u0), col(u1));
+      return;
+    }
+    for (int64_t u = u0; u < u1; ++u) {
+      int64_t r0, r1;
+      rows_of(u % chunks, &r0, &r1);
+      if (r0 < r1) f(thread, r0, r1, col(u / chunks), col(u / chunks + 1));
     }
   };
   if (team <= 1) {
-    if (chunks == 1) return v.fn(wv, a, lda, e, y, ldy, 0, m, 0, panels);
-    return run_units(0, units);
+    products(0, units);
+    if (work) {
+      parts(work->after_product, 0, 0, units);
+      if (work->between) work->between();
+      parts(work->after_between, 0, 0, units);
+    }
+    return;
   }
 #pragma omp parallel num_threads(team)
   {
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
-    if (chunks == 1) {
-      if (u0 < u1) v.fn(wv, a, lda, e, y, ldy, 0, m, u0, u1);
-    } else {
-      run_units(u0, u1);
+    products(u0, u1);
+    if (work) {
+      parts(work->after_product, t, u0, u1);
+#pragma omp barrier
+#pragma omp single
+      if (work->between) work->between();  // the implied barrier after `single` holds the others
+      parts(work->after_between, t, u0, u1);
     }
   }
 }
 
 void qgemm_u8s8(const PackedWeights& w, const uint8_t* a, int64_t lda, int64_t m, const Epilogue& e, float* y,
-                int64_t ldy, int threads) {
-  qgemm_u8s8_with(best_variant(), w, a, lda, m, e, y, ldy, threads);
+                int64_t ldy, int threads, const OwnedPartWork* work) {
+  qgemm_u8s8_with(best_variant(), w, a, lda, m, e, y, ldy, threads, work);
 }
 
 }  // namespace hone::kernels::qgemm

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/x86/huge_page_buffer.h"
@@ -84,10 +85,23 @@ const Variant& best_variant();
 // Whether best_variant() is a vectorized one (else callers may prefer another library's kernel).
 bool has_fast_variant();
 
-// The whole product y[m, n] with variant v, split over up to `threads` OpenMP threads.
+// Work on the output each thread has just computed, done by that thread while its part of y is
+// still in its core's cache (hone.DynQuantMatMul fused with the GELU and the
+// DynamicQuantizeLinear after it: the activation and the range first, the quantization once
+// every range is known). A part is the rectangle rows [r0, r1) x columns [c0, c1) of y; a thread
+// may own several; `thread` < the `threads` given to qgemm_u8s8.
+struct OwnedPartWork {
+  using Part = std::function<void(int thread, int64_t r0, int64_t r1, int64_t c0, int64_t c1)>;
+  Part after_product;       // on each part, right after the thread's products
+  std::function<void()> between;  // once, when every thread has finished after_product
+  Part after_between;       // on each part again, after `between`
+};
+
+// The whole product y[m, n] with variant v, split over up to `threads` OpenMP threads; then
+// `work`, when given, on the parts each thread owns.
 void qgemm_u8s8_with(const Variant& v, const PackedWeights& w, const uint8_t* a, int64_t lda, int64_t m,
-                     const Epilogue& e, float* y, int64_t ldy, int threads);
+                     const Epilogue& e, float* y, int64_t ldy, int threads, const OwnedPartWork* work = nullptr);
 void qgemm_u8s8(const PackedWeights& w, const uint8_t* a, int64_t lda, int64_t m, const Epilogue& e, float* y,
-                int64_t ldy, int threads);
+                int64_t ldy, int threads, const OwnedPartWork* work = nullptr);
 
 }  // namespace hone::kernels::qgemm

@@ -4,6 +4,7 @@
 // k tail (k % 4), with and without bias, residual and per-column scales, on 1 and 3 threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -114,6 +115,64 @@ TEST(QGemmU8S8, ExtremeBytesStayExact) {
     std::vector<float> y(static_cast<size_t>(m * n), 0.0f);
     qgemm_u8s8_with(v, p, a.data(), k, m, e, y.data(), n, 2);
     for (float got : y) ASSERT_EQ(got, static_cast<float>(255 * -128 * k)) << v.name;
+  }
+}
+
+// OwnedPartWork: the parts cover every element of y exactly once, both times; `between` runs once,
+// after every after_product and before any after_between; each part's values are the finished
+// product's; thread indices stay below the threads asked for.
+TEST(QGemmU8S8, OwnedPartsCoverTheOutputOnceInOrder) {
+  struct Shape {
+    int64_t m, k, n;
+  };
+  for (const Shape s : {Shape{128, 64, 768}, Shape{130, 64, 64}, Shape{5, 8, 200}, Shape{1, 4, 1}}) {
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<uint8_t> a(static_cast<size_t>(s.m * s.k));
+    std::vector<int8_t> w(static_cast<size_t>(s.k * s.n));
+    for (auto& v : a) v = static_cast<uint8_t>(byte(rng));
+    for (auto& v : w) v = static_cast<int8_t>(byte(rng) - 128);
+    const PackedWeights p = pack_weights(w.data(), s.k, s.n);
+    const float one = 1.0f;
+    Epilogue e;
+    e.scale = &one;
+    std::vector<float> want(static_cast<size_t>(s.m * s.n));
+    qgemm_u8s8_with(available_variants().front(), p, a.data(), s.k, s.m, e, want.data(), s.n, 1);
+    for (const Variant& v : available_variants()) {
+      for (int threads : {1, 2, 3}) {
+        std::vector<float> y(static_cast<size_t>(s.m * s.n), 0.0f);
+        std::vector<int> first(y.size(), 0), second(y.size(), 0);
+        std::vector<int> seen_threads(static_cast<size_t>(threads), 0);
+        int betweens = 0;
+        bool ordered = true, values = true;
+        OwnedPartWork work;
+        work.after_product = [&](int t, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+          if (t < 0 || t >= threads) ordered = false;
+          else seen_threads[static_cast<size_t>(t)] = 1;
+          if (betweens != 0) ordered = false;
+          for (int64_t r = r0; r < r1; ++r)
+            for (int64_t c = c0; c < c1; ++c) {
+              const size_t i = static_cast<size_t>(r * s.n + c);
+              ++first[i];
+              if (std::memcmp(&y[i], &want[i], sizeof(float)) != 0) values = false;
+            }
+        };
+        work.between = [&] { ++betweens; };
+        work.after_between = [&](int, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+          if (betweens != 1) ordered = false;
+          for (int64_t r = r0; r < r1; ++r)
+            for (int64_t c = c0; c < c1; ++c) ++second[static_cast<size_t>(r * s.n + c)];
+        };
+        qgemm_u8s8_with(v, p, a.data(), s.k, s.m, e, y.data(), s.n, threads, &work);
+        const std::string what = std::string(v.name) + " threads " + std::to_string(threads) + " m=" +
+                                 std::to_string(s.m) + " n=" + std::to_string(s.n);
+        EXPECT_EQ(betweens, 1) << what;
+        EXPECT_TRUE(ordered) << what;
+        EXPECT_TRUE(values) << what << ": a part was handed over before its products were final";
+        EXPECT_EQ(std::count(first.begin(), first.end(), 1), static_cast<long>(first.size())) << what;
+        EXPECT_EQ(std::count(second.begin(), second.end(), 1), static_cast<long>(second.size())) << what;
+      }
+    }
   }
 }
 
