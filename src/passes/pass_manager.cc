@@ -33,6 +33,9 @@ const std::vector<PassInfo>& all_passes() {
       {"fuse_dynamic_quant_producer", 2,
        "LayerNorm/GELU + the DynamicQuantizeLinear of every int8 GEMM reading its output into one node: quantized once, in the producer's pass (session only)",
        &fuse_dynamic_quant_producer},
+      {"fuse_dynamic_quant_activation", 2,
+       "int8 GEMM + the GELU (and its quantization) after it into one node: applied by each thread to the part it computed (session only)",
+       &fuse_dynamic_quant_activation},
       // After the int8 fusions, so that their bias Add stays theirs.
       {"fuse_add_activation", 2, "fp32 Add + Relu/Clip/Sigmoid/Tanh/Gelu (residual Add + Relu) into one pass (session only)",
        &fuse_add_activation},

@@ -34,6 +34,7 @@ Status sink_transposes_tracked(ir::Model& m, std::unordered_map<std::string, std
 // int8 fusions into nodes of hone's internal domain (session only, never exported).
 Status fuse_dynamic_quant_matmul(ir::Model& m);
 Status fuse_dynamic_quant_producer(ir::Model& m);
+Status fuse_dynamic_quant_activation(ir::Model& m);
 Status fuse_qdq(ir::Model& m);
 
 // The domain of the fused nodes that exist only inside a Session (src/runtime/ops/qlinear_fused.cc).

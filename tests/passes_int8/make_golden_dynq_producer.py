@@ -1,4 +1,5 @@
-"""Writes golden/dynq_producer.onnx for fuse_dynamic_quant_producer (dynq_producer_test.cc), in
+"""Writes golden/dynq_producer.onnx for fuse_dynamic_quant_producer (dynq_producer_test.cc) and
+golden/dynq_activation.onnx for fuse_dynamic_quant_activation (dynq_activation_test.cc), in
 ONNX Runtime's dynamic-int8 form like make_golden_int8.py's models (its chain() helper, its own
 seeded generator). Running it again gives the same file.
 usage: /usr/bin/python3 make_golden_dynq_producer.py [OUT_DIR]"""
@@ -74,3 +75,27 @@ nf, i_f, yf = chain("f_", "gelu", D, D)
 nf += [helper.make_node("Add", [yf, "s"], ["y"]), helper.make_node("Add", ["r", yt], ["y2"])]
 save("dynq_producer", nodes + nf, [vi("x", [1, 6, D]), vi("r", [2, 1, D, 5])], [vi("y", [1, 6, D]), vi("y2", [2, 1, D, 5])],
      inits + i_f)
+
+
+# fuse_dynamic_quant_activation: x -> GEMM (k 64, n 200: four column panels, the last partial)
+# -> Erf GELU -> GEMM (the feed-forward block of BERT: folds with the quantization); a second GEMM
+# (n 48: one panel, its rows split between threads) -> GELU -> graph output, not read by a GEMM
+# (folds without quantization); a third GEMM whose output is also a graph output (stays apart).
+def erf_gelu(x, out, p):
+    return [helper.make_node("Div", [x, "sqrt2"], [p + "e0"]), helper.make_node("Erf", [p + "e0"], [p + "e1"]),
+            helper.make_node("Add", [p + "e1", "one"], [p + "e2"]), helper.make_node("Mul", [x, p + "e2"], [p + "e3"]),
+            helper.make_node("Mul", [p + "e3", "half"], [out])]
+
+
+K = 64
+consts = [numpy_helper.from_array(np.array(1.4142135, np.float32), "sqrt2"),
+          numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+          numpy_helper.from_array(np.array(0.5, np.float32), "half")]
+n1, i1, y1 = chain("l1_", "x", K, 200)
+n2, i2, y2 = chain("l2_", "g1", 200, K, out="y")
+n3, i3, y3 = chain("n_", "x", K, 48)
+n4, i4, y4 = chain("o_", "x", K, 32, out="raw")
+nodes = n1 + erf_gelu(y1, "g1", "a_") + n2 + n3 + erf_gelu(y3, "g2", "b_") + n4 + erf_gelu("raw", "g3", "c_")
+save("dynq_activation", nodes, [vi("x", [1, 96, K])],
+     [vi("y", [1, 96, K]), vi("g2", [1, 96, 48]), vi("raw", [1, 96, 32]), vi("g3", [1, 96, 32])],
+     consts + i1 + i2 + i3 + i4)

@@ -13,6 +13,14 @@
 //     Optional input 8 (residual, float): y = Add(chain, residual), the skip connection after
 //     the GEMM, added in its epilogue (a oneDNN binary post-op) instead of by a pass of its own;
 //     a residual that broadcasts to another shape is added after the GEMM instead.
+//     Attribute activation = "Gelu" (with approximate "none" | "tanh"): y = Gelu(the above), by
+//     the unfused hone.Gelu's own kernel. Optional outputs 1-3 (yq, y_scale, y_zero_point):
+//     DynamicQuantizeLinear(y) as well, for the GEMMs that read y (pass
+//     fuse_dynamic_quant_activation folds hone.GeluDynQuant into the GEMM before it this way).
+//     On the qgemm path each thread applies the GELU and scans the range on the part of y it has
+//     just computed, and quantizes that part once every range is known (qgemm::OwnedPartWork),
+//     so y is not read back from another core; the other paths run the unfused op's code after
+//     the GEMM. Either way y, yq and the parameters are the unfused ops', bit for bit.
 //
 // x is quantized with the vectorized DynamicQuantizeLinear kernel (kernels/x86), then the GEMM
 // runs on the first of:
@@ -23,7 +31,9 @@
 //   - the chain in plain C++ (reference(): a non-zero weight zero point, or a shape oneDNN refuses).
 // All give the chain's results to the last bit: the quantized bytes and the int32 accumulators
 // are exact, and the float epilogue is the chain's operations in its order.
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include <omp.h>
@@ -31,6 +41,7 @@
 #include "kernels/dnnl/matmul_int8_dnnl.h"
 #include "kernels/x86/byte_lookup.h"
 #include "kernels/x86/dynamic_quant.h"
+#include "kernels/x86/f32_kernels.h"
 #include "kernels/x86/qgemm_u8s8.h"
 #include "runtime/op_registry.h"
 #include "runtime/ops/op_util.h"
@@ -73,6 +84,15 @@ class DynQuantMatMulKernel final : public Kernel {
     }
     // oneDNN's int8 matmul takes no weight zero point here: such weights stay on the reference path.
     k->xq_perm_ = ctx.node().attr_ints("xq_perm");
+    const std::string activation = ctx.node().attr_string("activation", "");
+    if (activation == "Gelu") {
+      const std::string approximate = ctx.node().attr_string("approximate", "none");
+      if (approximate != "none" && approximate != "tanh")
+        return ctx.error("attribute approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
+      k->activation_ = approximate == "none" ? kernels::x86::gelu_erf_best() : kernels::x86::gelu_tanh_best();
+    } else if (!activation.empty()) {
+      return ctx.error("attribute activation must be \"Gelu\" or absent, got \"" + activation + "\"");
+    }
     if (!k->w_zp_nonzero_) {
       if (!qgemm::has_fast_variant() && onednn::enabled()) {
         k->dnnl_ = std::make_unique<onednn::MatMulU8S8Dnnl>();
@@ -102,14 +122,92 @@ class DynQuantMatMulKernel final : public Kernel {
     // Every path below writes all of y (oneDNN, or the reference's rows): no zero fill first,
     // which would be one more pass over the widest tensor of the layer (128 x 3072 in BERT).
     HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, DType::kFloat32, y_shape));
-    return gemm(ctx, *x, m, residual ? residual->data<float>() : nullptr, y->data<float>());
+    HONE_ASSIGN_OR_RETURN(Quantized yq, quantized_outputs(ctx, y_shape));
+    return gemm(ctx, *x, m, residual ? residual->data<float>() : nullptr, y->data<float>(), yq);
   }
 
  private:
-  // y[m, n_] = the chain on x (+ residual[m, n_] when given), every element written.
-  Status gemm(const KernelContext& ctx, const Tensor& x_tensor, int64_t m, const float* residual, float* y_out) {
+  // Outputs 1-3 when the node has them: DynamicQuantizeLinear of y.
+  struct Quantized {
+    uint8_t* bytes = nullptr;  // nullptr: the node has no quantized outputs
+    float* scale = nullptr;
+    uint8_t* zero_point = nullptr;
+  };
+  static Result<Quantized> quantized_outputs(KernelContext& ctx, const Shape& y_shape) {
+    Quantized q;
+    if (ctx.node().outputs.size() < 2 || ctx.node().outputs[1].empty()) return q;
+    if (ctx.node().outputs.size() != 4) return ctx.error("needs all of yq, y_scale and y_zero_point, or none");
+    HONE_ASSIGN_OR_RETURN(Tensor * bytes, ctx.allocate_output_overwritten(1, DType::kUInt8, y_shape));
+    HONE_ASSIGN_OR_RETURN(Tensor * scale, ctx.allocate_output_overwritten(2, DType::kFloat32, Shape{}));
+    HONE_ASSIGN_OR_RETURN(Tensor * zero_point, ctx.allocate_output_overwritten(3, DType::kUInt8, Shape{}));
+    q.bytes = bytes->data<uint8_t>();
+    q.scale = scale->data<float>();
+    q.zero_point = zero_point->data<uint8_t>();
+    return q;
+  }
+
+  // The activation and the quantization on finished rows y[m, n], the unfused ops' way: their
+  // row kernels, and the fused range scan of hone.GeluDynQuant.
+  void finish_rows(float* y, int64_t m, int64_t n, const Quantized& yq, int threads) const {
+    auto activate = [&](int64_t begin, int64_t end) {
+      if (activation_) activation_(y + begin * n, y + begin * n, (end - begin) * n);
+    };
+    if (!yq.bytes) {
+      if (activation_) activate(0, m);
+      return;
+    }
+    const dynq::QuantParams p = dynq::u8_dynamic_quantize_produced(activate, m, n, y, yq.bytes, threads);
+    *yq.scale = p.scale;
+    *yq.zero_point = p.zero_point;
+  }
+
+  // The same on the qgemm path, by each thread on the part of y it has computed.
+  qgemm::OwnedPartWork owned_part_work(float* y, const Quantized& yq, int threads, std::vector<float>& ranges,
+                                       dynq::QuantParams& params) const {
+    qgemm::OwnedPartWork work;
+    const int64_t n = n_;
+    const dynq::Variant& dq = dynq::best_variant();
+    ranges.assign(2 * static_cast<size_t>(threads), 0.0f);  // [lo, hi] per thread; the range holds 0
+    work.after_product = [this, y, n, &ranges, &dq, yq](int t, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        float* row = y + r * n + c0;
+        if (activation_) activation_(row, row, c1 - c0);
+        if (yq.bytes) dq.minmax(row, c1 - c0, &ranges[2 * static_cast<size_t>(t)], &ranges[2 * static_cast<size_t>(t) + 1]);
+      }
+    };
+    if (!yq.bytes) return work;
+    work.between = [&ranges, &params, yq] {
+      float lo = 0.0f, hi = 0.0f;
+      for (size_t i = 0; i < ranges.size(); i += 2) {
+        lo = std::min(lo, ranges[i]);
+        hi = std::max(hi, ranges[i + 1]);
+      }
+      params = dynq::params_from_range(lo, hi);
+      *yq.scale = params.scale;
+      *yq.zero_point = params.zero_point;
+    };
+    work.after_between = [y, n, &dq, &params, yq](int, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        uint8_t* out = yq.bytes + r * n + c0;
+        if (params.scale > 0)
+          dq.quantize(y + r * n + c0, c1 - c0, params.scale, params.zero_point, out);
+        else
+          std::fill(out, out + (c1 - c0), uint8_t{0});  // no range: all zeros, as the op
+      }
+    };
+    return work;
+  }
+
+  // y[m, n_] = the chain on x (+ residual[m, n_] when given), every element written; then the
+  // activation and yq when the node has them.
+  // finish = false: neither (run_then_add finishes after its Add).
+  Status gemm(const KernelContext& ctx, const Tensor& x_tensor, int64_t m, const float* residual, float* y_out,
+              const Quantized& yq, bool finish = true) {
     const Tensor* x = &x_tensor;
-    if (m == 0 || n_ == 0) return Status::Ok();
+    if (m == 0 || n_ == 0) {
+      if (finish) finish_rows(y_out, 0, n_, yq, 1);  // the parameters of an empty tensor: 0 and 0
+      return Status::Ok();
+    }
     const uint8_t* xq = nullptr;
     dynq::QuantParams q;
     HONE_RETURN_IF_ERROR(prequantized(ctx, *x, &xq, &q));
@@ -130,7 +228,14 @@ class DynQuantMatMulKernel final : public Kernel {
       e.per_column = scales > 1;
       e.bias = bias;
       e.residual = residual;
-      qgemm::qgemm_u8s8(*packed_, xq, k_, m, e, y_out, n_, ctx.threads());
+      if (!finish || (!activation_ && !yq.bytes)) {
+        qgemm::qgemm_u8s8(*packed_, xq, k_, m, e, y_out, n_, ctx.threads());
+        return Status::Ok();
+      }
+      std::vector<float> ranges;
+      dynq::QuantParams params;
+      const qgemm::OwnedPartWork work = owned_part_work(y_out, yq, ctx.threads(), ranges, params);
+      qgemm::qgemm_u8s8(*packed_, xq, k_, m, e, y_out, n_, ctx.threads(), &work);
       return Status::Ok();
     }
     if (dnnl_) {
@@ -144,9 +249,14 @@ class DynQuantMatMulKernel final : public Kernel {
       d.has_bias = bias != nullptr;
       d.has_residual = residual != nullptr;
       Status s = dnnl_->run(d, xq, q.zero_point, scale_.data(), bias, y_out, residual);
-      if (s.code() != ErrorCode::kUnsupported) return s.ok() ? s : s.with_context(node_label(ctx.node()));
+      if (!s.ok() && s.code() != ErrorCode::kUnsupported) return s.with_context(node_label(ctx.node()));
+      if (s.ok()) {
+        if (finish) finish_rows(y_out, m, n_, yq, ctx.threads());
+        return s;
+      }
     }
     reference(xq, m, q.zero_point, bias, residual, y_out, ctx.threads());
+    if (finish) finish_rows(y_out, m, n_, yq, ctx.threads());
     return Status::Ok();
   }
 
@@ -155,7 +265,7 @@ class DynQuantMatMulKernel final : public Kernel {
   Status run_then_add(KernelContext& ctx, const Tensor& x, const Shape& y_shape, int64_t m, const Tensor& residual) {
     HONE_ASSIGN_OR_RETURN(Shape out_shape, broadcast_shapes(y_shape, residual.shape()));
     std::vector<float> g(static_cast<size_t>(m * n_));
-    HONE_RETURN_IF_ERROR(gemm(ctx, x, m, nullptr, g.data()));
+    HONE_RETURN_IF_ERROR(gemm(ctx, x, m, nullptr, g.data(), Quantized{}, /*finish=*/false));
     HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, DType::kFloat32, out_shape));
     const std::vector<int64_t> gs = broadcast_strides(y_shape, out_shape), rs = broadcast_strides(residual.shape(), out_shape);
     const float* r = residual.data<float>();
@@ -173,6 +283,9 @@ class DynQuantMatMulKernel final : public Kernel {
         index[d] = 0;
       }
     }
+    HONE_ASSIGN_OR_RETURN(Quantized yq, quantized_outputs(ctx, out_shape));
+    const int64_t cols = out_shape.empty() ? 1 : out_shape.back();
+    finish_rows(o, cols == 0 ? 0 : out->numel() / cols, cols, yq, ctx.threads());
     return Status::Ok();
   }
 
@@ -244,6 +357,7 @@ class DynQuantMatMulKernel final : public Kernel {
   Tensor w_, w_zp_, w_scale_, bias_;  // constants, kept alive (oneDNN reads w_ when packing)
   bool w_zp_nonzero_ = false;
   std::vector<int64_t> xq_perm_;  // attribute xq_perm (empty: xq has x's shape)
+  kernels::x86::UnaryFn activation_ = nullptr;    // attribute activation: the GELU kernel, or none
   std::unique_ptr<qgemm::PackedWeights> packed_;  // set: the GEMM runs on qgemm_u8s8
   std::unique_ptr<onednn::MatMulU8S8Dnnl> dnnl_;
   std::vector<uint8_t> xq_;   // the quantized x of the current run
