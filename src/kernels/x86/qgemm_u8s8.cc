@@ -49,6 +49,7 @@ int8_t packed_weight(const PackedWeights& p, int64_t k, int64_t c) {
 std::vector<Variant> available_variants() {
   const CpuFeatures& f = cpu_features();
   std::vector<Variant> v = {{"scalar", &qgemm_u8s8_ref}};
+  if (f.avx2) v.push_back({"avx2", &qgemm_u8s8_avx2});
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) v.push_back({"avx512vnni", &qgemm_u8s8_avx512vnni});
   return v;
 }

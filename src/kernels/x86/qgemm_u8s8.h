@@ -71,6 +71,8 @@ using GemmFn = void (*)(const WeightsView& w, const uint8_t* a, int64_t lda, con
 
 void qgemm_u8s8_ref(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e, float* y, int64_t ldy,
                     int64_t r0, int64_t r1, int64_t p0, int64_t p1);
+void qgemm_u8s8_avx2(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e, float* y, int64_t ldy,
+                     int64_t r0, int64_t r1, int64_t p0, int64_t p1);
 void qgemm_u8s8_avx512vnni(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e, float* y,
                            int64_t ldy, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
 
