@@ -96,12 +96,25 @@ class DynamicQuantizer {
   }
 
  private:
+  // Why a node's second input is not a weight this mode quantizes. A value computed at run time
+  // (attention's Q x K^T and P x V in a transformer) is named as such: ONNX Runtime's
+  // quantize_dynamic leaves those MatMuls in float too, and "not a constant" alone read like a
+  // defect of the model.
+  std::string not_a_constant_weight(const std::string& name) const {
+    if (const ir::Initializer* init = m_.graph.find_initializer(name)) {
+      if (init->tensor.dtype() != DType::kFloat32) return "weight is a constant but not float32";
+      return "weight is an initializer that is also a graph input (a caller may replace it)";
+    }
+    return "both operands are computed at run time (an activation x activation product, e.g. "
+           "attention's Q x K^T): only products with a constant float weight are quantized";
+  }
+
   // Returns "" when the node was replaced, a reason when it stays float, an error for bad rules.
   Result<std::string> matmul(const ir::Node& n, const std::string& label) {
     const bool gemm = n.op_type == "Gemm";
     if (n.inputs.size() < 2 || n.outputs.empty() || n.outputs[0].empty()) return std::string("malformed node");
     const ir::Initializer* w = detail::constant_float(m_.graph, n.inputs[1]);
-    if (!w) return std::string("weight is not a constant float initializer");
+    if (!w) return not_a_constant_weight(n.inputs[1]);
     if (w->tensor.rank() != 2) return std::string("weight is not 2-D");
     bool trans_b = false;
     std::string bias;
@@ -132,7 +145,7 @@ class DynamicQuantizer {
   Result<std::string> conv(const ir::Node& n, const std::string& label) {
     if (n.inputs.size() < 2 || n.outputs.empty() || n.outputs[0].empty()) return std::string("malformed node");
     const ir::Initializer* w = detail::constant_float(m_.graph, n.inputs[1]);
-    if (!w) return std::string("weight is not a constant float initializer");
+    if (!w) return not_a_constant_weight(n.inputs[1]);
     if (w->tensor.rank() < 3) return std::string("weight rank < 3");
     if (types_.known_non_float(m_.graph, n.inputs[0])) return std::string("input is not float");
     std::string bias = n.input(2);

@@ -133,6 +133,26 @@ TEST(QuantizeDynamic, ExcludeAndUnsupportedFormsStayFloat) {
   ASSERT_EQ(r2.skipped.size(), 1u);
   EXPECT_EQ(r2.skipped[0].reason, "Gemm with alpha != 1");
 
+  // A MatMul of two activations (attention's Q x K^T) stays float, and the reason says so rather
+  // than blaming the model; an initializer that is also a graph input is named as such.
+  ir::Model act = mlp_model();
+  act.graph.nodes[0].inputs[1] = "X2";
+  act.graph.inputs.push_back({"X2", ftype({ir::Dim::of(40), ir::Dim::of(48)}), {}});
+  QuantizeReport r3;
+  o = dyn();
+  o.report = &r3;
+  ASSERT_TRUE(quantize_dynamic(act, o, nullptr, nullptr).ok());
+  ASSERT_EQ(r3.skipped.size(), 1u);
+  EXPECT_EQ(r3.skipped[0].node, "fc1");
+  EXPECT_NE(r3.skipped[0].reason.find("computed at run time"), std::string::npos) << r3.skipped[0].reason;
+  ir::Model overridable = mlp_model();
+  overridable.graph.inputs.push_back({"W1", ftype({ir::Dim::of(40), ir::Dim::of(48)}), {}});
+  QuantizeReport r4;
+  o.report = &r4;
+  ASSERT_TRUE(quantize_dynamic(overridable, o, nullptr, nullptr).ok());
+  ASSERT_EQ(r4.skipped.size(), 1u);
+  EXPECT_NE(r4.skipped[0].reason.find("also a graph input"), std::string::npos) << r4.skipped[0].reason;
+
   // Unknown --ops are an error, not a silent no-op.
   o = dyn();
   o.ops = {"Softmax"};
