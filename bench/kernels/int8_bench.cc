@@ -5,7 +5,9 @@
 //     3072x768): ONNX Runtime's DynamicQuantizeLinear + MatMulInteger + Cast + Mul + Add chain
 //     through a Session at level 2 (fused into hone.DynQuantMatMul) vs oneDNN's u8s8 matmul on
 //     already-quantized activations with the same float epilogue (so hone's extra is the
-//     quantization of x, which the direct figure does not pay);
+//     quantization of x, which the direct figure does not pay); and on those inputs hone's own
+//     u8 x s8 GEMM alone (kernels/x86/qgemm_u8s8.h), each variant this CPU has (scalar, AVX2,
+//     AVX-512 VNNI), beside oneDNN's primitive;
 //   ResNet-50 conv shapes (batch 1): QLinearConv through a Session (NCHW at the op boundary, so
 //     reorders on both sides) and hone.NhwcQLinearConv (NHWC, what the layout pass makes) vs
 //     oneDNN's int8 convolution on NHWC activations with the same attributes;
@@ -30,6 +32,7 @@
 #include "ir/graph.h"
 #include "kernels/x86/dynamic_quant.h"
 #include "kernels/x86/f32_kernels.h"
+#include "kernels/x86/qgemm_u8s8.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
 
@@ -284,6 +287,37 @@ void BM_DynQuantLayer_OneDnnDirect(benchmark::State& state) {
   set_gops(state, 2.0 * kTokens * l.k * l.n);
 }
 
+// hone's own u8 x s8 GEMM (kernels/x86/qgemm_u8s8.h, what hone.DynQuantMatMul runs) alone, each
+// variant this CPU has (second argument: index in available_variants(), past the end skipped), on
+// the inputs and epilogue of BM_DynQuantLayer_OneDnnDirect: pre-quantized x with zero point 120,
+// per-tensor scale, bias.
+void BM_QGemmU8S8(benchmark::State& state) {
+  namespace qgemm = hone::kernels::qgemm;
+  const auto variants = qgemm::available_variants();
+  if (state.range(1) >= static_cast<int64_t>(variants.size())) {
+    state.SkipWithError("ISA not available on this CPU");
+    return;
+  }
+  const qgemm::Variant& v = variants[static_cast<size_t>(state.range(1))];
+  const Layer& l = kLayers[state.range(0)];
+  Tensor a = random_tensor<uint8_t>(DType::kUInt8, {kTokens, l.k}, 1, 0, 255);
+  Tensor w = random_tensor<int8_t>(DType::kInt8, {l.k, l.n}, 3, -127, 127);
+  Tensor bias = random_tensor<float>(DType::kFloat32, {l.n}, 4, -1, 1);
+  const qgemm::PackedWeights packed = qgemm::pack_weights(w.data<int8_t>(), l.k, l.n);
+  const float scale = 0.0001f;
+  qgemm::Epilogue e;
+  e.a_zero_point = 120;
+  e.scale = &scale;
+  e.bias = bias.data<float>();
+  std::vector<float> y(static_cast<size_t>(kTokens * l.n));
+  for (auto _ : state) {
+    qgemm::qgemm_u8s8_with(v, packed, a.data<uint8_t>(), l.k, kTokens, e, y.data(), l.n, g_threads);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(std::string(v.name) + " " + std::to_string(kTokens) + "x" + std::to_string(l.k) + "x" +
+                 std::to_string(l.n));
+  set_gops(state, 2.0 * kTokens * l.k * l.n);
+}
 
 // ---- ResNet-50 conv shapes (batch 1), QLinearConv ----
 
@@ -470,6 +504,7 @@ BENCHMARK(BM_DynQuantLayer_HoneSession)->DenseRange(0, kNumLayers - 1)->Apply(co
 // Second argument: 1 = with the run-time source zero point (what hone.DynQuantMatMul runs), 0 =
 // without (what the zero point costs oneDNN).
 BENCHMARK(BM_DynQuantLayer_OneDnnDirect)->ArgsProduct({benchmark::CreateDenseRange(0, kNumLayers - 1, 1), {1, 0}})->Apply(configure);
+BENCHMARK(BM_QGemmU8S8)->ArgsProduct({benchmark::CreateDenseRange(0, kNumLayers - 1, 1), {0, 1, 2}})->Apply(configure);
 BENCHMARK(BM_DynQuantLayer_HoneUnfused)->DenseRange(0, kNumLayers - 1)->Apply(configure);
 constexpr int kNumConvs = static_cast<int>(std::size(kConvs));
 BENCHMARK(BM_QLinearConv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);

@@ -3,19 +3,20 @@
 //
 // Exact without VNNI: vpmaddubsw (u8 x s8 pairs summed into int16) saturates (255 * 127 * 2 >
 // 32767), which is what makes oneDNN's AVX2 u8s8 kernels inexact. Here both sides are widened to
-// 16 bits instead: weights sign-extended (vpmovsxbw), a row's 4 activation bytes zero-extended and
-// repeated, then vpmaddwd multiplies 16 pairs and sums each adjacent two into int32, which cannot
-// overflow. In the packed layout a column's 4 k bytes are adjacent, so one vpmaddwd lane holds
-// (k0 + k1) and its neighbour (k2 + k3) of the same column: the two partial sums stay in separate
-// lanes through the k loop and are added (vphaddd) only in the epilogue. A 16-byte weight load
-// covers 4 columns; a tile is R <= 6 rows x 8 columns: 12 accumulators, 2 weight vectors and one
-// activation broadcast of the 16 ymm registers; per k quad 2 weight loads, R broadcasts, 2R
-// vpmaddwd and 2R vpaddd (8 multiply-adds per instruction, against 64 for a 512-bit vpdpbusd).
+// 16 bits instead: weights sign-extended (vpmovsxbw), activations zero-extended, then vpmaddwd
+// multiplies 16 pairs and sums each adjacent two into int32, which cannot overflow. In the packed
+// layout a column's 4 k bytes are adjacent, so one vpmaddwd lane holds (k0 + k1) and its
+// neighbour (k2 + k3) of the same column: the two partial sums stay in separate lanes through the
+// k loop and are added (vphaddd) only in the epilogue.
 //
-// Loop order: the 8 column groups of a panel outside, the row tiles inside, so a group's weights
-// (8 x k bytes: 24 KiB at k = 3072) stay in L1 across all rows.
+// A tile is R <= 6 rows x 8 columns: 12 accumulators (4 columns x 2 partial sums each), the 8
+// columns' weights of the current k quad as 2 vectors of 16-bit values, and 2 scratch registers:
+// all 16 ymm registers. Per quad: 2 weight loads and sign extensions, R activation broadcasts
+// (loads: each row tile's activations are widened once into a buffer first), 2R vpmaddwd and 2R
+// vpaddd, 8 multiply-adds per instruction against 64 for a 512-bit vpdpbusd.
 //
-// As in the VNNI file, the accumulators are named variables, never an array.
+// Order: panels outside, then row tiles (activations widened per tile, R x k x 2 bytes, kept in
+// L1 across the panel's 8 column groups), then the groups; a panel (64 x k bytes) stays in L2.
 #include <immintrin.h>
 
 #include <cstring>
@@ -29,11 +30,36 @@ namespace {
 constexpr int64_t kGroupCols = 8;
 constexpr int64_t kQuadBytes = kPanelCols * 4;
 
-// A row's 4 activation bytes at k = 4q, zero-extended to 16 bits, in every 64-bit lane.
-inline __m256i bcast_quad_u16(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_cvtepu8_epi16(_mm_set1_epi32(v));
+// acc0 += the products of w0 (columns 0 .. 3 of the group, 4 k each, 16 bits) with a row's 4
+// activations at k = 4q, acc1 += those of w1 (columns 4 .. 7); a16: the activations, already
+// widened to 16 bits, broadcast to every 64-bit lane by one vpbroadcastq from memory (a load, no
+// shuffle). In asm because GCC 12, given the intrinsics, computed the sums into fresh registers
+// and spilled the accumulators to the stack on every quad (from R = 5 on): here each sum lands in
+// its accumulator's own register and two scratch registers suffice.
+inline void madd_quad(__m256i& acc0, __m256i& acc1, const uint16_t* a16, __m256i w0, __m256i w1) {
+  __m256i b, t;
+  __asm__("vpbroadcastq %[a], %[b]\n\t"
+          "vpmaddwd %[w0], %[b], %[t]\n\t"
+          "vpaddd %[t], %[c0], %[c0]\n\t"
+          "vpmaddwd %[w1], %[b], %[b]\n\t"
+          "vpaddd %[b], %[c1], %[c1]"
+          : [c0] "+x"(acc0), [c1] "+x"(acc1), [b] "=&x"(b), [t] "=&x"(t)
+          : [w0] "x"(w0), [w1] "x"(w1), [a] "m"(*reinterpret_cast<const uint16_t(*)[4]>(a16)));
+}
+
+// Rows r0 .. r0 + rows - 1 of a, quads * 4 bytes each, zero-extended to 16 bits into out
+// (row-major, quads * 4 values a row).
+inline void widen_rows(const uint8_t* a, int64_t lda, int64_t r0, int64_t rows, int64_t quads, uint16_t* out) {
+  const int64_t kq = quads * 4;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = a + (r0 + r) * lda;
+    uint16_t* dst = out + r * kq;
+    int64_t k = 0;
+    for (; k + 16 <= kq; k += 16)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k),
+                          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + k))));
+    for (; k < kq; ++k) dst[k] = src[k];
+  }
 }
 
 // y[r, c0 .. c0 + 8) from the two accumulators of 4 columns each (lo: columns c0 .. c0 + 3, hi:
@@ -70,24 +96,21 @@ inline void store8(__m256i lo, __m256i hi, const WeightsView& w, const Epilogue&
 }
 
 #define HONE_QGEMM_DECL(r) __m256i c##r##0 = _mm256_setzero_si256(), c##r##1 = c##r##0;
-#define HONE_QGEMM_ROW(r)                                                                                     \
-  if constexpr (R > r) {                                                                                      \
-    const __m256i b = bcast_quad_u16(ar + (r) * lda + q * 4);                                                 \
-    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(b, w0));                                            \
-    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(b, w1));                                            \
-  }
+#define HONE_QGEMM_ROW(r) \
+  if constexpr (R > r) madd_quad(c##r##0, c##r##1, aq + (r) * kq, w0, w1);
 #define HONE_QGEMM_STORE(r) \
   if constexpr (R > r) store8(c##r##0, c##r##1, w, e, r0 + (r), c0, left, y, ldy);
 
-// Rows r0 .. r0 + R - 1, columns c0 .. c0 + 7 (c0 inside the panel that `group` points into:
-// its first column's quad bytes).
+// Rows r0 .. r0 + R - 1 (widened in a16: R rows of kq = 4 * quads values), columns c0 .. c0 + 7
+// (`group`: their bytes in the panel's first quad).
 template <int R>
-void tile(const WeightsView& w, const int8_t* group, const uint8_t* a, int64_t lda, const Epilogue& e, float* y,
-          int64_t ldy, int64_t r0, int64_t c0) {
-  const uint8_t* ar = a + r0 * lda;
+void tile(const WeightsView& w, const int8_t* group, const uint16_t* a16, const Epilogue& e, float* y, int64_t ldy,
+          int64_t r0, int64_t c0) {
+  const int64_t kq = w.quads * 4;
   HONE_QGEMM_DECL(0) HONE_QGEMM_DECL(1) HONE_QGEMM_DECL(2) HONE_QGEMM_DECL(3) HONE_QGEMM_DECL(4) HONE_QGEMM_DECL(5)
   for (int64_t q = 0; q < w.quads; ++q) {
     const int8_t* wq = group + q * kQuadBytes;
+    const uint16_t* aq = a16 + q * 4;
     const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(wq)));
     const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(wq + 16)));
     HONE_QGEMM_ROW(0) HONE_QGEMM_ROW(1) HONE_QGEMM_ROW(2) HONE_QGEMM_ROW(3) HONE_QGEMM_ROW(4) HONE_QGEMM_ROW(5)
@@ -101,28 +124,46 @@ void tile(const WeightsView& w, const int8_t* group, const uint8_t* a, int64_t l
 #undef HONE_QGEMM_ROW
 #undef HONE_QGEMM_STORE
 
+// The row tile's widened activations live on the stack up to this many quads (k = 4096: 48 KiB
+// for 6 rows), on the heap beyond.
+constexpr int64_t kStackQuads = 1024;
+
+// Rows r0 .. r0 + R - 1 of panel p: the rows widened once, then each 8-column group.
+template <int R>
+void row_tile(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e, float* y, int64_t ldy,
+              int64_t r0, int64_t p, uint16_t* a16) {
+  widen_rows(a, lda, r0, R, w.quads, a16);
+  const int8_t* panel = w.data + p * w.quads * kQuadBytes;
+  for (int64_t g = 0; g < kPanelCols / kGroupCols; ++g) {
+    const int64_t c0 = p * kPanelCols + g * kGroupCols;
+    if (c0 >= w.n) break;
+    tile<R>(w, panel + g * kGroupCols * 4, a16, e, y, ldy, r0, c0);
+  }
+}
+
 }  // namespace
 
+// Panels outside, row tiles inside (as the VNNI kernel): a panel (64 x k bytes) stays in L2
+// across the row tiles; a row tile's widened activations (R x k x 2 bytes) stay in L1 across
+// the panel's 8 column groups.
 void qgemm_u8s8_avx2(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e, float* y, int64_t ldy,
                      int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
-  const int64_t panel_bytes = w.quads * kQuadBytes;
+  alignas(32) uint16_t stack_rows[6 * kStackQuads * 4];
+  uint16_t* heap_rows = w.quads > kStackQuads ? new uint16_t[static_cast<size_t>(6 * w.quads * 4)] : nullptr;
+  uint16_t* a16 = heap_rows ? heap_rows : stack_rows;
   for (int64_t p = p0; p < p1; ++p) {
-    for (int64_t g = 0; g < kPanelCols / kGroupCols; ++g) {
-      const int64_t c0 = p * kPanelCols + g * kGroupCols;
-      if (c0 >= w.n) break;
-      const int8_t* group = w.data + p * panel_bytes + g * kGroupCols * 4;
-      int64_t r = r0;
-      for (; r + 6 <= r1; r += 6) tile<6>(w, group, a, lda, e, y, ldy, r, c0);
-      switch (r1 - r) {
-        case 5: tile<5>(w, group, a, lda, e, y, ldy, r, c0); break;
-        case 4: tile<4>(w, group, a, lda, e, y, ldy, r, c0); break;
-        case 3: tile<3>(w, group, a, lda, e, y, ldy, r, c0); break;
-        case 2: tile<2>(w, group, a, lda, e, y, ldy, r, c0); break;
-        case 1: tile<1>(w, group, a, lda, e, y, ldy, r, c0); break;
-        default: break;
-      }
+    int64_t r = r0;
+    for (; r + 6 <= r1; r += 6) row_tile<6>(w, a, lda, e, y, ldy, r, p, a16);
+    switch (r1 - r) {
+      case 5: row_tile<5>(w, a, lda, e, y, ldy, r, p, a16); break;
+      case 4: row_tile<4>(w, a, lda, e, y, ldy, r, p, a16); break;
+      case 3: row_tile<3>(w, a, lda, e, y, ldy, r, p, a16); break;
+      case 2: row_tile<2>(w, a, lda, e, y, ldy, r, p, a16); break;
+      case 1: row_tile<1>(w, a, lda, e, y, ldy, r, p, a16); break;
+      default: break;
     }
   }
+  delete[] heap_rows;
 }
 
 }  // namespace hone::kernels::qgemm

@@ -100,6 +100,9 @@ TEST(QGemmU8S8, BertSizedProductsAcrossThreads) {
   // panel, rows split between threads); k = 768 sums stay exact in int32.
   expect_exact({128, 768, 768, 77, false, true, true}, 7);
   expect_exact({128, 768, 64, 3, true, true, false}, 8);
+  // k past 4096: the AVX2 kernel widens a row tile's activations into a heap buffer instead of
+  // its stack one (and k % 4 != 0: the padded copy of a).
+  expect_exact({8, 4101, 70, 200, true, true, true}, 9);
 }
 
 TEST(QGemmU8S8, ExtremeBytesStayExact) {
