@@ -2,7 +2,8 @@
 // padding mask [1, 1, 1, 128]) three ways: the unfused ONNX op sequence through a Session
 // (Transposes, batched MatMul on oneDNN, Div, Add, Softmax, MatMul, Transpose), the same graph
 // after fuse_attention through a Session (one hone.Attention node), and the kernel alone
-// (f32_attention_* variants this CPU runs, (head, row block) split over the OpenMP threads).
+// (f32_attention_* variants this CPU runs, (head, row block) split over the OpenMP threads), also
+// on a packed QKV projection without a mask, the models' case.
 // Run: OMP_NUM_THREADS=2 build-*/bench/attention_bench --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -114,14 +115,24 @@ void BM_attention_session(benchmark::State& state, bool fused) {
   set_flops(state);
 }
 
-void BM_attention_kernel(benchmark::State& state, x86::AttentionFn fn) {
+// The kernel on separate Q, K, V tensors with the padding mask (as the sessions above), or, with
+// `packed`, as bert_base and bert_mini run it: Q, K and V read in place from one packed QKV
+// projection [S, 3 * H * D] (rows 2304 floats apart) and no mask.
+void BM_attention_kernel(benchmark::State& state, x86::AttentionFn fn, bool packed) {
   const std::vector<Tensor> in = inputs();
+  const Tensor qkv = random_tensor({kTokens, 3 * kHeads * kHeadDim}, 4);
   Tensor out = Tensor::create(DType::kFloat32, {1, kTokens, kHeads, kHeadDim}).value();
   x86::AttentionArgs a;
   a.q = in[0].data<float>(), a.k = in[1].data<float>(), a.v = in[2].data<float>(), a.out = out.data<float>();
   a.q_head = a.k_head = a.v_head = a.out_head = kHeadDim;
   a.q_row = a.k_row = a.v_row = a.out_row = kHeads * kHeadDim;
   a.mask = in[3].data<float>();
+  if (packed) {
+    const int64_t e = kHeads * kHeadDim;
+    a.q = qkv.data<float>(), a.k = a.q + e, a.v = a.q + 2 * e;
+    a.q_row = a.k_row = a.v_row = 3 * e;
+    a.mask = nullptr;
+  }
   a.q_len = a.kv_len = kTokens, a.head_dim = a.v_head_dim = kHeadDim;
   a.scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
   const size_t scratch_floats = x86::attention_scratch_floats(a);
@@ -140,10 +151,13 @@ void BM_attention_kernel(benchmark::State& state, x86::AttentionFn fn) {
 const bool registered = [] {
   benchmark::RegisterBenchmark("attention/unfused_ops_session", BM_attention_session, false)->UseRealTime();
   benchmark::RegisterBenchmark("attention/fused_session", BM_attention_session, true)->UseRealTime();
-  for (const auto& v : x86::attention_variants())
-    if (x86::isa_available(v.isa))
-      benchmark::RegisterBenchmark((std::string("attention/kernel/") + v.name).c_str(), BM_attention_kernel, v.fn)
-          ->UseRealTime();
+  for (bool packed : {false, true})
+    for (const auto& v : x86::attention_variants())
+      if (x86::isa_available(v.isa))
+        benchmark::RegisterBenchmark(
+            (std::string(packed ? "attention/kernel_packed_qkv/" : "attention/kernel/") + v.name).c_str(),
+            BM_attention_kernel, v.fn, packed)
+            ->UseRealTime();
   return true;
 }();
 

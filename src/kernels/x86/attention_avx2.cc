@@ -1,12 +1,12 @@
 // f32_attention_avx2: the fused attention kernel on AVX2 + FMA (8 lanes; tiles of 4 query rows x
-// 2 vectors = 16 keys or V columns); body in attention_simd-inl.h, softmax by f32_softmax_avx2.
+// 2 vectors = 16 keys or V columns); body in attention_simd-inl.h.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "kernels/x86/attention.h"
 #include "kernels/x86/attention_tiles.h"
-#include "kernels/x86/f32_kernels_impl.h"
 
 namespace hone::kernels::x86 {
 namespace avx2_attention {
@@ -26,10 +26,33 @@ struct Ops {
     return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
   }
   static void store_tail(float* p, V v, int64_t t) { _mm256_maskstore_ps(p, tail_mask(t), v); }
+  static V blend_tail(V v, int64_t t) { return _mm256_and_ps(v, _mm256_castsi256_ps(tail_mask(t))); }
   static V set1(float f) { return _mm256_set1_ps(f); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // p * 2^n for integral n in [-125, 0] by building 2^n in the exponent bits: the floor keeps
+  // p * 2^n (p >= 1/sqrt(2)) a normal float, so no denormal ever reaches the FMAs.
+  static V scale_pow2(V p, V n) {
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+  }
+  static constexpr float kExp2Floor = -125.0f;
+  static float hsum(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static float hmax(V v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
   // dst[i][j] = src[j][i] for an 8 x 8 block (rows `src_stride` / `dst_stride` floats apart):
   // pairs interleaved, then 64-bit pairs, then the 128-bit halves.
   static void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
@@ -54,8 +77,6 @@ struct Ops {
 // 4 rows x 2 vectors: 8 accumulators + 2 loaded vectors + 1 broadcast of 16 registers.
 constexpr int kTileRows = 4;
 constexpr int kTileVectors = 2;
-
-inline void softmax_row(float* s, int64_t n) { f32_softmax_avx2(s, s, 1, n); }
 
 #include "kernels/x86/attention_simd-inl.h"
 

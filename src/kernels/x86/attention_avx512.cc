@@ -1,13 +1,12 @@
 // f32_attention_avx512: the fused attention kernel on AVX-512 F (16 lanes; tiles of 6 query
-// rows x 4 vectors = 64 keys or V columns); body in attention_simd-inl.h, softmax by
-// f32_softmax_avx512.
+// rows x 4 vectors = 64 keys or V columns); body in attention_simd-inl.h.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "kernels/x86/attention.h"
 #include "kernels/x86/attention_tiles.h"
-#include "kernels/x86/f32_kernels_impl.h"
 
 namespace hone::kernels::x86 {
 namespace avx512_attention {
@@ -23,10 +22,22 @@ struct Ops {
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(t), p);
   }
   static void store_tail(float* p, V v, int64_t t) { _mm512_mask_storeu_ps(p, tail_mask(t), v); }
+  static V blend_tail(V v, int64_t t) { return _mm512_maskz_mov_ps(tail_mask(t), v); }
   static V set1(float f) { return _mm512_set1_ps(f); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V round(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // p * 2^n in one instruction (vscalefps), correctly rounded below the normal range too, so the
+  // floor can sit where p * 2^n rounds to 0: a key masked to -inf or -10000 weighs exactly 0, as
+  // in the reference (the softmax kernel's clamp at exp(-87) gave it ~1e-38 / sum, a denormal
+  // that then went through every FMA of the weighted sum of V).
+  static V scale_pow2(V p, V n) { return _mm512_scalef_ps(p, n); }
+  static constexpr float kExp2Floor = -160.0f;
+  static float hsum(V v) { return _mm512_reduce_add_ps(v); }
+  static float hmax(V v) { return _mm512_reduce_max_ps(v); }
   // dst[i][j] = src[j][i] for a 16 x 16 block (rows `src_stride` / `dst_stride` floats apart):
   // pairs interleaved, then 64-bit pairs, then 128-bit quarters twice.
   static void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
@@ -59,8 +70,6 @@ struct Ops {
 // instead of 553 us on this project's loaded 2-core AMD EPYC (the same within noise).
 constexpr int kTileRows = 6;
 constexpr int kTileVectors = 4;
-
-inline void softmax_row(float* s, int64_t n) { f32_softmax_avx512(s, s, 1, n); }
 
 #include "kernels/x86/attention_simd-inl.h"
 

@@ -6,6 +6,7 @@
 // with HONE_ISA=scalar and HONE_ISA=avx2.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -152,6 +153,41 @@ TEST(X86Kernels, AttentionVariantsMatchReference) {
   for (const auto& variant : attention_variants())
     found |= variant.fn == attention_best() && isa_available(variant.isa);
   EXPECT_TRUE(found) << attention_best_name();
+}
+
+// Scores far apart (scale 6 instead of 1 / sqrt(d): logits spread over hundreds), so that many
+// weights fall below the exponential's floor (2^-160 on AVX-512, 2^-125 on AVX2): they must come
+// out as the reference's underflowing exp does, and the row's largest weights stay exact.
+TEST(X86Kernels, AttentionVariantsMatchReferenceOnWideScores) {
+  const std::vector<Problem> problems = {{1, 2, 9, 9, 64, 64}, {1, 3, 13, 70, 24, 80}, {1, 2, 7, 129, 32, 17}};
+  for (const auto& variant : attention_variants()) {
+    if (!isa_available(variant.isa)) continue;
+    for (const auto& p : problems)
+      for (Mask m : {Mask::kNone, Mask::kPadding}) {
+        Data data(p, m);
+        data.args.scale = 6.0f;
+        const std::vector<float> want = data.run(attention_variants().front().fn, p.q_len);
+        const std::vector<float> got = data.run(variant.fn, p.q_len);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 2e-5 + 2e-5 * std::fabs(want[i])) << describe(p, m, variant.name) << " at " << i;
+      }
+  }
+}
+
+// A row whose every key is masked to -inf has no softmax: every variant gives NaN there, as the
+// unfused Softmax does (attention.h), and the other rows are unaffected.
+TEST(X86Kernels, AttentionFullyMaskedRowIsNaN) {
+  const Problem p{2, 2, 5, 20, 16, 16};
+  for (const auto& variant : attention_variants()) {
+    if (!isa_available(variant.isa)) continue;
+    Data data(p, Mask::kPadding);
+    std::fill(data.mask.begin(), data.mask.begin() + p.kv_len, -std::numeric_limits<float>::infinity());  // batch 0
+    const std::vector<float> got = data.run(variant.fn, p.q_len);
+    const size_t per_batch = got.size() / 2;
+    for (size_t i = 0; i < got.size(); ++i)
+      if (i < per_batch) ASSERT_TRUE(std::isnan(got[i])) << variant.name << " at " << i;
+      else ASSERT_TRUE(std::isfinite(got[i])) << variant.name << " at " << i;
+  }
 }
 
 }  // namespace
