@@ -34,8 +34,9 @@ struct Ops {
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  // p * 2^n for integral n in [-125, 0] by building 2^n in the exponent bits: the floor keeps
-  // p * 2^n (p >= 1/sqrt(2)) a normal float, so no denormal ever reaches the FMAs.
+  // p * 2^n for integral n in [-125, 0] by building 2^n in the exponent bits (n below -126
+  // would wrap the exponent field): the floor keeps the weight p * 2^n (p >= 1/sqrt(2)) a normal
+  // float, ~2e-38 for a masked key.
   static V scale_pow2(V p, V n) {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
