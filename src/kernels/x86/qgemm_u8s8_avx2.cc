@@ -47,18 +47,25 @@ inline void madd_quad(__m256i& acc0, __m256i& acc1, const uint16_t* a16, __m256i
           : [w0] "x"(w0), [w1] "x"(w1), [a] "m"(*reinterpret_cast<const uint16_t(*)[4]>(a16)));
 }
 
-// Rows r0 .. r0 + rows - 1 of a, quads * 4 bytes each, zero-extended to 16 bits into out
-// (row-major, quads * 4 values a row).
-inline void widen_rows(const uint8_t* a, int64_t lda, int64_t r0, int64_t rows, int64_t quads, uint16_t* out) {
-  const int64_t kq = quads * 4;
-  for (int64_t r = 0; r < rows; ++r) {
+// Rows r0 .. r0 + R - 1 of a, quads * 4 bytes each, zero-extended to 16 bits into out, quad
+// by quad: the R rows' 4 values at quad q are out[(q * R + r) * 4 ..], so that a tile finds all
+// its broadcasts at fixed offsets from one pointer.
+template <int R>
+void widen_rows(const uint8_t* a, int64_t lda, int64_t r0, int64_t quads, uint16_t* out) {
+  for (int64_t r = 0; r < R; ++r) {
     const uint8_t* src = a + (r0 + r) * lda;
-    uint16_t* dst = out + r * kq;
-    int64_t k = 0;
-    for (; k + 16 <= kq; k += 16)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k),
-                          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + k))));
-    for (; k < kq; ++k) dst[k] = src[k];
+    uint16_t* dst = out + r * 4;
+    int64_t q = 0;
+    for (; q + 4 <= quads; q += 4) {  // 4 quads: 16 bytes in, 4 pieces of 8 bytes out
+      const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + q * 4)));
+      const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (q + 0) * R * 4), lo);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (q + 1) * R * 4), _mm_unpackhi_epi64(lo, lo));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (q + 2) * R * 4), hi);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (q + 3) * R * 4), _mm_unpackhi_epi64(hi, hi));
+    }
+    for (; q < quads; ++q)
+      for (int64_t j = 0; j < 4; ++j) dst[q * R * 4 + j] = src[q * 4 + j];
   }
 }
 
@@ -97,20 +104,19 @@ inline void store8(__m256i lo, __m256i hi, const WeightsView& w, const Epilogue&
 
 #define HONE_QGEMM_DECL(r) __m256i c##r##0 = _mm256_setzero_si256(), c##r##1 = c##r##0;
 #define HONE_QGEMM_ROW(r) \
-  if constexpr (R > r) madd_quad(c##r##0, c##r##1, aq + (r) * kq, w0, w1);
+  if constexpr (R > r) madd_quad(c##r##0, c##r##1, aq + (r) * 4, w0, w1);
 #define HONE_QGEMM_STORE(r) \
   if constexpr (R > r) store8(c##r##0, c##r##1, w, e, r0 + (r), c0, left, y, ldy);
 
-// Rows r0 .. r0 + R - 1 (widened in a16: R rows of kq = 4 * quads values), columns c0 .. c0 + 7
+// Rows r0 .. r0 + R - 1 (widened in a16 by widen_rows<R>), columns c0 .. c0 + 7
 // (`group`: their bytes in the panel's first quad).
 template <int R>
 void tile(const WeightsView& w, const int8_t* group, const uint16_t* a16, const Epilogue& e, float* y, int64_t ldy,
           int64_t r0, int64_t c0) {
-  const int64_t kq = w.quads * 4;
   HONE_QGEMM_DECL(0) HONE_QGEMM_DECL(1) HONE_QGEMM_DECL(2) HONE_QGEMM_DECL(3) HONE_QGEMM_DECL(4) HONE_QGEMM_DECL(5)
   for (int64_t q = 0; q < w.quads; ++q) {
     const int8_t* wq = group + q * kQuadBytes;
-    const uint16_t* aq = a16 + q * 4;
+    const uint16_t* aq = a16 + q * R * 4;
     const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(wq)));
     const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(wq + 16)));
     HONE_QGEMM_ROW(0) HONE_QGEMM_ROW(1) HONE_QGEMM_ROW(2) HONE_QGEMM_ROW(3) HONE_QGEMM_ROW(4) HONE_QGEMM_ROW(5)
@@ -132,7 +138,7 @@ constexpr int64_t kStackQuads = 1024;
 template <int R>
 void row_tile(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e, float* y, int64_t ldy,
               int64_t r0, int64_t p, uint16_t* a16) {
-  widen_rows(a, lda, r0, R, w.quads, a16);
+  widen_rows<R>(a, lda, r0, w.quads, a16);
   const int8_t* panel = w.data + p * w.quads * kQuadBytes;
   for (int64_t g = 0; g < kPanelCols / kGroupCols; ++g) {
     const int64_t c0 = p * kPanelCols + g * kGroupCols;
