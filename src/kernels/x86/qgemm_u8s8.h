@@ -14,8 +14,9 @@
 // machine, bench/kernels/int8_bench.cc); with plain int32 output it is at the VNNI peak, and this
 // kernel keeps that speed with the epilogue in registers.
 //
-// Variants: the scalar reference (on the packed layout) and AVX-512 VNNI (6 rows x 64 columns of
-// int32 accumulators, one vpdpbusd per 4 k per 16 columns), picked once from cpu_features()
+// Variants: the scalar reference (on the packed layout), AVX2 (exact: 16-bit widened operands,
+// vpmaddwd pair sums; 6 rows x 8 columns) and AVX-512 VNNI (6 rows x 64 columns of int32
+// accumulators, one vpdpbusd per 4 k per 16 columns), picked once from cpu_features()
 // (HONE_ISA caps it). Threads split the column panels (each thread streams its own panels of w
 // once and keeps each in cache across all rows), and the rows as well when there are fewer panels
 // than threads.
@@ -77,7 +78,7 @@ void qgemm_u8s8_avx512vnni(const WeightsView& w, const uint8_t* a, int64_t lda, 
                            int64_t ldy, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
 
 struct Variant {
-  const char* name;  // "scalar", "avx512vnni"
+  const char* name;  // "scalar", "avx2", "avx512vnni"
   GemmFn fn;
 };
 // Every variant this CPU (as capped by HONE_ISA) runs, the reference first; tests walk the list.

@@ -24,10 +24,11 @@
 //
 // x is quantized with the vectorized DynamicQuantizeLinear kernel (kernels/x86), then the GEMM
 // runs on the first of:
-//   - hone's u8 x s8 kernel (kernels/x86/qgemm_u8s8.h) where the CPU has AVX-512 VNNI: w packed
-//     at session creation, the scale, bias and residual applied in registers;
-//   - u8s8_matmul_dnnl with the scale and bias as post-ops (oneDNN; exact only with VNNI);
-//   - the packed scalar variant of qgemm_u8s8 (HONE_DNNL=0 on a CPU without VNNI);
+//   - hone's u8 x s8 kernel (kernels/x86/qgemm_u8s8.h) where the CPU has AVX-512 VNNI or AVX2:
+//     w packed at session creation, the scale, bias and residual applied in registers;
+//   - u8s8_matmul_dnnl with the scale and bias as post-ops (oneDNN; exact only with VNNI), on a
+//     CPU with neither;
+//   - the packed scalar variant of qgemm_u8s8 (HONE_DNNL=0 there);
 //   - the chain in plain C++ (reference(): a non-zero weight zero point, or a shape oneDNN refuses).
 // All give the chain's results to the last bit: the quantized bytes and the int32 accumulators
 // are exact, and the float epilogue is the chain's operations in its order.
