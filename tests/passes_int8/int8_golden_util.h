@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -66,6 +67,25 @@ inline void expect_outputs_close(const std::vector<Tensor>& want, const std::vec
         ADD_FAILURE() << what << ": output " << i << " element " << j << ": " << g[j] << " vs " << w[j];
     }
     EXPECT_EQ(bad, 0) << what << ": output " << i;
+  }
+}
+
+// Same number of outputs; every element of output i within `fraction` of want[i]'s range
+// (max - min): for fused int8 ops against the float chain op by op, where a quantized byte may
+// move one step.
+inline void expect_within_range_fraction(const std::vector<Tensor>& want, const std::vector<Tensor>& got,
+                                         float fraction, const std::string& what) {
+  ASSERT_EQ(want.size(), got.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const float* w = want[i].data<float>();
+    const float* g = got[i].data<float>();
+    float lo = w[0], hi = w[0], worst = 0;
+    for (int64_t j = 0; j < want[i].numel(); ++j) {
+      lo = std::min(lo, w[j]);
+      hi = std::max(hi, w[j]);
+      worst = std::max(worst, std::fabs(g[j] - w[j]));
+    }
+    EXPECT_LE(worst, fraction * (hi - lo)) << what << " output " << i;
   }
 }
 
