@@ -97,6 +97,52 @@ TEST(Int8Ops, QLinearAddVariantsMatchReferenceOnAllBytePairs) {
   }
 }
 
+// Many random scale and zero-point triples, each over every byte pair (thousands of near-ties
+// where a contracted or reordered float operation would round differently), and the edges: a
+// power-of-two y_scale, a denormal y_scale, scales whose sum may overflow to inf or NaN (the
+// AVX-512 variant checks for NaN only then).
+TEST(Int8Ops, QLinearAddVariantsMatchReferenceOnRandomScales) {
+  namespace qadd = kernels::qadd;
+  std::vector<uint8_t> a(65536), b(65536);
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<uint8_t>(i & 255);
+    b[i] = static_cast<uint8_t>(i >> 8);
+  }
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> log_scale(-9.0f, 1.0f);
+  std::vector<qadd::Params> cases;
+  for (int c = 0; c < 120; ++c) {
+    qadd::Params p;
+    p.is_signed = c % 2 == 1;
+    p.a_scale = std::exp(log_scale(rng));
+    p.b_scale = std::exp(log_scale(rng));
+    p.y_scale = c % 3 == 0 ? p.a_scale + p.b_scale : std::exp(log_scale(rng));  // often a sum near 1 unit
+    auto zp = [&] { return p.is_signed ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256); };
+    p.a_zero_point = zp();
+    p.b_zero_point = zp();
+    p.y_zero_point = zp();
+    cases.push_back(p);
+  }
+  cases.push_back({0.25f, 0.125f, 0.0625f, 3, 250, 7, false});
+  cases.push_back({0.02f, 0.03f, 1e-39f, 128, 128, 0, false});
+  cases.push_back({3e38f, 3e38f, 1.0f, 0, 255, 128, false});
+  cases.push_back({0.0117647f, 0.0117647f, 0.0235294f, 0, 0, 0, false});  // ResNet-like, y = a + b
+  int64_t checked = 0;
+  for (const auto& v : qadd::available_variants()) {
+    for (const qadd::Params& p : cases) {
+      std::vector<uint8_t> want(a.size()), got(a.size(), 0xAB);
+      qadd::qlinear_add_ref(p, a.data(), b.data(), false, static_cast<int64_t>(a.size()), want.data());
+      v.add(p, a.data(), b.data(), false, static_cast<int64_t>(a.size()), got.data());
+      for (size_t i = 0; i < a.size(); ++i)
+        ASSERT_EQ(got[i], want[i]) << v.name << " a " << int(a[i]) << " b " << int(b[i]) << " scales " << p.a_scale
+                                   << " " << p.b_scale << " " << p.y_scale << " zps " << p.a_zero_point << " "
+                                   << p.b_zero_point << " " << p.y_zero_point << " signed " << p.is_signed;
+      checked += static_cast<int64_t>(a.size());
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 TEST(Int8Ops, ByteLookupVariantsMatchReference) {
   // Every byte value through a shuffled table, on lengths around the 64-byte step.
   namespace lookup = kernels::lookup;
