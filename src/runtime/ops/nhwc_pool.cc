@@ -37,6 +37,47 @@ Status check_input(const KernelContext& ctx, bool bytes_too = false) {
   return Status::Ok();
 }
 
+// Max over 2-D windows of channels-last X (y already shaped): each output pixel clips its window
+// to the image once (a range of rows and one of columns) instead of testing every tap, so the
+// taps are plain runs of C elements. ResNet-50's int8 3x3 stride-2 max pool over 112x112x64 bytes
+// took 0.14 ms through the general loop below, which computes each tap's coordinates dimension by
+// dimension from tables.
+template <class T>
+void max_pool_2d(const WindowGeometry& g, const T* xd, int64_t batch, int64_t channels, T* yd, int threads) {
+  const int64_t in_h = g.in[0], in_w = g.in[1], out_h = g.out[0], out_w = g.out[1];
+  const int64_t k_h = g.kernel[0], k_w = g.kernel[1], s_h = g.strides[0], s_w = g.strides[1];
+  const int64_t d_h = g.dilations[0], d_w = g.dilations[1], p_h = g.pads_begin[0], p_w = g.pads_begin[1];
+  // The taps t with 0 <= origin + t * dilation < size: [*first, *last).
+  auto clip = [](int64_t origin, int64_t dilation, int64_t taps, int64_t size, int64_t* first, int64_t* last) {
+    *first = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
+    *last = origin >= size ? 0 : std::min(taps, (size - origin + dilation - 1) / dilation);
+  };
+  const int64_t rows = batch * out_h;
+#pragma omp parallel for num_threads(threads) if (rows * out_w * channels > (int64_t{1} << 14)) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t n = r / out_h, oh = r % out_h;
+    const int64_t C = channels;  // a private copy: see window_pool
+    const int64_t ih0 = oh * s_h - p_h;
+    int64_t kh0, kh1;
+    clip(ih0, d_h, k_h, in_h, &kh0, &kh1);
+    const T* image = xd + n * in_h * in_w * C;
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      T* out = yd + (r * out_w + ow) * C;
+      std::fill(out, out + C, std::numeric_limits<T>::lowest());  // an all-padding window, as MaxPool
+      const int64_t iw0 = ow * s_w - p_w;
+      int64_t kw0, kw1;
+      clip(iw0, d_w, k_w, in_w, &kw0, &kw1);
+      for (int64_t kh = kh0; kh < kh1; ++kh) {
+        const T* line = image + (ih0 + kh * d_h) * in_w * C;
+        for (int64_t kw = kw0; kw < kw1; ++kw) {
+          const T* tap = line + (iw0 + kw * d_w) * C;
+          for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], tap[c]);
+        }
+      }
+    }
+  }
+}
+
 // Windowed max or mean over channels-last X of element type T (mean: float only).
 template <bool kMax, class T>
 Status window_pool(KernelContext& ctx) {
@@ -63,6 +104,13 @@ Status window_pool(KernelContext& ctx) {
   y_shape.push_back(channels);
   HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, x.dtype(), y_shape));
 
+  const int threads = ctx.threads() > 0 ? ctx.threads() : 1;
+  if constexpr (kMax) {
+    if (nd == 2) {
+      max_pool_2d<T>(g, x.data<T>(), batch, channels, y->data<T>(), threads);
+      return Status::Ok();
+    }
+  }
   namespace ref = hone::kernels::ref;
   const int64_t out_size = product(g.out), kernel_size = product(g.kernel), in_size = product(g.in);
   const std::vector<int64_t> origin = ref::window_coordinate_table(g.out, g.strides, &g.pads_begin);
@@ -72,7 +120,6 @@ Status window_pool(KernelContext& ctx) {
   const T* xd = x.data<T>();
   T* yd = y->data<T>();
   const int64_t total = batch * out_size;
-  const int threads = ctx.threads() > 0 ? ctx.threads() : 1;
 #pragma omp parallel for num_threads(threads) if (total * channels > (int64_t{1} << 14)) schedule(static)
   for (int64_t e = 0; e < total; ++e) {
     const int64_t n = e / out_size;
