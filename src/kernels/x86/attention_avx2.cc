@@ -34,14 +34,17 @@ struct Ops {
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  // p * 2^n for integral n in [-125, 0] by building 2^n in the exponent bits (n below -126
-  // would wrap the exponent field): the floor keeps the weight p * 2^n (p >= 1/sqrt(2)) a normal
-  // float, ~2e-38 for a masked key.
+  // p * 2^n for integral n in [-127, 0] by building 2^n in the float's exponent bits: n = -127
+  // gives exponent field 0, i.e. +0.0, so the floor (a key masked to -inf or -10000) weighs
+  // exactly 0, as in the reference; n >= -126 gives the normal 2^n (n below -127 would wrap the
+  // field). Weights that would be denormal (2^-127 .. 2^-150) become 0: against the row's max,
+  // which weighs 1, they are below float resolution. The floor used to be -125, which left
+  // masked keys a weight of ~2e-38 (visible when their V rows are huge; tested).
   static V scale_pow2(V p, V n) {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
   }
-  static constexpr float kExp2Floor = -125.0f;
+  static constexpr float kExp2Floor = -127.0f;
   static float hsum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -122,7 +122,7 @@ inline void scores_tile(const float* q, int64_t q_row, const float* kt, int64_t 
 // ~1.2 ulp evaluated in float; constant term 1, so the row's max weighs exactly 1), times 2^n by
 // Ops::scale_pow2. Cheaper than exp_ps's natural-base reduction: no multiply by log2(e) (folded
 // into the scores' scale) and no two-part ln 2. x is floored at Ops::kExp2Floor (the weight of a
-// masked key: 0 on AVX-512, a normal ~2e-38 on AVX2); a NaN stays NaN (max returns its second
+// masked key: exactly 0 on both AVX-512 and AVX2); a NaN stays NaN (max returns its second
 // operand when either is NaN).
 inline Ops::V exp2_ps(Ops::V x) {
   using O = Ops;

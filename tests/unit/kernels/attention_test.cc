@@ -157,7 +157,7 @@ TEST(X86Kernels, AttentionVariantsMatchReference) {
 }
 
 // Scores far apart (scale 6 instead of 1 / sqrt(d): logits spread over hundreds), so that many
-// weights fall below the exponential's floor (2^-160 on AVX-512, 2^-125 on AVX2): they must come
+// weights fall below the exponential's floor (2^-160 on AVX-512, 2^-127 on AVX2): they must come
 // out as the reference's underflowing exp does, and the row's largest weights stay exact.
 TEST(X86Kernels, AttentionVariantsMatchReferenceOnWideScores) {
   const std::vector<Problem> problems = {{1, 2, 9, 9, 64, 64}, {1, 3, 13, 70, 24, 80}, {1, 2, 7, 129, 32, 17}};
@@ -172,6 +172,36 @@ TEST(X86Kernels, AttentionVariantsMatchReferenceOnWideScores) {
         for (size_t i = 0; i < got.size(); ++i)
           ASSERT_NEAR(got[i], want[i], 2e-5 + 2e-5 * std::fabs(want[i])) << describe(p, m, variant.name) << " at " << i;
       }
+  }
+}
+
+// A masked key weighs exactly 0, as in the reference (exp(-10000) and exp(-inf) are 0 in double):
+// with huge values in the masked keys' V rows, a weight of even ~1e-38 would move the output.
+TEST(X86Kernels, AttentionMaskedKeysWeighExactlyZero) {
+  const Problem p{2, 2, 5, 20, 16, 16};
+  for (const auto& variant : attention_variants()) {
+    if (!isa_available(variant.isa)) continue;
+    for (Mask m : {Mask::kPadding, Mask::kCausal}) {
+      Data data(p, m);
+      for (int64_t b = 0; b < p.batch; ++b)
+        for (int64_t j = 0; j < p.kv_len; ++j) {
+          // A key masked for every query row of batch b (padding), or for the first row (causal).
+          const bool masked = m == Mask::kPadding ? data.mask[static_cast<size_t>(b * p.kv_len + j)] != 0.0f
+                                                  : data.mask[static_cast<size_t>(j)] != 0.0f;
+          if (!masked || (m == Mask::kCausal && j + 1 < p.kv_len)) continue;  // causal: the last key only
+          for (int64_t h = 0; h < p.heads; ++h)
+            for (int64_t d = 0; d < p.v_dim; ++d)
+              data.v[static_cast<size_t>(b * data.args.v_batch + j * data.args.v_row + h * p.v_dim + d)] = 1e38f;
+        }
+      const std::vector<double> want = data.direct();
+      const std::vector<float> got = data.run(variant.fn, p.q_len);
+      for (size_t i = 0; i < got.size(); ++i) {
+        // Causal: the last query row sees the last key (it is not masked there).
+        const int64_t row = static_cast<int64_t>(i) / (p.heads * p.v_dim) % p.q_len;
+        if (m == Mask::kCausal && row == p.q_len - 1) continue;
+        ASSERT_NEAR(got[i], want[i], 2e-5 + 2e-5 * std::fabs(want[i])) << describe(p, m, variant.name) << " at " << i;
+      }
+    }
   }
 }
 
