@@ -46,10 +46,36 @@ inline Ops::V erf_ps(Ops::V x) {
   return O::div(O::mul(x, p), q);
 }
 
+// GELU(x) = h + h erf(x / sqrt 2), h = x / 2, with erf_ps's rational function rewritten for the
+// unscaled argument: with z = x / sqrt 2, z^2 = x^2 / 2, so P's and Q's coefficient of z^2k is
+// multiplied by 2^-k (exact), and P's by 1 / sqrt 2 as well (erf = z P / Q = x (P / sqrt 2) / Q).
+// Three multiplies fewer than erf_ps(x / sqrt 2) then 0.5 x (1 + e): the function is bound by
+// its count of vector operations (the division overlaps them, and a division-free reciprocal
+// with a Newton step was slower), and this cut 12.6 -> 11.2 TSC cycles per 16 floats on the
+// Zen 4 development machine (AVX-512, data in L1), with the same accuracy against a double
+// GELU. z's clamp to [-4, 4] becomes x's to [-B, B], B = 0x1.6a09dp+2 (5.6568489, the largest
+// float <= 4 sqrt 2 at which these float operations give erf = +-1 exactly): beyond it
+// h + h erf is then exactly 0 for negative x, where an erf one ulp past -1 would leave
+// |h| * 2^-23 (6e-6 at x = -100).
 inline Ops::V gelu_erf_ps(Ops::V x) {
   using O = Ops;
-  const O::V e = erf_ps(O::mul(x, O::set1(0.70710678118654752f)));
-  return O::mul(O::mul(O::set1(0.5f), x), O::add(O::set1(1.0f), e));
+  const O::V xc = O::min(O::set1(0x1.6a09dp+2f), O::max(O::set1(-0x1.6a09dp+2f), x));
+  const O::V x2 = O::mul(xc, xc);
+  O::V p = O::set1(-3.011990120500377e-12f);
+  p = O::fmadd(p, x2, O::set1(6.122398825300404e-10f));
+  p = O::fmadd(p, x2, O::set1(-9.285302078507751e-08f));
+  p = O::fmadd(p, x2, O::set1(-5.031512341982542e-06f));
+  p = O::fmadd(p, x2, O::set1(-1.299292147031735e-04f));
+  p = O::fmadd(p, x2, O::set1(-1.044608780155643e-03f));
+  p = O::fmadd(p, x2, O::set1(-1.138161431519002e-02f));
+  O::V q = O::set1(-9.103794904062250e-07f);
+  q = O::fmadd(q, x2, O::set1(-2.667175690986312e-05f));
+  q = O::fmadd(q, x2, O::set1(-4.207067435955075e-04f));
+  q = O::fmadd(q, x2, O::set1(-3.686664583602340e-03f));
+  q = O::fmadd(q, x2, O::set1(-1.426473905141890e-02f));
+  const O::V erf = O::div(O::mul(xc, p), q);
+  const O::V h = O::mul(O::set1(0.5f), x);
+  return O::fmadd(h, erf, h);
 }
 
 // 0.5 x (1 + tanh(u)) == x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3).

@@ -130,7 +130,8 @@ void check_unary(const std::vector<Variant<UnaryFn>>& variants, double (*exact)(
       expect_close(got, exact_v, abs_tol, rel_tol, std::string(k.name) + " vs double, n=" + std::to_string(n));
     }
     // Far outside the polynomial's range, and small arguments (relative accuracy near 0).
-    std::vector<float> x = {-100.0f, -9.0f, -4.5f, 4.5f, 9.0f, 100.0f, 1e-6f, -1e-6f, 1e-20f, 0.5f, -0.5f};
+    std::vector<float> x = {-1e4f, -100.0f, -20.0f, -9.0f, -5.7f, -4.5f, 4.5f, 5.7f, 9.0f, 20.0f, 100.0f, 1e4f,
+                            1e-6f, -1e-6f, 1e-20f, 0.5f, -0.5f};
     std::vector<float> got(x.size()), exact_v(x.size());
     k.fn(x.data(), got.data(), static_cast<int64_t>(x.size()));
     for (size_t i = 0; i < x.size(); ++i) exact_v[i] = static_cast<float>(exact(x[i]));
