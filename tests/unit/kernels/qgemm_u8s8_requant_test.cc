@@ -218,6 +218,48 @@ TEST(QGemmU8S8Requant, FloatProductsOnATieAreRedoneExactly) {
   }
 }
 
+TEST(QGemmU8S8Requant, SumsPast2To24AreNotRoundedToFloat) {
+  // Sums past 2^24 (not exact in float) whose float conversion moves the float product to the
+  // other side of a .5, off the tie itself (so only the range check can catch them). Found by
+  // search; each becomes a column whose sum is its bias (a row of zeros, zero point 0).
+  std::vector<int32_t> sums;
+  std::vector<float> mults;
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int32_t> sum_dist((1 << 24) + 1, (1 << 27) - 1);
+  std::uniform_real_distribution<float> scale_dist(0.5f, 1.0f);
+  for (int tries = 0; sums.size() < 32 && tries < 20000000; ++tries) {
+    const int32_t sum = sum_dist(rng);
+    const float m = scale_dist(rng) * 200.0f / static_cast<float>(sum);  // products in (100, 200)
+    const float p = static_cast<float>(sum) * m;
+    const float r = std::nearbyint(p);
+    if (std::fabs(p - r) == 0.5f) continue;  // a tie: the tie check catches those
+    if (r == std::nearbyint(static_cast<double>(sum) * static_cast<double>(m))) continue;
+    sums.push_back(sum);
+    mults.push_back(m);
+  }
+  ASSERT_GE(sums.size(), 3u);
+  const int64_t n = static_cast<int64_t>(sums.size()), k = 4, m = 2;
+  const std::vector<uint8_t> a(static_cast<size_t>(m * k), 0);
+  const std::vector<int8_t> w(static_cast<size_t>(k * n), 3);
+  const PackedWeights p = pack_weights(w.data(), k, n);
+  const RequantTables tables = make_requant_tables(p, 0, sums.data(), mults.data());
+  ASSERT_FALSE(tables.offset32.empty());  // the float path, with its range check, is under test
+  RequantEpilogue e;
+  e.bias = sums.data();
+  e.multiplier = mults.data();
+  tables.set_tables(e);
+  for (const RequantVariant& v : requant_variants()) {
+    std::vector<uint8_t> y(static_cast<size_t>(m * n));
+    qgemm_u8s8_requant_with(v, p, a.data(), k, m, e, y.data(), n, 1);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        const double want = std::nearbyint(static_cast<double>(sums[static_cast<size_t>(j)]) *
+                                           static_cast<double>(mults[static_cast<size_t>(j)]));
+        ASSERT_EQ(int{y[static_cast<size_t>(r * n + j)]}, static_cast<int>(want)) << v.name << " column " << j;
+      }
+  }
+}
+
 TEST(QGemmU8S8Requant, ResNetSizedProductsAcrossThreads) {
   // ResNet-50's residual 1x1 convs at reduced rows: panels split over threads (n = 256) and rows
   // split (n = 64: one panel).
