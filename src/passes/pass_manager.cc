@@ -16,6 +16,10 @@ const std::vector<PassInfo>& all_passes() {
       {"fold_constants", 1, "evaluate nodes whose inputs are all constant (and Shape/Size of values whose shape inference proves static) into initializers",
        &fold_constants},
       {"fold_batchnorm", 2, "fold BatchNormalization into the preceding Conv or Gemm", &fold_batchnorm},
+      // Before the fusions into hone.* nodes: it reads ONNX shape inference's shapes.
+      {"sink_views_below_add", 2,
+       "Add reading a GEMM's output through Reshapes / order-keeping Transposes reads it directly (views move below the Add), so its residual epilogue takes the Add",
+       &sink_views_below_add},
       // fp32 fusions into internal hone.* nodes; fuse_gelu before fuse_matmul_bias, which absorbs the GELU.
       {"fuse_layernorm", 2, "decomposed LayerNorm (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add) into one node (session only)",
        &fuse_layernorm},

@@ -31,6 +31,9 @@ Status sink_transposes(ir::Model& m);
 // As sink_transposes; `moved` (may be null) gets, for each node that moved below a transpose and
 // now writes its output under a new name, new name -> old name.
 Status sink_transposes_tracked(ir::Model& m, std::unordered_map<std::string, std::string>* moved);
+// Add(Reshape/order-keeping Transpose chain of y, r) into Reshape(Add(y, Reshape(r))), so that
+// the Add meets y's producer: sink_views_below_add.cc.
+Status sink_views_below_add(ir::Model& m);
 // int8 fusions into nodes of hone's internal domain (session only, never exported).
 Status fuse_dynamic_quant_matmul(ir::Model& m);
 Status fuse_dynamic_quant_producer(ir::Model& m);

@@ -155,6 +155,40 @@ def fold_batchnorm():
          [f32("Y1", [1, 4, 8, 8]), f32("Y2", [1, 5]), f32("Y3", [1, 2, 8, 8]), f32("Y4", [1, 2, 8, 8])], inits)
 
 
+def sink_views_below_add():
+    # PyTorch's attention output projection at batch 1: Gemm [S, D] -> Reshape [S, 1, D] ->
+    # Transpose(1, 0, 2) (moves only the size-1 dim: a view) -> Add of the residual [1, S, D].
+    # The pass makes the Add read the Gemm's output. Kept: an Add behind a real transpose
+    # ([S, 2, 3] -> [2, S, 3]), one whose other input broadcasts ([D] bias), and one whose view
+    # is also a graph output.
+    S, D = 5, 6
+    nodes = [helper.make_node("Gemm", ["X", "W", "B"], ["g"]),
+             helper.make_node("Reshape", ["g", "s3"], ["g3"]),
+             helper.make_node("Transpose", ["g3"], ["gt"], perm=[1, 0, 2]),
+             helper.make_node("Add", ["R", "gt"], ["Y"]),
+             # A real transpose: stays.
+             helper.make_node("MatMul", ["X", "W"], ["m"]),
+             helper.make_node("Reshape", ["m", "s_real"], ["m3"]),
+             helper.make_node("Transpose", ["m3"], ["mt"], perm=[1, 0, 2]),
+             helper.make_node("Add", ["mt", "R2"], ["Y2"]),
+             # The other input broadcasts: stays.
+             helper.make_node("MatMul", ["X", "W"], ["b"]),
+             helper.make_node("Reshape", ["b", "s3"], ["b3"]),
+             helper.make_node("Add", ["b3", "bias"], ["Y3"]),
+             # The view is a graph output too: stays.
+             helper.make_node("Mul", ["X", "X"], ["q"]),
+             helper.make_node("Reshape", ["q", "s3"], ["Y4"]),
+             helper.make_node("Add", ["Y4", "R3"], ["Y5"])]
+    inits = [init("W", rng.standard_normal((D, D)).astype(np.float32)),
+             init("B", rng.standard_normal(D).astype(np.float32)),
+             init("s3", np.array([S, 1, D], np.int64)), init("s_real", np.array([S, 2, 3], np.int64)),
+             init("bias", rng.standard_normal(D).astype(np.float32))]
+    save("sink_views_below_add", nodes,
+         [f32("X", [S, D]), f32("R", [1, S, D]), f32("R2", [2, S, 3]), f32("R3", [S, 1, D])],
+         [f32("Y", [1, S, D]), f32("Y2", [2, S, 3]), f32("Y3", [S, 1, D]), f32("Y4", [S, 1, D]),
+          f32("Y5", [S, 1, D])], inits)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     identity()
@@ -164,3 +198,4 @@ if __name__ == "__main__":
     fold_constants()
     fold_batchnorm()
     fold_inferred_shape()
+    sink_views_below_add()

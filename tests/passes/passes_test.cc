@@ -98,7 +98,12 @@ INSTANTIATE_TEST_SUITE_P(
         // weight/bias pairs.
         Golden{"fold_batchnorm", "fold_batchnorm",
                {{"Conv", 3}, {"BatchNormalization", 1}, {"Relu", 2}, {"GlobalAveragePool", 1}, {"Flatten", 1}, {"Gemm", 1}},
-               28}),
+               28},
+        // The Gemm's Reshape + order-keeping Transpose go; its Add reads the Gemm (the residual
+        // reshaped to [S, D] and the sum back to [1, S, D]: 2 Reshapes, 2 shape initializers).
+        // The real transpose, the broadcasting Add and the view that is a graph output stay.
+        Golden{"sink_views_below_add", "sink_views_below_add",
+               {{"Gemm", 1}, {"MatMul", 2}, {"Mul", 1}, {"Reshape", 5}, {"Transpose", 1}, {"Add", 4}}, 7}),
     [](const ::testing::TestParamInfo<Golden>& info) { return std::string(info.param.model); });
 
 TEST(PassManager, LevelZeroChangesNothing) {
