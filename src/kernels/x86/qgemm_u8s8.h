@@ -54,6 +54,10 @@ struct WeightsView {
   int64_t k = 0, n = 0, quads = 0;
   const int8_t* data = nullptr;
   const int32_t* col_sum = nullptr;
+  // The thread's last panel + 1 when it calls the kernel a few panels at a time (to work on
+  // their output while it is in cache): the VNNI kernel then still prefetches the panel after
+  // p1 while on the last one, as it does between the panels of one call. 0: up to p1 only.
+  int64_t prefetch_end = 0;
 };
 
 struct Epilogue {
@@ -92,10 +96,12 @@ bool has_fast_variant();
 // still in its core's cache (hone.DynQuantMatMul fused with the GELU and the
 // DynamicQuantizeLinear after it: the activation and the range first, the quantization once
 // every range is known). A part is the rectangle rows [r0, r1) x columns [c0, c1) of y; a thread
-// may own several; `thread` < the `threads` given to qgemm_u8s8.
+// may own several; `thread` < the `threads` given to qgemm_u8s8. after_product's parts are at
+// most four column panels wide (256 columns), each handed over as soon as its products are done,
+// before the thread's next panels, so the part is still in L2.
 struct OwnedPartWork {
   using Part = std::function<void(int thread, int64_t r0, int64_t r1, int64_t c0, int64_t c1)>;
-  Part after_product;       // on each part, right after the thread's products
+  Part after_product;       // on each part, right after its products
   std::function<void()> between;  // once, when every thread has finished after_product
   Part after_between;       // on each part again, after `between`
 };

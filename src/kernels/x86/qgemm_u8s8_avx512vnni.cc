@@ -100,8 +100,9 @@ void tile(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e
 void qgemm_u8s8_avx512vnni(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e, float* y,
                            int64_t ldy, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
   const int64_t panel_bytes = w.quads * kPanelCols * 4;
+  const int64_t prefetch_end = w.prefetch_end > p1 ? w.prefetch_end : p1;
   for (int64_t p = p0; p < p1; ++p) {
-    const int8_t* next = p + 1 < p1 ? w.data + (p + 1) * panel_bytes : nullptr;
+    const int8_t* next = p + 1 < prefetch_end ? w.data + (p + 1) * panel_bytes : nullptr;
     int64_t r = r0;
     int lane = 0;
     for (; r + 6 <= r1; r += 6) tile<6>(w, a, lda, e, y, ldy, r, p, next, lane++);
