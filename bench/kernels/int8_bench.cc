@@ -11,9 +11,6 @@
 //   ResNet-50 conv shapes (batch 1): QLinearConv through a Session (NCHW at the op boundary, so
 //     reorders on both sides) and hone.NhwcQLinearConv (NHWC, what the layout pass makes) vs
 //     oneDNN's int8 convolution on NHWC activations with the same attributes;
-//   ResNet-50's residual 1x1 convs (the last conv of each stage's bottleneck): oneDNN's conv, hone's
-//     QLinearAdd after it, and hone's GEMM on the same shape with float, u8, and u8 + QLinearAdd
-//     epilogues (kernels/x86/qgemm_u8s8_requant.h: would the conv + add fuse profitably?);
 //   DynamicQuantizeLinear over 128x3072 floats: each ISA variant of hone's kernel, one thread;
 //   LayerNorm / GELU + DynamicQuantizeLinear fused (fuse_dynamic_quant_producer) and not, one thread.
 // Every benchmark reports GOP/s (2 * MACs) or GB/s of input read. --threads N (default 2).
@@ -36,8 +33,6 @@
 #include "kernels/x86/dynamic_quant.h"
 #include "kernels/x86/f32_kernels.h"
 #include "kernels/x86/qgemm_u8s8.h"
-#include "kernels/x86/qgemm_u8s8_requant.h"
-#include "kernels/x86/qlinear_add.h"
 #include "passes/pass_manager.h"
 #include "runtime/session_impl.h"
 
@@ -390,8 +385,9 @@ void BM_NhwcQLinearConv_HoneSession(benchmark::State& state) { conv_session_benc
 
 // oneDNN's int8 convolution alone, activations already in its NHWC layout (hone's op keeps NCHW
 // at its boundary and reorders on both sides: the difference is that cost).
-void onednn_conv_bench(benchmark::State& state, const ConvShape& c) {
+void BM_QLinearConv_OneDnnDirect(benchmark::State& state) {
   using dnnl::memory;
+  const ConvShape& c = kConvs[state.range(0)];
   const int64_t o = conv_out(c);
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream strm(eng);
@@ -433,89 +429,6 @@ void onednn_conv_bench(benchmark::State& state, const ConvShape& c) {
     benchmark::DoNotOptimize(y.data());
   }
   state.SetLabel(conv_label(c) + " " + pd.impl_info_str());
-  set_gops(state, conv_ops(c));
-}
-void BM_QLinearConv_OneDnnDirect(benchmark::State& state) { onednn_conv_bench(state, kConvs[state.range(0)]); }
-
-// ---- ResNet-50's residual 1x1 convs (conv3 of each stage's bottleneck, batch 1) ----
-// Each bottleneck ends with conv3 (1x1, stride 1, u8 out) and a QLinearAdd of its output with
-// the skip tensor. Measured here: oneDNN's conv alone, the QLinearAdd alone (hone's kernel), and
-// hone's own u8 x s8 GEMM on the same shape as a GEMM (M = H * W, K = C_in, N = C_out), which a
-// fused conv + add would run.
-constexpr ConvShape kResidualConvs[] = {{64, 256, 56, 1, 1}, {128, 512, 28, 1, 1}, {256, 1024, 14, 1, 1},
-                                        {512, 2048, 7, 1, 1}};
-
-void BM_ResidualConv_OneDnnDirect(benchmark::State& state) { onednn_conv_bench(state, kResidualConvs[state.range(0)]); }
-
-void BM_ResidualConv_QLinearAdd(benchmark::State& state) {
-  namespace qadd = hone::kernels::qadd;
-  const ConvShape& c = kResidualConvs[state.range(0)];
-  const int64_t n = c.hw * c.hw * c.m;
-  Tensor a = random_tensor<uint8_t>(DType::kUInt8, {n}, 1, 0, 255);
-  Tensor b = random_tensor<uint8_t>(DType::kUInt8, {n}, 2, 0, 255);
-  std::vector<uint8_t> y(static_cast<size_t>(n));
-  qadd::Params p;
-  p.a_scale = 0.05f;
-  p.b_scale = 0.03f;
-  p.y_scale = 0.06f;
-  p.a_zero_point = 120;
-  p.b_zero_point = 0;
-  for (auto _ : state) {
-    qadd::qlinear_add(p, a.data<uint8_t>(), b.data<uint8_t>(), false, n, y.data(), g_threads);
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.SetLabel(conv_label(c));
-  state.counters["GB/s"] = benchmark::Counter(3.0 * static_cast<double>(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-}
-
-// hone's GEMM on the conv's shape, weights warm in cache as oneDNN's are here. Second argument:
-// the epilogue: 0 float output (hone.DynQuantMatMul's), 1 u8 (QLinearConv's requantization), 2
-// u8 with the QLinearAdd of a skip tensor (what a fused 1x1 conv + add would run: compare with
-// the conv plus the add above). The best variant of each; the epilogue's constants are
-// BM_ResidualConv_OneDnnDirect's.
-void BM_ResidualConv_QGemm(benchmark::State& state) {
-  namespace qgemm = hone::kernels::qgemm;
-  const ConvShape& c = kResidualConvs[state.range(0)];
-  const int mode = static_cast<int>(state.range(1));
-  const int64_t m = c.hw * c.hw;
-  Tensor a = random_tensor<uint8_t>(DType::kUInt8, {m, c.c}, 1, 0, 255);
-  Tensor w = random_tensor<int8_t>(DType::kInt8, {c.c, c.m}, 2, -127, 127);
-  Tensor skip = random_tensor<uint8_t>(DType::kUInt8, {m, c.m}, 4, 0, 255);
-  Tensor bias = random_tensor<int32_t>(DType::kInt32, {c.m}, 3, -1000, 1000);
-  const qgemm::PackedWeights packed = qgemm::pack_weights(w.data<int8_t>(), c.c, c.m);
-  const std::vector<float> scales = column_scales(c.m);
-  qgemm::Epilogue e;
-  e.a_zero_point = 128;
-  e.scale = scales.data();
-  e.per_column = true;
-  std::vector<float> y(static_cast<size_t>(m * c.m));
-  std::vector<float> multipliers = scales;  // x_scale * w_scale / y_scale, as the oneDNN bench's
-  for (float& v : multipliers) v = 0.02f * v / 0.5f;
-  const qgemm::RequantTables tables =
-      qgemm::make_requant_tables(packed, 128, bias.data<int32_t>(), multipliers.data());
-  qgemm::RequantEpilogue re;
-  re.a_zero_point = 128;
-  re.bias = bias.data<int32_t>();
-  re.multiplier = multipliers.data();
-  re.y_zero_point = 10;
-  tables.set_tables(re);
-  re.add.a_scale = 0.5f;
-  re.add.a_zero_point = 10;
-  re.add.b_scale = 0.3f;
-  re.add.y_scale = 0.6f;
-  if (mode == 2) re.skip = skip.data<uint8_t>();
-  std::vector<uint8_t> y8(static_cast<size_t>(m * c.m));
-  for (auto _ : state) {
-    if (mode == 0)
-      qgemm::qgemm_u8s8(packed, a.data<uint8_t>(), c.c, m, e, y.data(), c.m, g_threads);
-    else
-      qgemm::qgemm_u8s8_requant(packed, a.data<uint8_t>(), c.c, m, re, y8.data(), c.m, g_threads);
-    benchmark::DoNotOptimize(y.data());
-    benchmark::DoNotOptimize(y8.data());
-  }
-  const char* what[] = {" float out", " u8 out", " u8 out + QLinearAdd"};
-  state.SetLabel(std::string(mode == 0 ? qgemm::best_variant().name : qgemm::best_requant_variant().name) + " " +
-                 conv_label(c) + what[mode]);
   set_gops(state, conv_ops(c));
 }
 
@@ -604,10 +517,6 @@ constexpr int kNumConvs = static_cast<int>(std::size(kConvs));
 BENCHMARK(BM_QLinearConv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_NhwcQLinearConv_HoneSession)->DenseRange(0, kNumConvs - 1)->Apply(configure);
 BENCHMARK(BM_QLinearConv_OneDnnDirect)->DenseRange(0, kNumConvs - 1)->Apply(configure);
-constexpr int kNumResidualConvs = static_cast<int>(std::size(kResidualConvs));
-BENCHMARK(BM_ResidualConv_OneDnnDirect)->DenseRange(0, kNumResidualConvs - 1)->Apply(configure);
-BENCHMARK(BM_ResidualConv_QLinearAdd)->DenseRange(0, kNumResidualConvs - 1)->Apply(configure);
-BENCHMARK(BM_ResidualConv_QGemm)->ArgsProduct({benchmark::CreateDenseRange(0, kNumResidualConvs - 1, 1), {0, 1, 2}})->Apply(configure);
 BENCHMARK(BM_DynamicQuantize)->DenseRange(0, 2)->Apply(configure);
 BENCHMARK(BM_ProducerQuantize_Fused)->DenseRange(0, 1)->Apply(configure);
 BENCHMARK(BM_ProducerQuantize_Unfused)->DenseRange(0, 1)->Apply(configure);
