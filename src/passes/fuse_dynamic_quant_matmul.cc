@@ -20,7 +20,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "passes/passes.h"
+#include "passes/fusion_util.h"
 
 namespace hone::passes {
 
@@ -79,10 +79,23 @@ Status fuse_dynamic_quant_matmul(ir::Model& m) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node& mmi = g.nodes[i];
     if (!is_onnx_op(mmi, "MatMulInteger") || mmi.inputs.size() < 3 || mmi.outputs.size() != 1) continue;
-    auto dq_it = producer.find(mmi.input(0));
+    // xq may reach the MatMulInteger through a Gather of one slice (hoist_gather cut the rows
+    // there: the quantization still sees all of them): the fused node then selects that slice.
+    std::string xq = mmi.input(0);
+    const ir::Node* select = nullptr;
+    if (auto p = producer.find(xq); p != producer.end() && is_onnx_op(g.nodes[p->second], "Gather")) {
+      const ir::Node& gather = g.nodes[p->second];
+      const Tensor* index = gather.inputs.size() == 2 ? constant_value(g, gather.inputs[1]) : nullptr;
+      if (!index || index->rank() != 0 || (index->dtype() != DType::kInt64 && index->dtype() != DType::kInt32) ||
+          !only_reader(xq))
+        continue;
+      select = &gather;
+      xq = gather.inputs[0];
+    }
+    auto dq_it = producer.find(xq);
     if (dq_it == producer.end()) continue;
     const ir::Node& dql = g.nodes[dq_it->second];
-    if (!is_onnx_op(dql, "DynamicQuantizeLinear") || dql.outputs.size() < 3 || dql.outputs[0] != mmi.input(0) ||
+    if (!is_onnx_op(dql, "DynamicQuantizeLinear") || dql.outputs.size() < 3 || dql.outputs[0] != xq ||
         dql.outputs[2].empty() || dql.outputs[2] != mmi.input(2) || dql.outputs[1].empty())
       continue;
     const Tensor* w = constant_value(g, mmi.input(1));
@@ -121,6 +134,14 @@ Status fuse_dynamic_quant_matmul(ir::Model& m) {
     f.domain = kHoneDomain;
     f.inputs = {dql.input(0), mmi.input(1), wzp, *ws, bias};
     f.outputs = {last->outputs[0]};
+    if (select) {
+      const Tensor* index = constant_value(g, select->inputs[1]);
+      f.attrs.push_back(fusion::int_attr("select_axis", select->attr_int("axis", 0)));
+      f.attrs.push_back(fusion::int_attr("select_index", index->dtype() == DType::kInt64 ? index->data<int64_t>()[0]
+                                                                                         : index->data<int32_t>()[0]));
+      remove[index_of(select)] = true;
+      erase_value_info(g, select->outputs[0]);
+    }
     for (ir::Node* dead : {&g.nodes[i], cast, mul, last}) {
       remove[index_of(dead)] = true;
       for (const auto& o : dead->outputs)

@@ -16,7 +16,11 @@ const std::vector<PassInfo>& all_passes() {
       {"fold_constants", 1, "evaluate nodes whose inputs are all constant (and Shape/Size of values whose shape inference proves static) into initializers",
        &fold_constants},
       {"fold_batchnorm", 2, "fold BatchNormalization into the preceding Conv or Gemm", &fold_batchnorm},
-      // Before the fusions into hone.* nodes: it reads ONNX shape inference's shapes.
+      // Before the fusions into hone.* nodes (both read ONNX shape inference's shapes), after
+      // fold_constants (the Gather's index must be a constant).
+      {"hoist_gather", 2,
+       "Gather of one row (a classifier's [CLS] token) moves above the row-wise ops that make its input (elementwise, LayerNorm, MatMul): they compute that row only",
+       &hoist_gather},
       {"sink_views_below_add", 2,
        "Add reading a GEMM's output through Reshapes / order-keeping Transposes reads it directly (views move below the Add), so its residual epilogue takes the Add",
        &sink_views_below_add},

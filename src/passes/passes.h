@@ -34,6 +34,9 @@ Status sink_transposes_tracked(ir::Model& m, std::unordered_map<std::string, std
 // Add(Reshape/order-keeping Transpose chain of y, r) into Reshape(Add(y, Reshape(r))), so that
 // the Add meets y's producer: sink_views_below_add.cc.
 Status sink_views_below_add(ir::Model& m);
+// A Gather of one slice moves above the row-wise ops (elementwise, LayerNorm, MatMul) that make
+// its input, so they compute that slice only: hoist_gather.cc.
+Status hoist_gather(ir::Model& m);
 // int8 fusions into nodes of hone's internal domain (session only, never exported).
 Status fuse_dynamic_quant_matmul(ir::Model& m);
 Status fuse_dynamic_quant_producer(ir::Model& m);

@@ -19,30 +19,12 @@
 #include <optional>
 #include <unordered_map>
 
-#include "onnx/shape_inference.h"
 #include "passes/fusion_util.h"
+#include "passes/shape_facts.h"
 
 namespace hone::passes {
 
 namespace {
-
-// Static shapes of values by name: shape inference's, and the initializers'.
-class ShapeFacts {
- public:
-  explicit ShapeFacts(const ir::Model& m) : model_(m) {
-    if (!onnxio::infer_shapes(model_).ok()) model_ = ir::Model{};  // no facts: nothing moves
-  }
-  std::optional<Shape> of(const std::string& name) const {
-    if (name.empty()) return std::nullopt;
-    if (const Tensor* t = constant_value(model_.graph, name)) return t->shape();
-    const ir::TypeInfo* type = model_.graph.find_type(name);
-    if (!type || !type->is_tensor()) return std::nullopt;
-    return type->static_shape();
-  }
-
- private:
-  ir::Model model_;
-};
 
 // Whether Transpose(perm) of a tensor of this shape keeps the memory order: the dims that are
 // not 1 stay in their order.

@@ -17,9 +17,9 @@ def init(name, array):
     return numpy_helper.from_array(np.asarray(array), name)
 
 
-def save(name, nodes, inputs, outputs, initializers=()):
+def save(name, nodes, inputs, outputs, initializers=(), opset=13):
     graph = helper.make_graph(nodes, name, inputs, outputs, list(initializers))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="make_golden.py")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="make_golden.py")
     model.ir_version = 8
     onnx.checker.check_model(model)
     onnx.save(model, os.path.join(OUT, name + ".onnx"))
@@ -189,6 +189,37 @@ def sink_views_below_add():
           f32("Y5", [S, 1, D])], inits)
 
 
+def hoist_gather():
+    # A transformer block's tail read at one row: Y = Gather(LayerNorm(c), -2, axis 1) with
+    # c = Add(Add(Mul(a, Erf(a)), R), k) and a = Add(MatMul(X, W), b). The Gather moves above all of
+    # it: a is read twice, both readers moving; X (a graph input, also read by another MatMul), R
+    # (a graph input) and k ([1, 1, D]: broadcast along the axis, gathered at 0) get new Gathers.
+    # Kept: a Gather on the last axis of a MatMul (its columns), and one whose input is also a
+    # graph output.
+    S, D = 5, 6
+    nodes = [helper.make_node("MatMul", ["X", "W"], ["m"]),
+             helper.make_node("Add", ["m", "b"], ["a"]),
+             helper.make_node("Erf", ["a"], ["e"]),
+             helper.make_node("Mul", ["a", "e"], ["g"]),
+             helper.make_node("Add", ["g", "R"], ["r"]),
+             helper.make_node("Add", ["r", "k"], ["c"]),
+             helper.make_node("LayerNormalization", ["c", "scale", "bias"], ["ln"], axis=2),
+             helper.make_node("Gather", ["ln", "i"], ["Y"], axis=1),
+             helper.make_node("MatMul", ["X", "W2"], ["m2"]),
+             helper.make_node("Gather", ["m2", "j"], ["Y2"], axis=2),
+             helper.make_node("Relu", ["X"], ["Y3"]),
+             helper.make_node("Gather", ["Y3", "j"], ["Y4"], axis=1)]
+    inits = [init("W", rng.standard_normal((D, D)).astype(np.float32)),
+             init("b", rng.standard_normal(D).astype(np.float32)),
+             init("k", rng.standard_normal((1, 1, D)).astype(np.float32)),
+             init("scale", rng.standard_normal(D).astype(np.float32)),
+             init("bias", rng.standard_normal(D).astype(np.float32)),
+             init("W2", rng.standard_normal((D, D)).astype(np.float32)),
+             init("i", np.array(-2, np.int64)), init("j", np.array(1, np.int64))]
+    save("hoist_gather", nodes, [f32("X", [1, S, D]), f32("R", [1, S, D])],
+         [f32("Y", [1, D]), f32("Y2", [1, S]), f32("Y3", [1, S, D]), f32("Y4", [1, D])], inits, opset=17)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     identity()
@@ -199,3 +230,4 @@ if __name__ == "__main__":
     fold_batchnorm()
     fold_inferred_shape()
     sink_views_below_add()
+    hoist_gather()

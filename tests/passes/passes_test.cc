@@ -103,7 +103,13 @@ INSTANTIATE_TEST_SUITE_P(
         // reshaped to [S, D] and the sum back to [1, S, D]: 2 Reshapes, 2 shape initializers).
         // The real transpose, the broadcasting Add and the view that is a graph output stay.
         Golden{"sink_views_below_add", "sink_views_below_add",
-               {{"Gemm", 1}, {"MatMul", 2}, {"Mul", 1}, {"Reshape", 5}, {"Transpose", 1}, {"Add", 4}}, 7}),
+               {{"Gemm", 1}, {"MatMul", 2}, {"Mul", 1}, {"Reshape", 5}, {"Transpose", 1}, {"Add", 4}}, 7},
+        // Y's Gather goes: two new ones cut X and R (at index 3 = -2 normalized: one new index
+        // constant), the constant k is cut into a new initializer (its row 0); the Gathers of the
+        // MatMul's columns and of the graph output stay.
+        Golden{"hoist_gather", "hoist_gather",
+               {{"MatMul", 2}, {"Add", 3}, {"Erf", 1}, {"Mul", 1}, {"LayerNormalization", 1}, {"Relu", 1}, {"Gather", 4}},
+               10}),
     [](const ::testing::TestParamInfo<Golden>& info) { return std::string(info.param.model); });
 
 TEST(PassManager, LevelZeroChangesNothing) {

@@ -99,3 +99,26 @@ nodes = n1 + erf_gelu(y1, "g1", "a_") + n2 + n3 + erf_gelu(y3, "g2", "b_") + n4 
 save("dynq_activation", nodes, [vi("x", [1, 96, K])],
      [vi("y", [1, 96, K]), vi("g2", [1, 96, 48]), vi("raw", [1, 96, 32]), vi("g3", [1, 96, 32])],
      consts + i1 + i2 + i3 + i4)
+
+
+# hoist_gather + fuse_dynamic_quant_matmul's selected rows: BERT's last layer as a classifier reads
+# it, y = Gather(LayerNorm(GEMM(LayerNorm(x)) + LayerNorm(x)), i, axis 1) — the GEMM computes row i
+# only, its input still quantized over every row (i = 3 rather than [CLS]'s 0, so that a kernel
+# that ignored the index would show); and a GEMM on two batches (x2 [2, 5, K], quantized
+# by the fused op itself) whose last row of each batch is gathered (index -1: the rows are copied
+# together).
+D = 48
+ln = [numpy_helper.from_array((rng.random(D) + 0.5).astype(np.float32), "ln1_g"),
+      numpy_helper.from_array(rng.standard_normal(D).astype(np.float32), "ln1_b"),
+      numpy_helper.from_array((rng.random(D) + 0.5).astype(np.float32), "ln2_g"),
+      numpy_helper.from_array(rng.standard_normal(D).astype(np.float32), "ln2_b"),
+      numpy_helper.from_array(np.array(3, np.int64), "row3"),
+      numpy_helper.from_array(np.array(-1, np.int64), "last_row")]
+n1, i1, y1 = chain("s_", "h", D, D)
+n2, i2, y2 = chain("t_", "x2", K, 40)
+nodes = [helper.make_node("LayerNormalization", ["x", "ln1_g", "ln1_b"], ["h"], axis=-1, epsilon=1e-5)] + n1
+nodes += [helper.make_node("Add", [y1, "h"], ["r"]),
+          helper.make_node("LayerNormalization", ["r", "ln2_g", "ln2_b"], ["z"], axis=2, epsilon=1e-5),
+          helper.make_node("Gather", ["z", "row3"], ["y"], axis=1)] + n2
+nodes += [helper.make_node("Gather", [y2, "last_row"], ["y2"], axis=1)]
+save("dynq_select", nodes, [vi("x", [1, 7, D]), vi("x2", [2, 5, K])], [vi("y", [1, D]), vi("y2", [2, 40])], ln + i1 + i2)

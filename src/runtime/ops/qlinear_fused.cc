@@ -13,6 +13,11 @@
 //     Optional input 8 (residual, float): y = Add(chain, residual), the skip connection after
 //     the GEMM, added in its epilogue (a oneDNN binary post-op) instead of by a pass of its own;
 //     a residual that broadcasts to another shape is added after the GEMM instead.
+//     Attributes select_axis, select_index: y = Gather(the above, select_index, axis =
+//     select_axis), x's axis select_axis < rank - 1 (hoist_gather moved a Gather of one slice
+//     above the GEMM; fuse_dynamic_quant_matmul found it between the DynamicQuantizeLinear and
+//     the MatMulInteger). x is quantized whole, as the chain does, and the GEMM runs on the
+//     selected rows only; the residual has y's (gathered) shape.
 //     Attribute activation = "Gelu" (with approximate "none" | "tanh"): y = Gelu(the above), by
 //     the unfused hone.Gelu's own kernel. Optional outputs 1-3 (yq, y_scale, y_zero_point):
 //     DynamicQuantizeLinear(y) as well, for the GEMMs that read y (pass
@@ -85,6 +90,13 @@ class DynQuantMatMulKernel final : public Kernel {
     }
     // oneDNN's int8 matmul takes no weight zero point here: such weights stay on the reference path.
     k->xq_perm_ = ctx.node().attr_ints("xq_perm");
+    if (ctx.node().attr("select_axis") || ctx.node().attr("select_index")) {
+      if (!ctx.node().attr("select_axis") || !ctx.node().attr("select_index"))
+        return ctx.error("attributes select_axis and select_index go together");
+      k->select_ = true;
+      k->select_axis_ = ctx.node().attr_int("select_axis", 0);
+      k->select_index_ = ctx.node().attr_int("select_index", 0);
+    }
     const std::string activation = ctx.node().attr_string("activation", "");
     if (activation == "Gelu") {
       const std::string approximate = ctx.node().attr_string("approximate", "none");
@@ -112,8 +124,10 @@ class DynQuantMatMulKernel final : public Kernel {
       return ctx.error("x " + shape_to_string(x->shape()) + " does not have " + std::to_string(k_) + " columns");
     Shape y_shape(x->shape().begin(), x->shape().end() - 1);
     y_shape.push_back(n_);
-    int64_t m = 1;  // rows: x's dims but the last (k_ may be 0, so not numel / k_)
-    for (size_t d = 0; d + 1 < x->shape().size(); ++d) m *= x->dim(static_cast<int64_t>(d));
+    rows_ = Rows{};
+    for (size_t d = 0; d + 1 < x->shape().size(); ++d) rows_.inner *= x->dim(static_cast<int64_t>(d));
+    if (select_) HONE_RETURN_IF_ERROR(select_rows(ctx, *x, &y_shape));
+    const int64_t m = rows_.outer * rows_.inner;  // rows of y (k_ may be 0, so not numel / k_)
     const Tensor* residual = nullptr;
     if (!ctx.node().input(8).empty()) {
       residual = ctx.input(8);
@@ -128,6 +142,45 @@ class DynQuantMatMulKernel final : public Kernel {
   }
 
  private:
+  // The rows of x the GEMM reads: `outer` runs of `inner` consecutive rows, run o starting at
+  // row (o * dim + index) * inner. Without select_axis: one run of all rows.
+  struct Rows {
+    int64_t outer = 1, dim = 1, inner = 1, index = 0;
+  };
+
+  // rows_ and y's shape for select_axis / select_index on this x.
+  Status select_rows(const KernelContext& ctx, const Tensor& x, Shape* y_shape) {
+    const int64_t rank = x.rank();
+    int64_t axis = select_axis_;
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank - 1)
+      return ctx.error("select_axis " + std::to_string(select_axis_) + " is not a row axis of x " + shape_to_string(x.shape()));
+    Rows r;
+    for (int64_t d = 0; d < axis; ++d) r.outer *= x.dim(d);
+    r.dim = x.dim(axis);
+    for (int64_t d = axis + 1; d < rank - 1; ++d) r.inner *= x.dim(d);
+    r.index = select_index_ < 0 ? select_index_ + r.dim : select_index_;
+    if (r.index < 0 || r.index >= r.dim)
+      return ctx.error("select_index " + std::to_string(select_index_) + " is out of range for axis " +
+                       std::to_string(select_axis_) + " of x " + shape_to_string(x.shape()));
+    y_shape->erase(y_shape->begin() + axis);
+    rows_ = r;
+    return Status::Ok();
+  }
+
+  // The selected rows of the quantized x (all of it without select_axis): xq itself when they are
+  // consecutive, else copied together into xq_rows_.
+  const uint8_t* selected(const uint8_t* xq) {
+    if (!select_) return xq;
+    const Rows& r = rows_;
+    const int64_t run = r.inner * k_;
+    if (r.outer == 1) return xq + r.index * run;
+    xq_rows_.resize(static_cast<size_t>(r.outer * run));
+    for (int64_t o = 0; o < r.outer; ++o)
+      std::memcpy(xq_rows_.data() + o * run, xq + (o * r.dim + r.index) * run, static_cast<size_t>(run));
+    return xq_rows_.data();
+  }
+
   // Outputs 1-3 when the node has them: DynamicQuantizeLinear of y.
   struct Quantized {
     uint8_t* bytes = nullptr;  // nullptr: the node has no quantized outputs
@@ -217,6 +270,7 @@ class DynQuantMatMulKernel final : public Kernel {
       q = dynq::u8_dynamic_quantize(x->data<float>(), x->numel(), xq_.data(), ctx.threads());
       xq = xq_.data();
     }
+    xq = selected(xq);
     // s = x_scale * w_scale, as the chain's Mul computes it.
     const int64_t scales = w_scale_.numel();
     scale_.resize(static_cast<size_t>(scales));
@@ -358,6 +412,10 @@ class DynQuantMatMulKernel final : public Kernel {
   Tensor w_, w_zp_, w_scale_, bias_;  // constants, kept alive (oneDNN reads w_ when packing)
   bool w_zp_nonzero_ = false;
   std::vector<int64_t> xq_perm_;  // attribute xq_perm (empty: xq has x's shape)
+  bool select_ = false;           // attributes select_axis and select_index
+  int64_t select_axis_ = 0, select_index_ = 0;
+  Rows rows_;                     // of the current run
+  std::vector<uint8_t> xq_rows_;  // the selected rows of xq when they are not consecutive
   kernels::x86::UnaryFn activation_ = nullptr;    // attribute activation: the GELU kernel, or none
   std::unique_ptr<qgemm::PackedWeights> packed_;  // set: the GEMM runs on qgemm_u8s8
   std::unique_ptr<onednn::MatMulU8S8Dnnl> dnnl_;
