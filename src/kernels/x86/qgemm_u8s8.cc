@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <vector>
 
 #include "core/cpu_features.h"
 
@@ -20,6 +22,42 @@ int64_t packed_offset(int64_t quads, int64_t k, int64_t c) {
 WeightsView view_of(const PackedWeights& p) {
   return {p.k, p.n, p.quads(), reinterpret_cast<const int8_t*>(p.data.data()), p.col_sum.data()};
 }
+
+// A run [begin, end) of work units shared by its owner, who takes from the front, and other
+// threads, who take single units from the back: both ends in one atomic word (32 bits each).
+class UnitRun {
+ public:
+  struct Taken {
+    int64_t begin = 0, end = 0;
+    int64_t rest_end = 0;  // take_front: where the run still went when taken (the owner's next units)
+  };
+  void reset(int64_t begin, int64_t end) { ends_.store(pack(begin, end), std::memory_order_relaxed); }
+  // Up to n units from the front.
+  Taken take_front(int64_t n) {
+    uint64_t cur = ends_.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t b = begin_of(cur), e = end_of(cur);
+      if (b >= e) return {};
+      const int64_t nb = std::min(e, b + n);
+      if (ends_.compare_exchange_weak(cur, pack(nb, e), std::memory_order_acq_rel)) return {b, nb, e};
+    }
+  }
+  // One unit from the back.
+  Taken take_back() {
+    uint64_t cur = ends_.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t b = begin_of(cur), e = end_of(cur);
+      if (b >= e) return {};
+      if (ends_.compare_exchange_weak(cur, pack(b, e - 1), std::memory_order_acq_rel)) return {e - 1, e, 0};
+    }
+  }
+
+ private:
+  static uint64_t pack(int64_t b, int64_t e) { return static_cast<uint64_t>(b) | static_cast<uint64_t>(e) << 32; }
+  static int64_t begin_of(uint64_t v) { return static_cast<int64_t>(v & 0xffffffffu); }
+  static int64_t end_of(uint64_t v) { return static_cast<int64_t>(v >> 32); }
+  alignas(64) std::atomic<uint64_t> ends_{0};  // a line of its own: the owners' CAS do not collide
+};
 
 }  // namespace
 
@@ -102,17 +140,18 @@ void qgemm_u8s8_with(const Variant& v, const PackedWeights& w, const uint8_t* a,
   // 128 x 3072 on one thread) came back from L3. Four panels, not one: a call per row segment of
   // 64 floats cost more in calls than the cache saved (linear1 of bert_base's FFN, 1 thread:
   // one panel 1.04x the time of all at once, four 0.99x, medians of interleaved runs).
+  // prefetch_end: where the thread goes on after u1, for the kernel's prefetch of the next panel.
   constexpr int64_t kPanelsPerPart = 4;
-  auto products = [&](int thread, int64_t u0, int64_t u1, const OwnedPartWork::Part* after) {
+  auto products = [&](int thread, int64_t u0, int64_t u1, const OwnedPartWork::Part* after, int64_t prefetch_end) {
     if (u0 >= u1) return;
-    if (chunks == 1 && !after) {
-      v.fn(wv, a, lda, e, y, ldy, 0, m, u0, u1);
-      return;
-    }
     if (chunks == 1) {
-      // Called panel group by panel group, the kernel still prefetches the group after.
       WeightsView own = wv;
-      own.prefetch_end = u1;
+      own.prefetch_end = std::max(u1, prefetch_end);
+      if (!after) {
+        v.fn(own, a, lda, e, y, ldy, 0, m, u0, u1);
+        return;
+      }
+      // Called panel group by panel group, the kernel still prefetches the group after.
       for (int64_t u = u0; u < u1; u += kPanelsPerPart) {
         const int64_t ue = std::min(u1, u + kPanelsPerPart);
         v.fn(own, a, lda, e, y, ldy, 0, m, u, ue);
@@ -144,23 +183,48 @@ void qgemm_u8s8_with(const Variant& v, const PackedWeights& w, const uint8_t* a,
   };
   const OwnedPartWork::Part* after = work && work->after_product ? &work->after_product : nullptr;
   if (team <= 1) {
-    products(0, 0, units, after);
+    products(0, 0, units, after, 0);
     if (work) {
       if (work->between) work->between();
       parts(work->after_between, 0, 0, units);
     }
     return;
   }
+  // Each thread owns an equal run of units and works through it from the front, a panel group at
+  // a time; a thread that is done takes single units from the back of the others' runs. Split
+  // statically, a core slowed for a while (another guest on this 2-vCPU VM, an interrupt) left
+  // the other waiting at the barrier: libgomp's spin in this function was ~3 % of bert_base's
+  // profile samples. Which thread computes a unit changes nothing in y.
+  std::vector<UnitRun> runs(static_cast<size_t>(team));
+  for (int t = 0; t < team; ++t) runs[static_cast<size_t>(t)].reset(units * t / team, units * (t + 1) / team);
+  std::vector<int> owner(work ? static_cast<size_t>(units) : 0);
+  const int64_t grain = chunks == 1 ? kPanelsPerPart : 1;
 #pragma omp parallel num_threads(team)
   {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
-    products(t, u0, u1, after);
+    // Runs are taken by index modulo `team`: should OpenMP start fewer threads than asked, the
+    // runs of the missing ones are all taken from the back.
+    const int t = omp_get_thread_num();
+    auto run_units = [&](int64_t u0, int64_t u1, int64_t prefetch_end) {
+      products(t, u0, u1, after, prefetch_end);
+      if (work)
+        for (int64_t u = u0; u < u1; ++u) owner[static_cast<size_t>(u)] = t;
+    };
+    for (UnitRun::Taken r; (r = runs[static_cast<size_t>(t)].take_front(grain)).begin < r.end;)
+      run_units(r.begin, r.end, r.rest_end);
+    for (int k = 1; k < team; ++k)
+      for (UnitRun::Taken r; (r = runs[static_cast<size_t>((t + k) % team)].take_back()).begin < r.end;)
+        run_units(r.begin, r.end, 0);
     if (work) {
 #pragma omp barrier
 #pragma omp single
       if (work->between) work->between();  // the implied barrier after `single` holds the others
-      parts(work->after_between, t, u0, u1);
+      // after_between on this thread's units (its part of y is in its cache), run by run.
+      for (int64_t u = 0; u < units;) {
+        int64_t e = u + 1;
+        while (e < units && owner[static_cast<size_t>(e)] == owner[static_cast<size_t>(u)]) ++e;
+        if (owner[static_cast<size_t>(u)] == t) parts(work->after_between, t, u, e);
+        u = e;
+      }
     }
   }
 }

@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels/x86/qgemm_u8s8.h"
@@ -177,6 +180,45 @@ TEST(QGemmU8S8, OwnedPartsCoverTheOutputOnceInOrder) {
       }
     }
   }
+}
+
+// A thread that is held up: the other finishes its own units, then takes the held one's from the
+// back. Every element is still computed once, by the thread that then runs after_between on it.
+TEST(QGemmU8S8, AnIdleThreadTakesOverTheUnitsOfASlowOne) {
+  const int64_t m = 128, k = 64, n = 768;  // 12 panels, 6 per thread
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<uint8_t> a(static_cast<size_t>(m * k));
+  std::vector<int8_t> w(static_cast<size_t>(k * n));
+  for (auto& v : a) v = static_cast<uint8_t>(byte(rng));
+  for (auto& v : w) v = static_cast<int8_t>(byte(rng) - 128);
+  const PackedWeights p = pack_weights(w.data(), k, n);
+  const float one = 1.0f;
+  Epilogue e;
+  e.scale = &one;
+  std::vector<float> want(static_cast<size_t>(m * n)), y(want.size());
+  qgemm_u8s8_with(available_variants().front(), p, a.data(), k, m, e, want.data(), n, 1);
+  std::vector<int> producer(want.size(), -1), finisher(want.size(), -1);
+  std::atomic<int64_t> columns_of_1{0};
+  OwnedPartWork work;
+  work.after_product = [&](int t, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c) producer[static_cast<size_t>(r * n + c)] = t;
+    if (t == 1) columns_of_1 += c1 - c0;
+    // Thread 0 waits (up to 5 s) until thread 1 has done more than its own half of the columns.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (t == 0 && columns_of_1.load() <= n / 2 && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+  };
+  work.after_between = [&](int t, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c) finisher[static_cast<size_t>(r * n + c)] = t;
+  };
+  qgemm_u8s8_with(best_variant(), p, a.data(), k, m, e, y.data(), n, 2, &work);
+  EXPECT_EQ(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)), 0);
+  EXPECT_GT(columns_of_1.load(), n / 2) << "thread 1 never took thread 0's units";
+  EXPECT_EQ(producer, finisher);
+  EXPECT_EQ(std::count(producer.begin(), producer.end(), -1), 0);
 }
 
 TEST(QGemmU8S8, TheBestVariantIsTheLastAvailable) {
