@@ -9,7 +9,9 @@
 // Gather moves through, on a path whose every value nothing else reads:
 //   - elementwise ops (Add, Mul, Erf, Cast, Where ...): each operand that spans the gathered axis
 //     is gathered too (index 0 where it broadcasts along it), the others stay as they are;
-//   - LayerNormalization normalizing over axes after the gathered one;
+//   - LayerNormalization normalizing over axes after the gathered one, and ReduceMean / Sum /
+//     Max / Min with keepdims over constant axes without it (a LayerNorm exported before opset
+//     17 as ReduceMean, Sub, Pow, ... );
 //   - MatMul / MatMulInteger with a 2-D B and an A of rank >= 3, gathered on a batch or row axis
 //     (MatMulInteger's A zero point must be one value: a per-row one would need gathering).
 // Values read by several nodes move when every reader moved and asked for the same slice (a GELU
@@ -40,6 +42,29 @@ bool is_elementwise(const ir::Node& n) {
                                              "Neg",  "Abs",     "Clip", "Where",   "Reciprocal", "Elu",  "LeakyRelu",
                                              "Softplus", "Gelu"};
   return n.domain.empty() && kOps.count(n.op_type) > 0;
+}
+
+bool is_reduce(const ir::Node& n) {
+  return is_onnx_op(n, "ReduceMean") || is_onnx_op(n, "ReduceSum") || is_onnx_op(n, "ReduceMax") ||
+         is_onnx_op(n, "ReduceMin");
+}
+
+// A Reduce*'s axes made non-negative: the attribute, or the constant input 1 (opset 18; ReduceSum
+// from 13); nullopt when they are not known or out of range, empty when absent (every axis).
+std::optional<std::vector<int64_t>> reduce_axes(const ir::Node& n, int64_t rank, const ir::Graph& g) {
+  std::vector<int64_t> axes;
+  if (n.inputs.size() > 1 && !n.inputs[1].empty()) {
+    const Tensor* t = constant_value(g, n.inputs[1]);
+    if (!t || t->dtype() != DType::kInt64 || t->rank() != 1) return std::nullopt;
+    axes.assign(t->data<int64_t>(), t->data<int64_t>() + t->numel());
+  } else {
+    axes = n.attr_ints("axes");
+  }
+  for (int64_t& a : axes) {
+    if (a < -rank || a >= rank) return std::nullopt;
+    if (a < 0) a += rank;
+  }
+  return axes;
 }
 
 // A constant scalar index of an integer type: the Gather removes its axis.
@@ -156,6 +181,7 @@ class Hoister {
     // For each input: the slice it needs (nullopt: read as it is).
     std::vector<std::optional<Slice>> slices(n.inputs.size());
     auto gathered = [&](size_t i, int64_t axis, int64_t index) { slices[i] = Slice{n.inputs[i], "", axis, index}; };
+    std::vector<int64_t> moved_axes;  // a Reduce*'s axes, normalized (it moves: renumbered below)
     if (is_elementwise(n)) {
       for (size_t i = 0; i < n.inputs.size(); ++i) {
         if (n.inputs[i].empty()) continue;
@@ -181,6 +207,14 @@ class Hoister {
         if (!in || static_cast<int64_t>(in->size()) > rank - first) return false;
       }
       gathered(0, s.axis, s.index);
+    } else if (is_reduce(n)) {
+      // keepdims = 1 over constant axes without the gathered one: every other axis keeps its
+      // place, those after the gathered one move down by one.
+      if (n.attr_int("keepdims", 1) != 1) return false;
+      const std::optional<std::vector<int64_t>> axes = reduce_axes(n, rank, g_);
+      if (!axes || axes->empty() || std::count(axes->begin(), axes->end(), s.axis)) return false;
+      if (!dry_run) moved_axes = *axes;
+      gathered(0, s.axis, s.index);
     } else if (is_onnx_op(n, "MatMul") || is_onnx_op(n, "MatMulInteger")) {
       const std::optional<Shape> a = shapes_.of(n.input(0)), b = shapes_.of(n.input(1));
       if (!a || !b || b->size() != 2 || static_cast<int64_t>(a->size()) != rank || rank < 3 || s.axis >= rank - 1)
@@ -204,6 +238,19 @@ class Hoister {
     if (is_onnx_op(n, "LayerNormalization")) {
       for (auto& attr : n.attrs)
         if (attr.name == "axis" && attr.i > 0) --attr.i;  // one dim fewer before it
+    }
+    if (is_reduce(n)) {
+      for (int64_t& a : moved_axes)
+        if (a > s.axis) --a;
+      if (n.inputs.size() > 1 && !n.inputs[1].empty()) {  // opset 18 (ReduceSum 13): axes as an input
+        Tensor t = Tensor::create(DType::kInt64, Shape{static_cast<int64_t>(moved_axes.size())}).value();
+        std::copy(moved_axes.begin(), moved_axes.end(), t.data<int64_t>());
+        n.inputs[1] = fresh_name(n.inputs[1] + "_moved");
+        g_.initializers.push_back({n.inputs[1], std::move(t), {}, std::nullopt});
+      } else {
+        for (auto& attr : n.attrs)
+          if (attr.name == "axes") attr.ints = moved_axes;
+      }
     }
     return true;
   }
@@ -265,7 +312,7 @@ Status hoist_gather(ir::Model& m) {
       auto p = ix.producer.find(n.inputs[0]);
       if (p == ix.producer.end()) continue;
       const ir::Node& src = g.nodes[p->second];
-      if (is_elementwise(src) || is_onnx_op(src, "LayerNormalization") || is_onnx_op(src, "MatMul") ||
+      if (is_elementwise(src) || is_reduce(src) || is_onnx_op(src, "LayerNormalization") || is_onnx_op(src, "MatMul") ||
           is_onnx_op(src, "MatMulInteger"))
         outputs.push_back(n.outputs[0]);
     }

@@ -220,6 +220,38 @@ def hoist_gather():
          [f32("Y", [1, D]), f32("Y2", [1, S]), f32("Y3", [1, S, D]), f32("Y4", [1, D])], inits, opset=17)
 
 
+def hoist_gather_reduce():
+    # The same with the LayerNorm written out as opset 13 exports it: ReduceMean (axes attribute
+    # -1), Sub, Pow, ReduceSum (axes input [2]: renumbered to [1] once the Gather moved above it),
+    # Mul, Add, Sqrt, Div, Mul, Add; x and d are read twice, every reader moving; the residual R is
+    # a constant this time (cut into a new initializer). Kept: a Gather after a ReduceMean over the
+    # gathered axis.
+    S, D = 5, 6
+    nodes = [helper.make_node("MatMul", ["X", "W"], ["m"]),
+             helper.make_node("Add", ["m", "R"], ["x"]),
+             helper.make_node("ReduceMean", ["x"], ["mean"], axes=[-1]),
+             helper.make_node("Sub", ["x", "mean"], ["d"]),
+             helper.make_node("Pow", ["d", "two"], ["sq"]),
+             helper.make_node("ReduceSum", ["sq", "last_axis"], ["ss"]),
+             helper.make_node("Mul", ["ss", "inv_d"], ["var"]),
+             helper.make_node("Add", ["var", "eps"], ["ve"]),
+             helper.make_node("Sqrt", ["ve"], ["sd"]),
+             helper.make_node("Div", ["d", "sd"], ["n"]),
+             helper.make_node("Mul", ["n", "g"], ["ng"]),
+             helper.make_node("Add", ["ng", "b"], ["y"]),
+             helper.make_node("Gather", ["y", "i"], ["Y"], axis=1),
+             helper.make_node("ReduceMean", ["X"], ["xm"], axes=[1]),
+             helper.make_node("Gather", ["xm", "z"], ["Z"], axis=1)]
+    inits = [init("W", rng.standard_normal((D, D)).astype(np.float32)),
+             init("two", np.array(2.0, np.float32)), init("last_axis", np.array([2], np.int64)),
+             init("inv_d", np.array(1.0 / D, np.float32)), init("eps", np.array(1e-5, np.float32)),
+             init("g", rng.standard_normal(D).astype(np.float32)), init("b", rng.standard_normal(D).astype(np.float32)),
+             init("i", np.array(1, np.int64)), init("z", np.array(0, np.int64)),
+             init("R", rng.standard_normal((1, S, D)).astype(np.float32))]
+    save("hoist_gather_reduce", nodes, [f32("X", [1, S, D])],
+         [f32("Y", [1, D]), f32("Z", [1, D])], inits)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     identity()
@@ -231,3 +263,4 @@ if __name__ == "__main__":
     fold_inferred_shape()
     sink_views_below_add()
     hoist_gather()
+    hoist_gather_reduce()

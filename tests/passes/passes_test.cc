@@ -109,7 +109,14 @@ INSTANTIATE_TEST_SUITE_P(
         // MatMul's columns and of the graph output stay.
         Golden{"hoist_gather", "hoist_gather",
                {{"MatMul", 2}, {"Add", 3}, {"Erf", 1}, {"Mul", 1}, {"LayerNormalization", 1}, {"Relu", 1}, {"Gather", 4}},
-               10}),
+               10},
+        // The written-out LayerNorm moves whole: a new Gather cuts X, the constant R is cut into
+        // a new initializer, the ReduceSum's axes input [2] becomes a new initializer [1] (10 +
+        // those two + one index constant); the Gather after the ReduceMean over its own axis stays.
+        Golden{"hoist_gather_reduce", "hoist_gather",
+               {{"MatMul", 1}, {"Add", 3}, {"ReduceMean", 2}, {"Sub", 1}, {"Pow", 1}, {"ReduceSum", 1}, {"Mul", 2},
+                {"Sqrt", 1}, {"Div", 1}, {"Gather", 2}},
+               13}),
     [](const ::testing::TestParamInfo<Golden>& info) { return std::string(info.param.model); });
 
 TEST(PassManager, LevelZeroChangesNothing) {
