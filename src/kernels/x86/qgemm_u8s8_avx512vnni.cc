@@ -23,17 +23,32 @@ inline __m512i bcast_quad(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// What the epilogue adds to and multiplies with one vector of 16 columns, the same for every
+// row of a tile: computed once per tile. Per row and vector, a 6 x 64 tile's epilogue took 24
+// vpmulld and 72 loads or broadcasts, now 4 and 12: BERT-base's K = 768 layers ~2 % faster at
+// 1 thread (int8_bench, medians of six alternated runs: 1.075 -> 1.05 ms, 0.354 -> 0.346 ms).
+struct ColumnTerms {
+  __m512i comp;  // a_zero_point * sum_k w[k, c]
+  __m512 scale;
+  __m512 bias;   // 0 without a bias (then unused)
+};
+
+inline ColumnTerms column_terms(const WeightsView& w, const Epilogue& e, int64_t c0, __mmask16 mask) {
+  ColumnTerms t;
+  t.comp = _mm512_mullo_epi32(_mm512_set1_epi32(e.a_zero_point), _mm512_maskz_loadu_epi32(mask, w.col_sum + c0));
+  t.scale = e.per_column ? _mm512_maskz_loadu_ps(mask, e.scale + c0) : _mm512_set1_ps(e.scale[0]);
+  t.bias = e.bias ? _mm512_maskz_loadu_ps(mask, e.bias + c0) : _mm512_setzero_ps();
+  return t;
+}
+
 // y[r, c0 .. c0 + 16) from one accumulator vector (mask: the columns that exist).
-inline void store16(__m512i acc, const WeightsView& w, const Epilogue& e, int64_t r, int64_t c0, __mmask16 mask,
+inline void store16(__m512i acc, const ColumnTerms& t, const Epilogue& e, int64_t r, int64_t c0, __mmask16 mask,
                     float* y, int64_t ldy) {
-  const __m512i comp =
-      _mm512_mullo_epi32(_mm512_set1_epi32(e.a_zero_point), _mm512_maskz_loadu_epi32(mask, w.col_sum + c0));
-  const __m512 scale = e.per_column ? _mm512_maskz_loadu_ps(mask, e.scale + c0) : _mm512_set1_ps(e.scale[0]);
-  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, comp)), scale);
+  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, t.comp)), t.scale);
   // The chain rounds the product (its Mul's output) before each Add: keep the compiler from
   // contracting multiply and add into one FMA, which rounds once.
   __asm__("" : "+v"(v));
-  if (e.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, e.bias + c0));
+  if (e.bias) v = _mm512_add_ps(v, t.bias);
   if (e.residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, e.residual + r * ldy + c0));
   _mm512_mask_storeu_ps(y + r * ldy + c0, mask, v);
 }
@@ -53,10 +68,10 @@ inline void store16(__m512i acc, const WeightsView& w, const Epilogue& e, int64_
   HONE_QGEMM_ROW(3, BCAST(3)) HONE_QGEMM_ROW(4, BCAST(4)) HONE_QGEMM_ROW(5, BCAST(5))
 #define HONE_QGEMM_STORE(r)                                                                                   \
   if constexpr (R > r) {                                                                                      \
-    if (masks[0]) store16(c##r##0, w, e, r0 + r, c0, masks[0], y, ldy);                                      \
-    if (masks[1]) store16(c##r##1, w, e, r0 + r, c0 + 16, masks[1], y, ldy);                                 \
-    if (masks[2]) store16(c##r##2, w, e, r0 + r, c0 + 32, masks[2], y, ldy);                                 \
-    if (masks[3]) store16(c##r##3, w, e, r0 + r, c0 + 48, masks[3], y, ldy);                                 \
+    if (masks[0]) store16(c##r##0, t0, e, r0 + r, c0, masks[0], y, ldy);                                     \
+    if (masks[1]) store16(c##r##1, t1, e, r0 + r, c0 + 16, masks[1], y, ldy);                                \
+    if (masks[2]) store16(c##r##2, t2, e, r0 + r, c0 + 32, masks[2], y, ldy);                                \
+    if (masks[3]) store16(c##r##3, t3, e, r0 + r, c0 + 48, masks[3], y, ldy);                                \
   }
 
 // Rows r0 .. r0 + R - 1, columns of panel p. next: the panel this thread reads after p (or
@@ -86,6 +101,8 @@ void tile(const WeightsView& w, const uint8_t* a, int64_t lda, const Epilogue& e
     const int64_t left = w.n - (c0 + 16 * j);
     masks[j] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
   }
+  const ColumnTerms t0 = column_terms(w, e, c0, masks[0]), t1 = column_terms(w, e, c0 + 16, masks[1]),
+                    t2 = column_terms(w, e, c0 + 32, masks[2]), t3 = column_terms(w, e, c0 + 48, masks[3]);
   HONE_QGEMM_STORE(0) HONE_QGEMM_STORE(1) HONE_QGEMM_STORE(2) HONE_QGEMM_STORE(3) HONE_QGEMM_STORE(4)
   HONE_QGEMM_STORE(5)
 }
