@@ -17,6 +17,7 @@
 // that point; a DynamicQuantizeLinear or scale Mul still read elsewhere stays. Nodes of the
 // internal domain "hone" exist only inside a Session: this pass must never run before an export.
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -83,12 +84,11 @@ Status fuse_dynamic_quant_matmul(ir::Model& m) {
     // there: the quantization still sees all of them): the fused node then selects that slice.
     std::string xq = mmi.input(0);
     const ir::Node* select = nullptr;
+    std::optional<int64_t> select_index;
     if (auto p = producer.find(xq); p != producer.end() && is_onnx_op(g.nodes[p->second], "Gather")) {
       const ir::Node& gather = g.nodes[p->second];
-      const Tensor* index = gather.inputs.size() == 2 ? constant_value(g, gather.inputs[1]) : nullptr;
-      if (!index || index->rank() != 0 || (index->dtype() != DType::kInt64 && index->dtype() != DType::kInt32) ||
-          !only_reader(xq))
-        continue;
+      if (gather.inputs.size() == 2) select_index = fusion::scalar_int_constant(g, gather.inputs[1]);
+      if (!select_index || !only_reader(xq)) continue;
       select = &gather;
       xq = gather.inputs[0];
     }
@@ -135,10 +135,8 @@ Status fuse_dynamic_quant_matmul(ir::Model& m) {
     f.inputs = {dql.input(0), mmi.input(1), wzp, *ws, bias};
     f.outputs = {last->outputs[0]};
     if (select) {
-      const Tensor* index = constant_value(g, select->inputs[1]);
       f.attrs.push_back(fusion::int_attr("select_axis", select->attr_int("axis", 0)));
-      f.attrs.push_back(fusion::int_attr("select_index", index->dtype() == DType::kInt64 ? index->data<int64_t>()[0]
-                                                                                         : index->data<int32_t>()[0]));
+      f.attrs.push_back(fusion::int_attr("select_index", *select_index));
       remove[index_of(select)] = true;
       erase_value_info(g, select->outputs[0]);
     }

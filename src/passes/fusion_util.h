@@ -63,6 +63,16 @@ inline std::optional<double> scalar_constant(const ir::Graph& g, const std::stri
   return std::nullopt;
 }
 
+// The value of an initializer holding one int64/int32 element as a rank-0 tensor (a Gather's
+// index that removes its axis).
+inline std::optional<int64_t> scalar_int_constant(const ir::Graph& g, const std::string& name) {
+  const Tensor* t = constant_value(g, name);
+  if (!t || t->rank() != 0) return std::nullopt;
+  if (t->dtype() == DType::kInt64) return t->data<int64_t>()[0];
+  if (t->dtype() == DType::kInt32) return t->data<int32_t>()[0];
+  return std::nullopt;
+}
+
 inline bool near(std::optional<double> v, double want, double rel = 1e-4) {
   return v && std::fabs(*v - want) <= rel * std::fabs(want);
 }

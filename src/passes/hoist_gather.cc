@@ -67,15 +67,6 @@ std::optional<std::vector<int64_t>> reduce_axes(const ir::Node& n, int64_t rank,
   return axes;
 }
 
-// A constant scalar index of an integer type: the Gather removes its axis.
-std::optional<int64_t> scalar_index(const ir::Graph& g, const std::string& name) {
-  const Tensor* t = constant_value(g, name);
-  if (!t || t->rank() != 0) return std::nullopt;
-  if (t->dtype() == DType::kInt64) return t->data<int64_t>()[0];
-  if (t->dtype() == DType::kInt32) return t->data<int32_t>()[0];
-  return std::nullopt;
-}
-
 // Gather(t, index, axis) of a tensor of fixed-size elements.
 Tensor slice_of(const Tensor& t, int64_t axis, int64_t index) {
   Shape shape = t.shape();
@@ -107,7 +98,7 @@ class Hoister {
   bool hoist(size_t at) {
     const ir::Node& gather = g_.nodes[at];
     if (gather.inputs.size() != 2 || gather.outputs.size() != 1) return false;
-    const std::optional<int64_t> index = scalar_index(g_, gather.inputs[1]);
+    const std::optional<int64_t> index = fusion::scalar_int_constant(g_, gather.inputs[1]);
     const std::optional<Shape> shape = shapes_.of(gather.inputs[0]);
     if (!index || !shape || shape->empty()) return false;
     const int64_t rank = static_cast<int64_t>(shape->size());
@@ -307,7 +298,7 @@ Status hoist_gather(ir::Model& m) {
     const fusion::GraphIndex ix = fusion::index_graph(g);
     std::vector<std::string> outputs;
     for (const auto& n : g.nodes) {
-      if (!is_onnx_op(n, "Gather") || n.inputs.size() != 2 || n.outputs.size() != 1 || !scalar_index(g, n.inputs[1]))
+      if (!is_onnx_op(n, "Gather") || n.inputs.size() != 2 || n.outputs.size() != 1 || !fusion::scalar_int_constant(g, n.inputs[1]))
         continue;
       auto p = ix.producer.find(n.inputs[0]);
       if (p == ix.producer.end()) continue;

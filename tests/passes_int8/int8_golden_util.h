@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,17 @@ inline void expect_outputs_close(const std::vector<Tensor>& want, const std::vec
     }
     EXPECT_EQ(bad, 0) << what << ": output " << i;
   }
+}
+
+// Sessions of `want` and `got`, run on the inputs of each seed in turn (a seed given twice reruns
+// the sessions, whose outputs come from the arena): outputs within `tol` ({} bit for bit).
+inline void expect_models_agree(const ir::Model& want, const ir::Model& got, std::initializer_list<uint64_t> seeds,
+                                Tolerance tol) {
+  auto w = create_session(want), g = create_session(got);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  for (uint64_t seed : seeds)
+    expect_outputs_close(run_once(*w, seed), run_once(*g, seed), tol, "seed " + std::to_string(seed));
 }
 
 // Same number of outputs; every element of output i within `fraction` of want[i]'s range
