@@ -5,9 +5,10 @@
 //   scale = (hi - lo) / 255, zero_point = saturate(round(-lo / scale))   (0 and 0 when scale == 0)
 //   y[i] = saturate(round(x[i] / scale) + zero_point)                    (NaN -> zero_point)
 //
-// round is to nearest, ties to even, and x / scale is a true division, exactly as the reference op
-// (src/runtime/ops/quantize.cc) computes it: every variant gives the reference's bytes, which the
-// tests check on odd sizes. Variants (scalar reference, AVX2, AVX-512) are single-threaded over the
+// round is to nearest, ties to even, and x / scale is the correctly rounded quotient, exactly as
+// the reference op (src/runtime/ops/quantize.cc) computes it with a division (the AVX-512 variant
+// gets the same quotient from a multiply by 1 / scale and one FMA correction): every variant
+// gives the reference's bytes, which the tests check on odd sizes, ties and extreme scales. Variants (scalar reference, AVX2, AVX-512) are single-threaded over the
 // range they get; u8_dynamic_quantize splits large inputs over OpenMP threads and picks the
 // variant once from cpu_features() (HONE_ISA caps it).
 #pragma once

@@ -32,13 +32,14 @@ class UnitRun {
     int64_t rest_end = 0;  // take_front: where the run still went when taken (the owner's next units)
   };
   void reset(int64_t begin, int64_t end) { ends_.store(pack(begin, end), std::memory_order_relaxed); }
-  // Up to n units from the front.
+  // Up to n units from the front, but no more than half of what is left (at least one): the
+  // run's last units go one at a time, where a thread done early can still take some.
   Taken take_front(int64_t n) {
     uint64_t cur = ends_.load(std::memory_order_relaxed);
     for (;;) {
       const int64_t b = begin_of(cur), e = end_of(cur);
       if (b >= e) return {};
-      const int64_t nb = std::min(e, b + n);
+      const int64_t nb = b + std::max<int64_t>(1, std::min(n, (e - b) / 2));
       if (ends_.compare_exchange_weak(cur, pack(nb, e), std::memory_order_acq_rel)) return {b, nb, e};
     }
   }

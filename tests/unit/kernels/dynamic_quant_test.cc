@@ -105,6 +105,50 @@ TEST(DynamicQuant, LargeInputsTakeTheThreadedPath) {
   }
 }
 
+// The quantizing pass alone, as QuantizeLinear calls it with a scale from the model: every
+// variant against the reference, byte for byte, over scales from the smallest subnormal to the
+// largest float (the AVX-512 variant multiplies by 1 / scale inside [2^-100, 2^100] and divides
+// outside, so both sides of each edge are here), on quotients at and one ulp around k + 0.5,
+// far beyond the byte range, and NaN / +-Inf / +-0 / subnormal inputs, at every tail length.
+TEST(DynamicQuant, QuantizeWithAnyScaleMatchesTheReference) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> scales = {std::numeric_limits<float>::denorm_min(), 0x1p-140f, 0x1p-126f, 0x1.8p-101f,
+                               std::nextafter(0x1p-100f, 0.0f), 0x1p-100f, 0x1.000002p-100f, 3e-10f, 1.0f / 255,
+                               0.02f, 1.0f, 7.3f, 0x1.fffffep99f, 0x1p100f, std::nextafter(0x1p100f, inf), 1e35f,
+                               std::numeric_limits<float>::max()};
+  std::mt19937 rng(13);
+  for (int i = 0; i < 40; ++i)
+    scales.push_back(std::ldexp(std::uniform_real_distribution<float>(1.0f, 2.0f)(rng), static_cast<int>(rng() % 220) - 110));
+  for (float scale : scales) {
+    for (int zp : {0, 3, 128, 255}) {
+      std::vector<float> x;
+      for (int k = -300; k <= 300; k += 7) {
+        const float tie = (static_cast<float>(k) + 0.5f) * scale;  // a tie when the product is exact
+        x.insert(x.end(), {tie, std::nextafter(tie, inf), std::nextafter(tie, -inf), static_cast<float>(k) * scale});
+      }
+      x.insert(x.end(), {nan, inf, -inf, 0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), -1e-40f,
+                         std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(), 3e30f, -2e20f});
+      std::normal_distribution<float> d(0.0f, 100.0f);
+      for (int i = 0; i < 77; ++i) x.push_back(d(rng) * scale);
+      std::vector<uint8_t> want(x.size());
+      u8_quantize_ref(x.data(), static_cast<int64_t>(x.size()), scale, static_cast<uint8_t>(zp), want.data());
+      for (const Variant& v : available_variants()) {
+        for (size_t n : {x.size(), x.size() - 1, x.size() - 33, size_t{63}, size_t{17}, size_t{1}}) {
+          std::vector<uint8_t> got(n + 1, 0xAB);
+          v.quantize(x.data(), static_cast<int64_t>(n), scale, static_cast<uint8_t>(zp), got.data());
+          EXPECT_EQ(got[n], 0xAB) << v.name << " wrote past n=" << n;
+          size_t mismatches = 0;
+          for (size_t i = 0; i < n; ++i)
+            if (got[i] != want[i] && mismatches++ < 3)
+              ADD_FAILURE() << v.name << " scale " << scale << " zp " << zp << " n=" << n << " x=" << x[i] << ": "
+                            << int(got[i]) << " vs " << int(want[i]);
+          EXPECT_EQ(mismatches, 0u) << v.name << " scale " << scale << " zp " << zp << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
 // The producer-fused form: rows written by a callback, scanned and quantized in one parallel
 // region. Same bytes and parameters as the formula on the produced values, every row produced
 // exactly once, for row counts that split unevenly over threads and rows wider than the scan step.
