@@ -10,6 +10,8 @@ e.g. written by ONNX Runtime's quantize_dynamic or a script of the same form. Fo
 turns, the order rotating every round (bench/models/run.py's method and its worker processes):
 hone int8, ORT int8, ORT fp32 and hone fp32; each figure is the median of per-round medians.
 Prints the ratios the int8 work is judged by: hone int8 / ORT int8 and hone int8 / ORT fp32.
+Before each round, bench/core_link (when built) measures how far apart the two CPUs are; the JSON
+keeps it per round (cpu_link_per_round), as run.py does.
 """
 import argparse
 import importlib.util
@@ -50,16 +52,20 @@ def main():
             runners.append(run.WorkerRunner(w))
         estimate = {r.label: max(r.median(1, 1), 1e-3) for r in runners}
         rounds = {r.label: [] for r in runners}
+        links = []
         for k in range(args.rounds):
+            links.append(run.core_link(args.hone))
             for r in runners[k % len(runners):] + runners[:k % len(runners)]:
                 iters = min(run.MAX_ITERS, max(3, math.ceil(args.seconds * 1000 / estimate[r.label])))
                 rounds[r.label].append(r.median(iters, 1))
-            run.log(f"round {k + 1}/{args.rounds}: " + "  ".join(f"{l} {v[-1]:.2f} ms" for l, v in rounds.items()))
+            run.log(f"round {k + 1}/{args.rounds}: " + "  ".join(f"{l} {v[-1]:.2f} ms" for l, v in rounds.items()) +
+                    run.link_note(links[-1]))
     finally:
         for w in workers:
             w.close()
     med = {l: statistics.median(v) for l, v in rounds.items()}
     result = {"threads": args.threads, "cpu": run.cpu_model(), "median_ms": med, "round_medians_ms": rounds,
+              "cpu_link_per_round": links,
               "hone_int8_over_ort_int8": med["hone_int8"] / med["ort_int8"],
               "hone_int8_over_ort_fp32": med["hone_int8"] / med["ort_fp32"]}
     print(json.dumps(result, indent=1))

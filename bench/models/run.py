@@ -17,6 +17,11 @@ round medians. Batch 1 (symbolic dims = 1), --threads threads everywhere, fresh 
   torch        PyTorch fp32 on the model rebuilt from tools/zoo/make_zoo.py (bench/models/torch_bench.py)
   torch int8   the same after torch's quantize_dynamic on nn.Linear (MLP and BERT models only)
 
+Before each round, bench/core_link (built with the benchmarks) measures how far apart the two CPUs
+are (a cache line's round trip between them); each round's log line and the JSON
+(cpu_link_per_round) carry it. On a VM whose vCPUs the host moves between near and distant cores,
+this tells which rounds ran in which state.
+
 Only the Python standard library is used. A runtime that is missing is reported and left out.
 """
 import argparse
@@ -129,7 +134,9 @@ def bench_model(entry, args, have_ort, have_torch):
                 log(f"  {r.label}: {e}")
                 runners.remove(r)
         rounds = {r.label: [] for r in runners}
+        links = []
         for k in range(args.rounds):
+            links.append(core_link(args.hone))
             order = runners[k % len(runners):] + runners[:k % len(runners)] if runners else []
             for r in order:
                 if r.label in errors:
@@ -141,16 +148,37 @@ def bench_model(entry, args, have_ort, have_torch):
                     errors[r.label] = str(e)
                     log(f"  {r.label}: {e}")
             log(f"  round {k + 1}/{args.rounds}: " +
-                "  ".join(f"{lbl} {v[-1]:.3f} ms" for lbl, v in rounds.items() if v and lbl not in errors))
+                "  ".join(f"{lbl} {v[-1]:.3f} ms" for lbl, v in rounds.items() if v and lbl not in errors) +
+                link_note(links[-1]))
         for lbl, v in rounds.items():
             if v and lbl not in errors:
                 result[lbl] = {"median_ms": statistics.median(v), "round_medians_ms": v}
+        result["cpu_link_per_round"] = links
     finally:
         for w in workers:
             w.close()
     for lbl, e in errors.items():
         result[lbl] = {"error": e}
     return result
+
+
+def core_link(hone):
+    """bench/core_link's measure of how far apart the first two CPUs are now ({"roundtrip_ns": ..,
+    "remote_read_us_per_mib": ..}), or None where it is not built. Looked for beside the hone
+    binary's build (bench/core_link), then in this checkout's build/."""
+    for path in (os.path.join(os.path.dirname(os.path.abspath(hone)), "bench", "core_link"),
+                 os.path.join(ROOT, "build", "bench", "core_link")):
+        if os.access(path, os.X_OK):
+            try:
+                r = subprocess.run([path], capture_output=True, text=True, timeout=120)
+                return json.loads(r.stdout) if r.returncode == 0 else None
+            except (subprocess.TimeoutExpired, ValueError):
+                return None
+    return None
+
+
+def link_note(link):
+    return f"  [CPU link {link['roundtrip_ns']:.0f} ns]" if link and link.get("roundtrip_ns") is not None else ""
 
 
 def cpu_model():
