@@ -1,6 +1,7 @@
 #include "runtime/graph_executor.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <unordered_set>
@@ -187,6 +188,7 @@ Result<std::unique_ptr<GraphExecutor>> GraphExecutor::create(const ir::Graph& g,
     if (ex->last_read_[s] < 0 || ex->is_output_[s] || ex->constants_[s].defined()) continue;
     ex->steps_[static_cast<size_t>(ex->last_read_[s])].release.push_back(s);
   }
+  ex->heap_buffers_ = OutputBufferPool::create(num_slots);
   return ex;
 }
 
@@ -375,21 +377,28 @@ Result<Tensor> GraphExecutor::allocate(size_t i, DType dtype, const Shape& shape
       return Tensor::view(dtype, shape, p, arena_.owner());
     }
   }
-  if (!zero_fill && dtype != DType::kString && dtype_size(dtype) > 0) {
-    // A kernel that writes every element gets heap memory as unfilled as the arena's: graph
-    // outputs always land here, and zero-filling a large one (a conv's feature map) was a whole
-    // extra pass over it on every run.
+  if (dtype != DType::kString && dtype_size(dtype) > 0) {
+    // Heap memory from the slot's pool (the block the caller dropped after the previous run, when
+    // it did): a large output, mapped fresh by the allocator every run, cost a page fault per 4
+    // KiB. A kernel that writes every element gets it as unfilled as the arena's: graph outputs
+    // always land here, and zero-filling a large one (a conv's feature map) was a whole extra pass
+    // over it on every run.
     HONE_ASSIGN_OR_RETURN(int64_t n, shape_numel(shape));
     const auto bytes = checked_mul(n, static_cast<int64_t>(dtype_size(dtype)));
     if (!bytes || *bytes > (int64_t{1} << 46))
       return out_of_memory("tensor of shape " + shape_to_string(shape) + " is too large");
-    const size_t alloc = std::max<size_t>(64, (static_cast<size_t>(*bytes) + 63) / 64 * 64);
-    void* p = std::aligned_alloc(64, alloc);
-    if (!p) return out_of_memory("cannot allocate " + std::to_string(*bytes) + " bytes for a tensor");
+    const size_t alloc = std::max<size_t>(64, static_cast<size_t>(*bytes));
+    // Graph outputs only: the first run of a signature puts every intermediate on the heap, and
+    // keeping a block per intermediate after it would hold far more than the arena.
+    const bool pooled = s >= 0 && is_output_[static_cast<size_t>(s)];
+    std::shared_ptr<void> block = heap_buffers_->get(pooled ? static_cast<size_t>(s) : SIZE_MAX, alloc);
+    if (!block) return out_of_memory("cannot allocate " + std::to_string(*bytes) + " bytes for a tensor");
+    void* p = block.get();
+    if (zero_fill) std::memset(p, 0, alloc);
     if (i < given_.size()) given_[i] = p;
-    return Tensor::view(dtype, shape, p, std::shared_ptr<void>(p, [](void* q) { std::free(q); }));
+    return Tensor::view(dtype, shape, p, std::move(block));
   }
-  HONE_ASSIGN_OR_RETURN(Tensor t, Tensor::create(dtype, shape));
+  HONE_ASSIGN_OR_RETURN(Tensor t, Tensor::create(dtype, shape));  // strings
   if (i < given_.size()) given_[i] = t.raw();
   return t;
 }

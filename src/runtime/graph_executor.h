@@ -20,6 +20,7 @@
 
 #include "runtime/kernel.h"
 #include "runtime/memory_planner.h"
+#include "runtime/output_buffer_pool.h"
 
 namespace hone::rt {
 
@@ -112,6 +113,8 @@ class GraphExecutor {
   const Plan* active_plan_ = nullptr;  // null when recording or without an arena
   const Step* current_step_ = nullptr;
   std::vector<const void*> given_;
+  // Heap blocks of unfilled outputs the arena does not hold, reused across runs.
+  std::shared_ptr<OutputBufferPool> heap_buffers_;
 };
 
 }  // namespace hone::rt
