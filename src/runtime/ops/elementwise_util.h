@@ -158,12 +158,14 @@ void map_unary(const KernelContext& ctx, const Tensor& in, Tensor& out, F f) {
   for (int64_t i = 0; i < n; ++i) y[i] = Elem<Out>::store(f(Elem<In>::load(x[i])));
 }
 
-// Allocates output 0 like input 0 (dtype `out_dtype`) and maps f over it.
+// Allocates output 0 like input 0 (dtype `out_dtype`) and maps f over it. map_unary writes every
+// element, so the output is not zero-filled first (a memset of it per run, a third of the memory
+// traffic of a Relu on a large tensor).
 template <class In, class Out, class F>
 Status unary_to(KernelContext& ctx, DType out_dtype, F f) {
   const Tensor* x = ctx.input(0);
   if (!x) return ctx.error("input 0 is missing");
-  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output(0, out_dtype, x->shape()));
+  HONE_ASSIGN_OR_RETURN(Tensor * y, ctx.allocate_output_overwritten(0, out_dtype, x->shape()));
   map_unary<In, Out>(ctx, *x, *y, f);
   return Status::Ok();
 }
@@ -297,12 +299,13 @@ Status binary_into(const KernelContext& ctx, const Tensor& a, const Tensor& b, T
   return Status::Ok();
 }
 
-// Allocates output 0 with the broadcast shape of a and b and fills it with f(a, b).
+// Allocates output 0 with the broadcast shape of a and b and fills it with f(a, b) (every element:
+// no zero-fill first).
 template <class A, class B, class O, class F>
 Status binary(KernelContext& ctx, const Tensor& a, const Tensor& b, DType out_dtype, F f) {
   auto plan = plan_broadcast<2>({&a.shape(), &b.shape()});
   if (!plan.ok()) return ctx.error(plan.status().message());
-  HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, out_dtype, plan->out_shape));
+  HONE_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output_overwritten(0, out_dtype, plan->out_shape));
   return binary_into<A, B, O>(ctx, a, b, *out, *plan, f);
 }
 
