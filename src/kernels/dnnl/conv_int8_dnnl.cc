@@ -60,6 +60,13 @@ struct ConvU8S8Dnnl::State {
     ::dnnl::reorder x_reorder, y_reorder;
     memory::desc x_nchw, y_nchw;
     memory x_nhwc, y_nhwc;  // scratch buffers of this kernel
+    // The run's memory objects and argument map, made on the first run and kept: each run only
+    // points them at its buffers (set_data_handle). Made anew every run they were a few
+    // microseconds of serial work per conv while the other threads waited.
+    memory x_mem, y_mem, bias_mem;  // x and y: the user's buffers (NHWC, or NCHW around the reorders)
+    int32_t x_zp = 0, y_zp = 0;     // what the zero-point memories read; a node's address never moves
+    std::unordered_map<int, memory> args;
+    bool args_made = false, with_x_zp = false, with_y_zp = false, with_bias = false;
   };
   std::unordered_map<std::string, Prepared> by_shape;
   std::vector<memory> packed;
@@ -172,28 +179,34 @@ Status ConvU8S8Dnnl::run(const ConvInt8Desc& d, const uint8_t* x, int32_t x_zero
   state_->impl = p.prim->impl;
   return guarded("int8 conv", [&] {
     ::dnnl::stream& s = cpu_stream();
-    memory x_src, y_dst;
-    if (d.nhwc) {
-      x_src = memory(p.prim->src_md, cpu_engine(), const_cast<uint8_t*>(x));
-      y_dst = memory(p.prim->dst_md, cpu_engine(), y);
-    } else {
-      memory x_user(p.x_nchw, cpu_engine(), const_cast<uint8_t*>(x));
-      p.x_reorder.execute(s, x_user, p.x_nhwc);
-      x_src = p.x_nhwc;
-      y_dst = p.y_nhwc;
+    const bool with_x_zp = d.x_zero_point, with_y_zp = requantizes(d) && d.y_zero_point != 0;
+    if (!p.args_made || p.with_x_zp != with_x_zp || p.with_y_zp != with_y_zp || p.with_bias != g.has_bias) {
+      p.x_mem = memory(d.nhwc ? p.prim->src_md : p.x_nchw, cpu_engine(), const_cast<uint8_t*>(x));
+      p.y_mem = memory(d.nhwc ? p.prim->dst_md : p.y_nchw, cpu_engine(), y);
+      p.args = {{DNNL_ARG_SRC, d.nhwc ? p.x_mem : p.x_nhwc},
+                {DNNL_ARG_WEIGHTS, p.packed_w},
+                {DNNL_ARG_DST, d.nhwc ? p.y_mem : p.y_nhwc}};
+      if (with_x_zp)
+        p.args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory({{1}, dt::s32, tag::a}, cpu_engine(), &p.x_zp));
+      if (with_y_zp)
+        p.args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, memory({{1}, dt::s32, tag::a}, cpu_engine(), &p.y_zp));
+      if (g.has_bias) {
+        p.bias_mem = memory(p.prim->bias_md, cpu_engine(), const_cast<int32_t*>(bias));
+        p.args.emplace(DNNL_ARG_BIAS, p.bias_mem);
+      }
+      p.with_x_zp = with_x_zp;
+      p.with_y_zp = with_y_zp;
+      p.with_bias = g.has_bias;
+      p.args_made = true;
     }
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x_src}, {DNNL_ARG_WEIGHTS, p.packed_w}, {DNNL_ARG_DST, y_dst}};
-    int32_t xzp = x_zero_point, yzp = d.y_zero_point;
-    if (d.x_zero_point)
-      args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory({{1}, dt::s32, tag::a}, cpu_engine(), &xzp));
-    if (requantizes(d) && d.y_zero_point != 0)
-      args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, memory({{1}, dt::s32, tag::a}, cpu_engine(), &yzp));
-    if (g.has_bias) args.emplace(DNNL_ARG_BIAS, memory(p.prim->bias_md, cpu_engine(), const_cast<int32_t*>(bias)));
-    p.prim->primitive.execute(s, args);
-    if (!d.nhwc) {
-      memory y_user(p.y_nchw, cpu_engine(), y);
-      p.y_reorder.execute(s, p.y_nhwc, y_user);
-    }
+    p.x_zp = x_zero_point;
+    p.y_zp = d.y_zero_point;
+    p.x_mem.set_data_handle(const_cast<uint8_t*>(x));
+    p.y_mem.set_data_handle(y);
+    if (g.has_bias) p.bias_mem.set_data_handle(const_cast<int32_t*>(bias));
+    if (!d.nhwc) p.x_reorder.execute(s, p.x_mem, p.x_nhwc);
+    p.prim->primitive.execute(s, p.args);
+    if (!d.nhwc) p.y_reorder.execute(s, p.y_nhwc, p.y_mem);
     s.wait();
   });
 }
