@@ -8,9 +8,10 @@
 // round is to nearest, ties to even, and x / scale is the correctly rounded quotient, exactly as
 // the reference op (src/runtime/ops/quantize.cc) computes it with a division (the AVX-512 variant
 // gets the same quotient from a multiply by 1 / scale and one FMA correction): every variant
-// gives the reference's bytes, which the tests check on odd sizes, ties and extreme scales. Variants (scalar reference, AVX2, AVX-512) are single-threaded over the
-// range they get; u8_dynamic_quantize splits large inputs over OpenMP threads and picks the
-// variant once from cpu_features() (HONE_ISA caps it).
+// gives the reference's bytes, which the tests check on odd sizes, ties and extreme scales.
+// Variants (scalar reference, AVX2, AVX-512) are single-threaded over the range they get;
+// u8_dynamic_quantize splits large inputs over OpenMP threads and picks the variant once from
+// cpu_features() (HONE_ISA caps it).
 #pragma once
 
 #include <cstdint>

@@ -82,14 +82,11 @@ void quantize_all(const float* x, int64_t n, const QuantConsts& c, uint8_t* y) {
     _mm512_storeu_si512(y + i, bytes);
   }
   if (i < n) {  // the last 1-63 floats: masked loads (lanes past n read nothing) and store
+    const uint64_t tail = (uint64_t{1} << (n - i)) - 1;  // one bit per float left
     __m512i q[4];
-    for (int j = 0; j < 4; ++j) {
-      const int64_t left = n - i - 16 * j;
-      const __mmask16 m = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
-      q[j] = quantize16<kByReciprocal>(_mm512_maskz_loadu_ps(m, x + i + 16 * j), c);
-    }
-    _mm512_mask_storeu_epi8(y + i, (uint64_t{1} << (n - i)) - 1,
-                            saturate_to_bytes(q[0], q[1], q[2], q[3]));
+    for (int j = 0; j < 4; ++j)
+      q[j] = quantize16<kByReciprocal>(_mm512_maskz_loadu_ps(static_cast<__mmask16>(tail >> (16 * j)), x + i + 16 * j), c);
+    _mm512_mask_storeu_epi8(y + i, tail, saturate_to_bytes(q[0], q[1], q[2], q[3]));
   }
 }
 
