@@ -169,14 +169,20 @@ Status ConvU8S8Dnnl::prepare(const ConvInt8Desc& d) {
   }
   state_->current = &it->second;
   state_->current_desc = d;
+  state_->impl = it->second.prim->impl;
   return Status::Ok();
 }
 
 Status ConvU8S8Dnnl::run(const ConvInt8Desc& d, const uint8_t* x, int32_t x_zero_point, const int32_t* bias, void* y) {
   HONE_RETURN_IF_ERROR(prepare(d));
+  return run_prepared(x, x_zero_point, bias, y);
+}
+
+Status ConvU8S8Dnnl::run_prepared(const uint8_t* x, int32_t x_zero_point, const int32_t* bias, void* y) {
+  if (!state_->current) return runtime_error("u8s8_conv_dnnl: run_prepared() before prepare()");
+  const ConvInt8Desc& d = state_->current_desc;
   const ConvDesc& g = d.geometry;
   State::Prepared& p = *state_->current;
-  state_->impl = p.prim->impl;
   return guarded("int8 conv", [&] {
     ::dnnl::stream& s = cpu_stream();
     const bool with_x_zp = d.x_zero_point, with_y_zp = requantizes(d) && d.y_zero_point != 0;

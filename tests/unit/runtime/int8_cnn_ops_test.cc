@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -592,6 +593,62 @@ TEST(Int8Ops, ConvOutputsAreFullyWrittenOnArenaReuse) {
     }
   }
   for (const ReuseCase& c : cases) expect_every_run_writes_whole_output(c);
+}
+
+// The oneDNN int8 conv keeps the last run's descriptor while x's shape and the presence of its
+// zero point stay the same (Int8ConvKernel::run_dnnl). One session fed shapes and zero points
+// that change run to run, back and forth, must give byte for byte what a fresh session gives on
+// each feed; a stale descriptor would read or write the wrong extents or drop the zero point.
+TEST(Int8Ops, Int8ConvFollowsChangingShapesAndZeroPoints) {
+  const Tensor w = random_bytes<int8_t>(DType::kInt8, {5, 6, 3, 3}, 41, -127, 127);
+  struct Feed {
+    Shape x_shape;
+    int zero_point;
+  };
+  const Feed feeds[] = {{{1, 6, 7, 7}, 131}, {{1, 6, 7, 7}, 0},  {{2, 6, 9, 5}, 0},
+                        {{2, 6, 9, 5}, 17},  {{1, 6, 7, 7}, 131}, {{1, 6, 4, 11}, 255}};
+  for (bool nhwc : {false, true}) {
+    SCOPED_TRACE(nhwc ? "NhwcQLinearConv" : "QLinearConv");
+    ir::Model m;
+    m.ir_version = 8;
+    m.opsets = {{"", 17}, {"hone", 1}};
+    const std::vector<ir::Dim> dims = {ir::Dim::symbol("n"), ir::Dim::symbol(nhwc ? "h" : "c"),
+                                       ir::Dim::symbol(nhwc ? "w" : "h"), ir::Dim::symbol(nhwc ? "c" : "w")};
+    m.graph.inputs.push_back({"A", tensor_type(DType::kUInt8, dims), {}});
+    m.graph.inputs.push_back({"az", tensor_type(DType::kUInt8, std::vector<ir::Dim>{}), {}});
+    m.graph.outputs.push_back({"Y", tensor_type(DType::kUInt8, {}), {}});
+    m.graph.outputs.back().type.has_shape = false;
+    ir::Node qc = node(nhwc ? "NhwcQLinearConv" : "QLinearConv", {"A", "as", "az", "W", "ws", "wz", "ys", "yz"}, {"Y"});
+    if (nhwc) qc.domain = "hone";
+    qc.attrs = {ints_attr("kernel_shape", {3, 3}), ints_attr("pads", {1, 0, 1, 2}), ints_attr("strides", {1, 2})};
+    m.graph.nodes.push_back(qc);
+    for (auto& [name, t] : std::vector<std::pair<std::string, Tensor>>{{"as", scalar(DType::kFloat32, 0.02)},
+                                                                      {"W", w},
+                                                                      {"ws", scalar(DType::kFloat32, 0.004)},
+                                                                      {"wz", scalar(DType::kInt8, 0)},
+                                                                      {"ys", scalar(DType::kFloat32, 0.3)},
+                                                                      {"yz", scalar(DType::kUInt8, 120)}})
+      m.graph.initializers.push_back({name, std::move(t), {}, std::nullopt});
+    auto session = create_session(m);
+    ASSERT_TRUE(session.ok()) << session.status().message();
+    uint32_t seed = 50;
+    for (const Feed& f : feeds) {
+      SCOPED_TRACE(shape_to_string(f.x_shape) + " zero point " + std::to_string(f.zero_point));
+      Tensor x = random_bytes<uint8_t>(DType::kUInt8, f.x_shape, seed++, 0, 255);
+      if (nhwc) x = to_nhwc(x);
+      const Tensor zp = scalar(DType::kUInt8, f.zero_point);
+      auto fresh = create_session(m);
+      ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+      const std::vector<Tensor> inputs{x, zp};
+      auto want = fresh->run(inputs);
+      auto got = session->run(inputs);
+      ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
+      const Tensor& expected = (*want)[0];
+      const Tensor& actual = (*got)[0];
+      ASSERT_EQ(expected.shape(), actual.shape());
+      EXPECT_EQ(0, std::memcmp(expected.raw(), actual.raw(), expected.nbytes()));
+    }
+  }
 }
 
 }  // namespace
