@@ -9,6 +9,10 @@
 //                         repacked weights (codes + scales: as many as ORT's B + scales)
 //   BM_MemRead            a plain sum over a buffer as large as the weight set, same threads:
 //                         the read bandwidth the GEMV is measured against
+//   BM_Q4GemvS8VsRead/<variant>  the VNNI GEMV and the plain read in turns, one call each per
+//                         iteration, timed apart: "gemv/read" is the ratio of the two rates
+//                         taken over the same seconds (on a shared VM the read bandwidth moves
+//                         by 2x within a minute, so rows measured apart can mislead)
 //   BM_OneDnnGemvF32      oneDNN fp32 GEMV 1x4096x4096 (4 bytes per weight, 8x the codes),
 //                         cycling through matrices the same way
 // Threads: --threads N (default 2). The numbers in docs/nbits.md were taken on a shared machine.
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -144,17 +149,24 @@ void BM_Q4Gemv(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(set.code_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The int8-activation kernel (accuracy_level 4) on the same matrices, repacked once (c16).
+// The weight set repacked once for the VNNI kernels (c16: the same layout for every variant).
+const std::vector<nb::PackedC16>& packed_set() {
+  static const std::vector<nb::PackedC16> packed = [] {
+    std::vector<nb::PackedC16> p;
+    for (const auto& w : q4_set().w) p.push_back(nb::pack_c16(w));
+    return p;
+  }();
+  return packed;
+}
+
+// The int8-activation kernels on the same matrices.
 void BM_Q4GemvS8(benchmark::State& state) {
   const nb::S8GemmVariant& v = nb::s8_gemm_variants()[static_cast<size_t>(state.range(0))];
   if (!v.available()) {
     state.SkipWithError("variant not available on this CPU");
     return;
   }
-  const Q4Set& set = q4_set();
-  static std::vector<nb::PackedC16> packed;  // same layout for every variant
-  if (packed.empty())
-    for (const auto& w : set.w) packed.push_back(nb::pack_c16(w));
+  const auto& packed = packed_set();
   // What one product streams: codes and scales (no zero points here: all are 8), the same bytes
   // as ORT's B and scales.
   const double bytes = static_cast<double>(packed[0].bytes());
@@ -192,36 +204,97 @@ uint64_t sum_words(const uint64_t* p, int64_t n) {
   return total;
 }
 
-void BM_MemRead(benchmark::State& state) {
-  const int64_t words = working_set_bytes() / 8;
-  // The same kind of memory as the repacked weights (2 MiB aligned, huge pages advised), so that
-  // the GEMV is measured against the best plain read of it, not against a TLB-bound one.
-  static hone::kernels::HugePageBuffer buf_bytes;
-  if (static_cast<int64_t>(buf_bytes.size()) != words * 8) {
-    buf_bytes = hone::kernels::HugePageBuffer(static_cast<size_t>(words * 8));
-    auto* w = reinterpret_cast<uint64_t*>(buf_bytes.data());
+// The plain read's buffer: as large as the weight set, the same kind of memory as the repacked
+// weights (2 MiB aligned, huge pages advised), so that the GEMV is measured against the best plain
+// read of it, not against a TLB-bound one.
+const hone::kernels::HugePageBuffer& read_buffer() {
+  static const hone::kernels::HugePageBuffer buf = [] {
+    const int64_t words = working_set_bytes() / 8;
+    hone::kernels::HugePageBuffer b(static_cast<size_t>(words * 8));
+    auto* w = reinterpret_cast<uint64_t*>(b.data());
     for (int64_t i = 0; i < words; ++i) w[i] = static_cast<uint64_t>(i) * 2654435761u;
+    return b;
+  }();
+  return buf;
+}
+
+// Reads `words` 64-bit words from p (a multiple of 8: whole cache lines), split over the threads
+// like the GEMV's columns.
+uint64_t read_words(const uint64_t* p, int64_t words) {
+  uint64_t total = 0;
+#pragma omp parallel num_threads(g_threads) reduction(+ : total)
+  {
+    const int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t lines = words / 8, l0 = lines * id / nt, l1 = lines * (id + 1) / nt;
+    total += sum_words(p + l0 * 8, (l1 - l0) * 8);
   }
-  const uint64_t* words_data = reinterpret_cast<const uint64_t*>(buf_bytes.data());
-  // A chunk the size of one GEMV's weights per iteration, cycling through the buffer; whole
-  // cache lines per thread.
-  const int64_t chunk = q4_set().matrix_bytes / 8 / 64 * 64;
+  return total;
+}
+
+// A chunk the size of one GEMV's weights, in whole cache lines.
+int64_t read_chunk_words() { return q4_set().matrix_bytes / 8 / 64 * 64; }
+
+void BM_MemRead(benchmark::State& state) {
+  const auto& buf = read_buffer();
+  const int64_t words = static_cast<int64_t>(buf.size() / 8), chunk = read_chunk_words();
+  const uint64_t* words_data = reinterpret_cast<const uint64_t*>(buf.data());
+  // One chunk per iteration, cycling through the buffer.
   int64_t start = 0;
   const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     if (start + chunk > words) start = 0;
-    uint64_t total = 0;
-    const uint64_t* p = words_data + start;
-#pragma omp parallel num_threads(g_threads) reduction(+ : total)
-    {
-      const int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
-      const int64_t lines = chunk / 8, l0 = lines * id / nt, l1 = lines * (id + 1) / nt;
-      total += sum_words(p + l0 * 8, (l1 - l0) * 8);
-    }
-    benchmark::DoNotOptimize(total);
+    benchmark::DoNotOptimize(read_words(words_data + start, chunk));
     start += chunk;
   }
   set_rates(state, static_cast<double>(chunk * 8), process_cpu_seconds() - cpu0);
+}
+
+// The VNNI GEMV and the plain read taken in turns, one call of each per iteration (which goes
+// first alternates), each timed on its own: both see the same moments of a shared machine, so
+// their ratio ("gemv/read", on the rates) holds up where BM_MemRead and BM_Q4GemvS8, run a few
+// seconds apart, can catch a neighbour's load in one and not the other. Counters: read_GB/s,
+// gemv_GB/s (bytes of the repacked weights, as BM_Q4GemvS8) and gemv/read.
+void BM_Q4GemvS8VsRead(benchmark::State& state) {
+  const nb::S8GemmVariant& v = nb::s8_gemm_variants()[static_cast<size_t>(state.range(0))];
+  if (!v.available()) {
+    state.SkipWithError("variant not available on this CPU");
+    return;
+  }
+  const auto& packed = packed_set();
+  const auto& buf = read_buffer();
+  const int64_t words = static_cast<int64_t>(buf.size() / 8), chunk = read_chunk_words();
+  const uint64_t* words_data = reinterpret_cast<const uint64_t*>(buf.data());
+  const auto a = random_values(kK, 2);
+  std::vector<float> y(static_cast<size_t>(kN));
+  using clock = std::chrono::steady_clock;
+  double gemv_s = 0, read_s = 0;
+  int64_t start = 0;
+  size_t i = 0;
+  bool gemv_first = true;
+  for (auto _ : state) {
+    if (start + chunk > words) start = 0;
+    for (int turn = 0; turn < 2; ++turn) {
+      const auto t0 = clock::now();
+      if ((turn == 0) == gemv_first) {
+        nb::s8_gemm(v, packed[i], a.data(), kK, 1, y.data(), kN, g_threads);
+        benchmark::DoNotOptimize(y.data());
+        gemv_s += std::chrono::duration<double>(clock::now() - t0).count();
+      } else {
+        benchmark::DoNotOptimize(read_words(words_data + start, chunk));
+        read_s += std::chrono::duration<double>(clock::now() - t0).count();
+      }
+    }
+    gemv_first = !gemv_first;
+    start += chunk;
+    i = (i + 1) % packed.size();
+  }
+  const double n = static_cast<double>(state.iterations());
+  const double gemv_rate = static_cast<double>(packed[0].bytes()) * n / gemv_s * 1e-9;
+  const double read_rate = static_cast<double>(chunk * 8) * n / read_s * 1e-9;
+  state.counters["gemv_GB/s"] = gemv_rate;
+  state.counters["read_GB/s"] = read_rate;
+  state.counters["gemv/read"] = gemv_rate / read_rate;
+  state.SetLabel(std::string(v.name) + " matrices=" + std::to_string(packed.size()));
 }
 
 void BM_OneDnnGemvF32(benchmark::State& state) {
@@ -275,6 +348,7 @@ void s8_variants(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_MemRead)->Apply(configure);
 BENCHMARK(BM_Q4Gemv)->Apply(q4_variants)->Apply(configure);
 BENCHMARK(BM_Q4GemvS8)->Apply(s8_variants)->Apply(configure);
+BENCHMARK(BM_Q4GemvS8VsRead)->DenseRange(0, static_cast<int64_t>(nb::s8_gemm_variants().size()) - 1)->Apply(configure);
 BENCHMARK(BM_OneDnnGemvF32)->Apply(configure);
 
 }  // namespace
