@@ -7,8 +7,9 @@
 //   BM_Q4GemvS8/<variant>/<dram>  the vpdpbusd (VNNI) kernels: A as 3 int8 digits (hone's
 //                         default on VNNI) or 1 (accuracy_level 4); GB/s on the bytes of the
 //                         repacked weights (codes + scales: as many as ORT's B + scales)
-//   BM_MemRead            a plain sum over a buffer as large as the weight set, same threads:
-//                         the read bandwidth the GEMV is measured against
+//   BM_MemRead            a plain sum over a buffer as large as the weight set, same threads,
+//                         4 streams per thread: the read bandwidth the GEMV is measured against
+//   BM_MemReadStreams     the same read with 1, 2, 4 and 8 streams per thread, in turns
 //   BM_Q4GemvS8VsRead/<variant>  the VNNI GEMV and the plain read in turns, one call each per
 //                         iteration, timed apart: "gemv/read" is the ratio of the two rates
 //                         taken over the same seconds (on a shared VM the read bandwidth moves
@@ -184,23 +185,30 @@ void BM_Q4GemvS8(benchmark::State& state) {
   set_rates(state, bytes, process_cpu_seconds() - cpu0);
 }
 
-// Sum of 64-bit words over the whole buffer, split over the threads like the GEMV's columns:
-// a cache line per step into four independent SSE2 accumulators (baseline x86-64, no ISA flags),
-// so that the loop is limited by memory, not by one add chain.
+// Sum of 64-bit words over n words read as S interleaved streams: the range cut in S parts, a
+// cache line of each in turn, two independent SSE2 accumulators per stream (baseline x86-64, no
+// ISA flags), so that the loop is limited by memory, not by an add chain. Several streams, not
+// one: one stream per thread leaves the hardware too few misses in flight (BM_MemReadStreams:
+// on the Zen 5 development VM, 2 threads, 1 stream read 33.4 GB/s, 2 streams 35.5, 4 streams 36.7,
+// 8 streams 37.0, taken in turns), and the GEMV kernels read several streams per thread too.
+template <int S>
 uint64_t sum_words(const uint64_t* p, int64_t n) {
-  __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0;
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    s0 = _mm_add_epi64(s0, _mm_load_si128(reinterpret_cast<const __m128i*>(p + i)));
-    s1 = _mm_add_epi64(s1, _mm_load_si128(reinterpret_cast<const __m128i*>(p + i + 2)));
-    s2 = _mm_add_epi64(s2, _mm_load_si128(reinterpret_cast<const __m128i*>(p + i + 4)));
-    s3 = _mm_add_epi64(s3, _mm_load_si128(reinterpret_cast<const __m128i*>(p + i + 6)));
+  const int64_t part = n / S / 8 * 8;
+  __m128i acc[S][2];
+  for (int j = 0; j < S; ++j) acc[j][0] = acc[j][1] = _mm_setzero_si128();
+  for (int64_t i = 0; i < part; i += 8) {
+    for (int j = 0; j < S; ++j) {
+      const __m128i* q = reinterpret_cast<const __m128i*>(p + j * part + i);
+      acc[j][0] = _mm_add_epi64(acc[j][0], _mm_add_epi64(_mm_load_si128(q), _mm_load_si128(q + 1)));
+      acc[j][1] = _mm_add_epi64(acc[j][1], _mm_add_epi64(_mm_load_si128(q + 2), _mm_load_si128(q + 3)));
+    }
   }
-  const __m128i s = _mm_add_epi64(_mm_add_epi64(s0, s1), _mm_add_epi64(s2, s3));
+  __m128i sum = _mm_setzero_si128();
+  for (int j = 0; j < S; ++j) sum = _mm_add_epi64(sum, _mm_add_epi64(acc[j][0], acc[j][1]));
   uint64_t out[2];
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), s);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), sum);
   uint64_t total = out[0] + out[1];
-  for (; i < n; ++i) total += p[i];
+  for (int64_t i = S * part; i < n; ++i) total += p[i];
   return total;
 }
 
@@ -219,14 +227,15 @@ const hone::kernels::HugePageBuffer& read_buffer() {
 }
 
 // Reads `words` 64-bit words from p (a multiple of 8: whole cache lines), split over the threads
-// like the GEMV's columns.
+// like the GEMV's columns, S streams per thread (4: the plain read every GEMV is measured against).
+template <int S = 4>
 uint64_t read_words(const uint64_t* p, int64_t words) {
   uint64_t total = 0;
 #pragma omp parallel num_threads(g_threads) reduction(+ : total)
   {
     const int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
     const int64_t lines = words / 8, l0 = lines * id / nt, l1 = lines * (id + 1) / nt;
-    total += sum_words(p + l0 * 8, (l1 - l0) * 8);
+    total += sum_words<S>(p + l0 * 8, (l1 - l0) * 8);
   }
   return total;
 }
@@ -247,6 +256,38 @@ void BM_MemRead(benchmark::State& state) {
     start += chunk;
   }
   set_rates(state, static_cast<double>(chunk * 8), process_cpu_seconds() - cpu0);
+}
+
+// The plain read with 1, 2, 4 and 8 streams per thread, taken in turns (which goes first rotates),
+// GB/s of each over the same seconds: why the reference read uses 4.
+void BM_MemReadStreams(benchmark::State& state) {
+  const auto& buf = read_buffer();
+  const int64_t words = static_cast<int64_t>(buf.size() / 8), chunk = read_chunk_words();
+  const uint64_t* words_data = reinterpret_cast<const uint64_t*>(buf.data());
+  using clock = std::chrono::steady_clock;
+  double seconds[4] = {0, 0, 0, 0};
+  int64_t start = 0;
+  int first = 0;
+  for (auto _ : state) {
+    for (int turn = 0; turn < 4; ++turn) {
+      const int which = (turn + first) % 4;
+      if (start + chunk > words) start = 0;
+      const uint64_t* p = words_data + start;
+      const auto t0 = clock::now();
+      switch (which) {
+        case 0: benchmark::DoNotOptimize(read_words<1>(p, chunk)); break;
+        case 1: benchmark::DoNotOptimize(read_words<2>(p, chunk)); break;
+        case 2: benchmark::DoNotOptimize(read_words<4>(p, chunk)); break;
+        default: benchmark::DoNotOptimize(read_words<8>(p, chunk)); break;
+      }
+      seconds[which] += std::chrono::duration<double>(clock::now() - t0).count();
+      start += chunk;
+    }
+    first = (first + 1) % 4;
+  }
+  const double bytes = static_cast<double>(chunk * 8) * static_cast<double>(state.iterations());
+  const char* names[4] = {"1_stream_GB/s", "2_streams_GB/s", "4_streams_GB/s", "8_streams_GB/s"};
+  for (int k = 0; k < 4; ++k) state.counters[names[k]] = bytes / seconds[k] * 1e-9;
 }
 
 // The VNNI GEMV and the plain read taken in turns, one call of each per iteration (which goes
@@ -346,6 +387,7 @@ void s8_variants(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_MemRead)->Apply(configure);
+BENCHMARK(BM_MemReadStreams)->Apply(configure);
 BENCHMARK(BM_Q4Gemv)->Apply(q4_variants)->Apply(configure);
 BENCHMARK(BM_Q4GemvS8)->Apply(s8_variants)->Apply(configure);
 BENCHMARK(BM_Q4GemvS8VsRead)->DenseRange(0, static_cast<int64_t>(nb::s8_gemm_variants().size()) - 1)->Apply(configure);

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/x86/nbits_kernels.h"
 
@@ -40,6 +41,12 @@ inline __m512 less_zero_point(__m512 dot, const uint8_t* zp, float vsum) {
   } else {
     return _mm512_sub_ps(dot, _mm512_set1_ps(8.0f * vsum));  // 8 * vsum: exact (a power of two)
   }
+}
+
+// Group g's 16 columns of row 0 of y (fewer at the right edge).
+inline void store_group(const C16View& w, float* y, int64_t g, __m512 v) {
+  const int64_t n0 = g * 16, count = w.n - n0 < 16 ? w.n - n0 : 16;
+  _mm512_mask_storeu_ps(y + n0, static_cast<__mmask16>((1u << count) - 1), v);
 }
 
 // Rows r0 .. r0+R-1, column group g; kZp: zero points from w.zp, else 8; kOct: runs of 8 k per
@@ -140,8 +147,130 @@ void group_rows3(const C16View& w, const A8View& a, int64_t r0, float* y, int64_
   for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (r0 + r) * ldy + n0, mask, acc[r]);
 }
 
+// The GEMV (M = 1) with J column groups in step: groups g0 + j * part + i for j < J, so each
+// thread reads J stretches of the stream at once, a line of each in turn, and each broadcast of
+// an activation digit serves J groups. One stream per thread left the hardware too few misses in
+// flight. On the Zen 5 development VM (2 threads, K = N = 4096, from DRAM; J = 1, 2, 4 and a
+// one-stream read taken in turns, medians of 8 and 5 samples, GEMV GB/s over read GB/s): the
+// 3-digit kernel 0.79 (J = 1), 0.89 (J = 2), 0.83 (J = 4, whose 12 digit accumulators crowd
+// the 32 registers); the 1-digit kernel 0.97, 1.05, 1.14. Groups left over (fewer than J) run alone.
+template <int J, bool kZp, int kOct>
+void group_streams3(const C16View& w, const A8View& a, float* y, const int64_t* g) {
+  const int64_t kb = w.k_blocks, oct = kOct ? kOct : w.block_size / 8, bs = w.block_size;
+  const uint8_t* rec[J];
+  const uint8_t* zp[J];
+  for (int j = 0; j < J; ++j) {
+    rec[j] = w.stream + g[j] * kb * w.record_bytes;
+    zp[j] = kZp ? w.zp + g[j] * kb * 16 : nullptr;
+  }
+  const __m512i m15 = _mm512_set1_epi8(0x0F);
+  const __m512 k65536 = _mm512_set1_ps(65536.0f);
+  __m512 acc[J];
+  for (int j = 0; j < J; ++j) acc[j] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < kb; ++b) {
+    __m512i ih[J], im[J], il[J];
+    for (int j = 0; j < J; ++j) ih[j] = im[j] = il[j] = _mm512_setzero_si512();
+    const int8_t* ah = a.a8 + b * bs;
+    const int8_t* am = ah + a.kp;
+    const int8_t* al = am + a.kp;
+#pragma GCC unroll 16
+    for (int64_t o = 0; o < oct; ++o) {
+      const __m512i h0 = bcast4(ah + 8 * o), m0 = bcast4(am + 8 * o), l0 = bcast4(al + 8 * o);
+      const __m512i h1 = bcast4(ah + 8 * o + 4), m1 = bcast4(am + 8 * o + 4), l1 = bcast4(al + 8 * o + 4);
+      for (int j = 0; j < J; ++j) {
+        const uint8_t* cp = rec[j] + o * 64;
+        prefetch_l2(cp);
+        const __m512i x = _mm512_load_si512(cp);
+        const __m512i lo = _mm512_and_si512(x, m15);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m15);
+        ih[j] = _mm512_dpbusd_epi32(ih[j], lo, h0);
+        im[j] = _mm512_dpbusd_epi32(im[j], lo, m0);
+        il[j] = _mm512_dpbusd_epi32(il[j], lo, l0);
+        ih[j] = _mm512_dpbusd_epi32(ih[j], hi, h1);
+        im[j] = _mm512_dpbusd_epi32(im[j], hi, m1);
+        il[j] = _mm512_dpbusd_epi32(il[j], hi, l1);
+      }
+    }
+    const __m512 step = _mm512_set1_ps(a.step[b]);
+    for (int j = 0; j < J; ++j) {
+      const float* sp = reinterpret_cast<const float*>(rec[j] + oct * 64);
+      prefetch_l2(sp);
+      if constexpr (kZp) _mm_prefetch(reinterpret_cast<const char*>(zp[j] + b * 16) + kPrefetchBytes / 8, _MM_HINT_T1);
+      const __m512 s = _mm512_load_ps(sp);
+      const __m512i ml = _mm512_add_epi32(_mm512_slli_epi32(im[j], 8), il[j]);
+      const __m512 dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ih[j]), k65536, _mm512_cvtepi32_ps(ml));
+      const __m512 t = less_zero_point<kZp>(dot, zp[j] + b * 16, a.vsum[b]);
+      acc[j] = _mm512_fmadd_ps(t, _mm512_mul_ps(s, step), acc[j]);
+      rec[j] += w.record_bytes;
+    }
+  }
+  for (int j = 0; j < J; ++j) store_group(w, y, g[j], acc[j]);
+}
+
+// The 1-digit form of group_streams3 (no software prefetch, as group_rows).
+template <int J, bool kZp, int kOct>
+void group_streams1(const C16View& w, const A8View& a, float* y, const int64_t* g) {
+  const int64_t kb = w.k_blocks, oct = kOct ? kOct : w.block_size / 8, bs = w.block_size;
+  const uint8_t* rec[J];
+  const uint8_t* zp[J];
+  for (int j = 0; j < J; ++j) {
+    rec[j] = w.stream + g[j] * kb * w.record_bytes;
+    zp[j] = kZp ? w.zp + g[j] * kb * 16 : nullptr;
+  }
+  const __m512i m15 = _mm512_set1_epi8(0x0F);
+  __m512 acc[J];
+  for (int j = 0; j < J; ++j) acc[j] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < kb; ++b) {
+    __m512i i0[J], i1[J];
+    for (int j = 0; j < J; ++j) i0[j] = i1[j] = _mm512_setzero_si512();
+    const int8_t* ab = a.a8 + b * bs;
+#pragma GCC unroll 16
+    for (int64_t o = 0; o < oct; ++o) {
+      const __m512i b0 = bcast4(ab + 8 * o), b1 = bcast4(ab + 8 * o + 4);
+      for (int j = 0; j < J; ++j) {
+        const __m512i x = _mm512_load_si512(rec[j] + o * 64);
+        const __m512i lo = _mm512_and_si512(x, m15);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m15);
+        i0[j] = _mm512_dpbusd_epi32(i0[j], lo, b0);
+        i1[j] = _mm512_dpbusd_epi32(i1[j], hi, b1);
+      }
+    }
+    const __m512 step = _mm512_set1_ps(a.step[b]);
+    for (int j = 0; j < J; ++j) {
+      const __m512 s = _mm512_load_ps(reinterpret_cast<const float*>(rec[j] + oct * 64));
+      const __m512 dot = _mm512_cvtepi32_ps(_mm512_add_epi32(i0[j], i1[j]));
+      const __m512 t = less_zero_point<kZp>(dot, zp[j] + b * 16, a.vsum[b]);
+      acc[j] = _mm512_fmadd_ps(t, _mm512_mul_ps(s, step), acc[j]);
+      rec[j] += w.record_bytes;
+    }
+  }
+  for (int j = 0; j < J; ++j) store_group(w, y, g[j], acc[j]);
+}
+
+// Groups g0 .. g1-1 of the GEMV, J at a time (Limbs picks the kernel), the rest one by one.
+template <int Limbs, int J, bool kZp, int kOct>
+void gemv_streams(const C16View& w, const A8View& a, float* y, int64_t g0, int64_t g1) {
+  const auto run = [&](const int64_t* g, auto one) {
+    if constexpr (Limbs == 3) {
+      if constexpr (decltype(one)::value) group_streams3<1, kZp, kOct>(w, a, y, g);
+      else group_streams3<J, kZp, kOct>(w, a, y, g);
+    } else {
+      if constexpr (decltype(one)::value) group_streams1<1, kZp, kOct>(w, a, y, g);
+      else group_streams1<J, kZp, kOct>(w, a, y, g);
+    }
+  };
+  const int64_t part = (g1 - g0) / J;
+  for (int64_t i = 0; i < part; ++i) {
+    int64_t g[J];
+    for (int j = 0; j < J; ++j) g[j] = g0 + j * part + i;
+    run(g, std::false_type{});
+  }
+  for (int64_t g = g0 + J * part; g < g1; ++g) run(&g, std::true_type{});
+}
+
 template <bool kZp, int kOct>
 void run3(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  if (a.m == 1) return gemv_streams<3, 2, kZp, kOct>(w, a, y, g0, g1);
   for (int64_t g = g0; g < g1; ++g) {
     int64_t r = 0;
     // Two rows at a time: 3 accumulators per row and the digits' broadcasts fit the 32 zmm registers.
@@ -152,6 +281,7 @@ void run3(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, 
 
 template <bool kZp, int kOct>
 void run1(const C16View& w, const A8View& a, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  if (a.m == 1) return gemv_streams<1, 4, kZp, kOct>(w, a, y, g0, g1);
   for (int64_t g = g0; g < g1; ++g) {
     int64_t r = 0;
     for (; r + 4 <= a.m; r += 4) group_rows<4, kZp, kOct>(w, a, r, y, ldy, g);

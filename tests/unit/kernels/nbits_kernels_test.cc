@@ -113,9 +113,11 @@ std::string describe(const Case& c) {
 }
 
 std::vector<Case> cases() {
-  // (K, N, M, block): a single element; K short of a block; tails everywhere; a long K; block 16.
+  // (K, N, M, block): a single element; K short of a block; tails everywhere; a long K; block 16;
+  // GEMVs (M = 1) wide enough for the VNNI kernels to take column groups several at a time, with
+  // groups left over, on 1 and 2 threads (38 and 16 groups of 16 columns, the last one partial).
   const int64_t shapes[][4] = {{1, 1, 1, 32}, {100, 7, 3, 32}, {257, 33, 17, 64}, {300, 9, 1, 128},
-                               {48, 5, 4, 16}, {64, 16, 5, 32}};
+                               {48, 5, 4, 16}, {64, 16, 5, 32}, {200, 597, 1, 32}, {136, 250, 1, 64}};
   std::vector<Case> out;
   for (int bits : {2, 4, 8})
     for (ZpKind zp : {ZpKind::kNone, ZpKind::kU8, ZpKind::kF32})
