@@ -147,6 +147,16 @@ void group_rows3(const C16View& w, const A8View& a, int64_t r0, float* y, int64_
   for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (r0 + r) * ldy + n0, mask, acc[r]);
 }
 
+// Where groups g[0 .. J-1] start: their block records in the stream and their zero points.
+template <int J>
+inline void locate_groups(const C16View& w, const int64_t* g, bool with_zp, const uint8_t** rec,
+                          const uint8_t** zp) {
+  for (int j = 0; j < J; ++j) {
+    rec[j] = w.stream + g[j] * w.k_blocks * w.record_bytes;
+    zp[j] = with_zp ? w.zp + g[j] * w.k_blocks * 16 : nullptr;
+  }
+}
+
 // The GEMV (M = 1) with J column groups in step: groups g0 + j * part + i for j < J, so each
 // thread reads J stretches of the stream at once, a line of each in turn, and each broadcast of
 // an activation digit serves J groups. One stream per thread left the hardware too few misses in
@@ -159,10 +169,7 @@ void group_streams3(const C16View& w, const A8View& a, float* y, const int64_t* 
   const int64_t kb = w.k_blocks, oct = kOct ? kOct : w.block_size / 8, bs = w.block_size;
   const uint8_t* rec[J];
   const uint8_t* zp[J];
-  for (int j = 0; j < J; ++j) {
-    rec[j] = w.stream + g[j] * kb * w.record_bytes;
-    zp[j] = kZp ? w.zp + g[j] * kb * 16 : nullptr;
-  }
+  locate_groups<J>(w, g, kZp, rec, zp);
   const __m512i m15 = _mm512_set1_epi8(0x0F);
   const __m512 k65536 = _mm512_set1_ps(65536.0f);
   __m512 acc[J];
@@ -213,10 +220,7 @@ void group_streams1(const C16View& w, const A8View& a, float* y, const int64_t* 
   const int64_t kb = w.k_blocks, oct = kOct ? kOct : w.block_size / 8, bs = w.block_size;
   const uint8_t* rec[J];
   const uint8_t* zp[J];
-  for (int j = 0; j < J; ++j) {
-    rec[j] = w.stream + g[j] * kb * w.record_bytes;
-    zp[j] = kZp ? w.zp + g[j] * kb * 16 : nullptr;
-  }
+  locate_groups<J>(w, g, kZp, rec, zp);
   const __m512i m15 = _mm512_set1_epi8(0x0F);
   __m512 acc[J];
   for (int j = 0; j < J; ++j) acc[j] = _mm512_setzero_ps();
