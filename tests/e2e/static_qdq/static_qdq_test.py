@@ -4,7 +4,8 @@
   static_qdq_test.py --hone PATH --models DIR
 
 For every calibration method: exit 0, a model onnx's checker accepts with Q/DQ around the convs and
-the Gemms, test accuracy within 1.5 points of the float model's (hone eval), `--rules` re-applied
+the Gemms, test accuracy within 0.5 point of the float model's (hone eval; the acceptance bound for
+static int8 on the demo models; one image of the 360 is 0.28 point), `--rules` re-applied
 gives the same bytes; calibration from a folder of PGM images with --preprocess works as well.
 Bad calibration data is refused with exit 2 and one line. When
 onnxruntime-node is installed (`make peers`), ONNX Runtime runs each QDQ model and must agree with
@@ -91,7 +92,7 @@ def main():
             w8 = [i for i in m.graph.initializer if i.data_type == onnx.TensorProto.INT8]
             check(len(w8) >= 4, f"{method}: {len(w8)} int8 initializers")
             acc = accuracy(out, test)
-            check(acc >= base - 0.015, f"{method}: accuracy {acc} vs float {base}")
+            check(acc >= base - 0.005, f"{method}: accuracy {acc} vs float {base}")
             print(f"{method}: accuracy {acc:.4f} (float {base:.4f})")
             again = os.path.join(tmp, f"{method}.again.onnx")
             r = hone("quantize", model, "-o", again, "--rules", rules, "--threads", "1")
