@@ -8,7 +8,6 @@
 #include <immintrin.h>
 
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/x86/nbits_kernels.h"
 
@@ -43,10 +42,10 @@ inline __m512 less_zero_point(__m512 dot, const uint8_t* zp, float vsum) {
   }
 }
 
-// Group g's 16 columns of row 0 of y (fewer at the right edge).
-inline void store_group(const C16View& w, float* y, int64_t g, __m512 v) {
+// Group g's 16 columns of the row of y that y_row points to (fewer at the right edge).
+inline void store_group(const C16View& w, float* y_row, int64_t g, __m512 v) {
   const int64_t n0 = g * 16, count = w.n - n0 < 16 ? w.n - n0 : 16;
-  _mm512_mask_storeu_ps(y + n0, static_cast<__mmask16>((1u << count) - 1), v);
+  _mm512_mask_storeu_ps(y_row + n0, static_cast<__mmask16>((1u << count) - 1), v);
 }
 
 // Rows r0 .. r0+R-1, column group g; kZp: zero points from w.zp, else 8; kOct: runs of 8 k per
@@ -86,9 +85,7 @@ void group_rows(const C16View& w, const A8View& a, int64_t r0, float* y, int64_t
       acc[r] = _mm512_fmadd_ps(t, _mm512_mul_ps(s, _mm512_set1_ps(a.step[ia])), acc[r]);
     }
   }
-  const int64_t n0 = g * 16, count = w.n - n0 < 16 ? w.n - n0 : 16;
-  const __mmask16 mask = static_cast<__mmask16>((1u << count) - 1);
-  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (r0 + r) * ldy + n0, mask, acc[r]);
+  for (int r = 0; r < R; ++r) store_group(w, y + (r0 + r) * ldy, g, acc[r]);
 }
 
 // Three int8 digits per activation (A8View::limbs == 3): one accumulator per digit (the blocks'
@@ -142,9 +139,7 @@ void group_rows3(const C16View& w, const A8View& a, int64_t r0, float* y, int64_
       acc[r] = _mm512_fmadd_ps(t, _mm512_mul_ps(s, _mm512_set1_ps(a.step[ia])), acc[r]);
     }
   }
-  const int64_t n0 = g * 16, count = w.n - n0 < 16 ? w.n - n0 : 16;
-  const __mmask16 mask = static_cast<__mmask16>((1u << count) - 1);
-  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (r0 + r) * ldy + n0, mask, acc[r]);
+  for (int r = 0; r < R; ++r) store_group(w, y + (r0 + r) * ldy, g, acc[r]);
 }
 
 // Where groups g[0 .. J-1] start: their block records in the stream and their zero points.
@@ -251,25 +246,23 @@ void group_streams1(const C16View& w, const A8View& a, float* y, const int64_t* 
   for (int j = 0; j < J; ++j) store_group(w, y, g[j], acc[j]);
 }
 
-// Groups g0 .. g1-1 of the GEMV, J at a time (Limbs picks the kernel), the rest one by one.
+// One step of the GEMV over groups g[0 .. J-1]: the 3-digit or the 1-digit kernel (Limbs).
+template <int Limbs, int J, bool kZp, int kOct>
+inline void group_streams(const C16View& w, const A8View& a, float* y, const int64_t* g) {
+  if constexpr (Limbs == 3) group_streams3<J, kZp, kOct>(w, a, y, g);
+  else group_streams1<J, kZp, kOct>(w, a, y, g);
+}
+
+// Groups g0 .. g1-1 of the GEMV, J at a time, the rest one by one.
 template <int Limbs, int J, bool kZp, int kOct>
 void gemv_streams(const C16View& w, const A8View& a, float* y, int64_t g0, int64_t g1) {
-  const auto run = [&](const int64_t* g, auto one) {
-    if constexpr (Limbs == 3) {
-      if constexpr (decltype(one)::value) group_streams3<1, kZp, kOct>(w, a, y, g);
-      else group_streams3<J, kZp, kOct>(w, a, y, g);
-    } else {
-      if constexpr (decltype(one)::value) group_streams1<1, kZp, kOct>(w, a, y, g);
-      else group_streams1<J, kZp, kOct>(w, a, y, g);
-    }
-  };
   const int64_t part = (g1 - g0) / J;
   for (int64_t i = 0; i < part; ++i) {
     int64_t g[J];
     for (int j = 0; j < J; ++j) g[j] = g0 + j * part + i;
-    run(g, std::false_type{});
+    group_streams<Limbs, J, kZp, kOct>(w, a, y, g);
   }
-  for (int64_t g = g0 + J * part; g < g1; ++g) run(&g, std::true_type{});
+  for (int64_t g = g0 + J * part; g < g1; ++g) group_streams<Limbs, 1, kZp, kOct>(w, a, y, &g);
 }
 
 template <bool kZp, int kOct>
